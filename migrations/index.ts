@@ -1,0 +1,4 @@
+import { Foundation1795291187924 } from './1795291187924-Foundation';
+
+/** Every migration, in order. `npm run migration:generate` adds a file; list it here too. */
+export const MIGRATIONS = [Foundation1795291187924];

@@ -1,0 +1,73 @@
+import helmet from '@fastify/helmet';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { Logger } from 'pino';
+import { AppModule } from './app.module';
+import { PinoNestLogger } from './common/logging/logger';
+import { createValidationPipe } from './common/pipes/validation';
+import { requestIdFor } from './common/http/request-id';
+import type { AppConfig } from './config/app-config';
+import { setupSwagger } from './swagger';
+
+export const API_PREFIX = 'api/v1';
+
+/**
+ * Builds the whole HTTP application (used by main.ts and by the e2e tests, so both run the
+ * same pipeline): Fastify with pino logs and request ids, helmet, CORS, body limit, the
+ * global prefix, validation, error mapping and Swagger. Not listening yet.
+ */
+export async function createApp(
+  config: AppConfig,
+  databaseUrl: string,
+  logger: Logger,
+): Promise<NestFastifyApplication> {
+  const adapter = new FastifyAdapter({
+    loggerInstance: logger,
+    genReqId: requestIdFor,
+    requestIdHeader: false,
+    requestIdLogLabel: 'requestId',
+    bodyLimit: config.bodyLimitBytes,
+    trustProxy: config.trustProxy,
+    return503OnClosing: true,
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(
+    AppModule.forRoot(config, databaseUrl),
+    adapter,
+    {
+      logger: new PinoNestLogger(logger),
+    },
+  );
+  const fastify = app.getHttpAdapter().getInstance();
+  fastify.addHook('onRequest', (request, reply, done) => {
+    void reply.header('x-request-id', request.id);
+    done();
+  });
+
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      useDefaults: true,
+      directives: {
+        upgradeInsecureRequests: null, // Swagger UI is also served over plain http (localhost, behind TLS proxies)
+        defaultSrc: ["'self'"],
+        // Swagger UI: its bundle and init script are served from /docs; it uses inline styles.
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        imgSrc: ["'self'", 'data:'],
+      },
+    },
+  });
+  if (config.corsOrigins.length) {
+    app.enableCors({
+      origin: config.corsOrigins.includes('*') ? true : config.corsOrigins,
+      credentials: false,
+      exposedHeaders: ['X-Request-Id', 'Retry-After'],
+      allowedHeaders: ['Authorization', 'Content-Type', 'X-Organization-Id', 'X-Request-Id'],
+      maxAge: 600,
+    });
+  }
+  app.setGlobalPrefix(API_PREFIX);
+  app.useGlobalPipes(createValidationPipe());
+  if (config.swaggerEnabled) setupSwagger(app);
+  await app.init();
+  return app;
+}

@@ -1,0 +1,47 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { ThrottlerModule } from '@nestjs/throttler';
+import { AllExceptionsFilter } from './common/filters/all-exceptions.filter';
+import { AuthGuard } from './common/guards/auth.guard';
+import { OrganizationGuard } from './common/guards/organization.guard';
+import { RolesGuard } from './common/guards/roles.guard';
+import { AppThrottlerGuard, throttlers } from './common/guards/throttler.guard';
+import type { AppConfig } from './config/app-config';
+import { ConfigModule } from './config/config.module';
+import { DatabaseModule } from './database/database.module';
+import { AuditModule } from './modules/audit/audit.module';
+import { AuthModule } from './modules/auth/auth.module';
+import { HealthModule } from './modules/health/health.module';
+import { OrganizationsModule } from './modules/organizations/organizations.module';
+import { UsersModule } from './modules/users/users.module';
+
+@Module({})
+export class AppModule {
+  /** `databaseUrl`: the external DATABASE_URL, or the embedded server's. */
+  static forRoot(config: AppConfig, databaseUrl: string): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        DatabaseModule.forRoot(config, databaseUrl),
+        ThrottlerModule.forRoot({
+          throttlers: throttlers(config.rateLimit.userPerMinute, config.rateLimit.loginPerMinute),
+          setHeaders: false,
+        }),
+        AuditModule,
+        UsersModule,
+        OrganizationsModule,
+        AuthModule,
+        HealthModule,
+      ],
+      providers: [
+        // Guards run in this order, before any handler (API.md section 1, "first failing rule").
+        { provide: APP_GUARD, useClass: AuthGuard },
+        { provide: APP_GUARD, useClass: OrganizationGuard },
+        { provide: APP_GUARD, useClass: RolesGuard },
+        { provide: APP_GUARD, useClass: AppThrottlerGuard },
+        { provide: APP_FILTER, useClass: AllExceptionsFilter },
+      ],
+    };
+  }
+}

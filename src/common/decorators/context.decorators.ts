@@ -1,0 +1,32 @@
+import { createParamDecorator, ExecutionContext } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
+import { Actor, AuthUser, RequestMeta, requestMeta } from '../http/request-context';
+
+/** Misuse (a decorator on a route whose guard did not run) is a programming error: fail loudly. */
+class GuardDidNotRunError extends Error {
+  constructor(what: string) {
+    super(`${what} is not available: the route does not declare the access rule that provides it`);
+  }
+}
+
+const requestOf = (ctx: ExecutionContext): FastifyRequest =>
+  ctx.switchToHttp().getRequest<FastifyRequest>();
+
+/** The signed-in user. Needs @Authenticated() or @Roles(). */
+export const CurrentUser = createParamDecorator((_: unknown, ctx: ExecutionContext): AuthUser => {
+  const user = requestOf(ctx).user;
+  if (!user) throw new GuardDidNotRunError('CurrentUser');
+  return user;
+});
+
+/** The caller in the organization of X-Organization-Id. Needs @Roles(). */
+export const CurrentActor = createParamDecorator((_: unknown, ctx: ExecutionContext): Actor => {
+  const req = requestOf(ctx);
+  if (!req.user || !req.membership) throw new GuardDidNotRunError('CurrentActor');
+  return { ...requestMeta(req), userId: req.user.id, ...req.membership };
+});
+
+/** Request id, client address and user agent, for the audit log. */
+export const ClientMeta = createParamDecorator((_: unknown, ctx: ExecutionContext): RequestMeta =>
+  requestMeta(requestOf(ctx)),
+);

@@ -1,0 +1,49 @@
+import { CanActivate, ExecutionContext, HttpStatus, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import type { FastifyRequest } from 'fastify';
+import { isUUID } from 'class-validator';
+import { MembershipService } from '../../modules/organizations/membership.service';
+import { ACCESS_KEY, AccessRule, ORGANIZATION_HEADER } from '../decorators/access.decorator';
+import { AppException } from '../errors/app.exception';
+import { ErrorCode } from '../errors/error-code.enum';
+
+/**
+ * Guard 2: on tenant-scoped routes, reads X-Organization-Id and loads the caller's membership
+ * there (400 when the header is missing or malformed, 403 when the caller is not a member or
+ * the organization does not exist).
+ */
+@Injectable()
+export class OrganizationGuard implements CanActivate {
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly memberships: MembershipService,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const rule = this.reflector.getAllAndOverride<AccessRule | undefined>(ACCESS_KEY, [
+      context.getHandler(),
+      context.getClass(),
+    ]);
+    if (rule?.kind !== 'tenant') return true;
+    const req = context.switchToHttp().getRequest<FastifyRequest>();
+    const header = req.headers[ORGANIZATION_HEADER];
+    if (typeof header !== 'string' || !isUUID(header)) {
+      throw new AppException(
+        HttpStatus.BAD_REQUEST,
+        ErrorCode.INVALID_ORGANIZATION_HEADER,
+        'X-Organization-Id header must be the UUID of an organization',
+      );
+    }
+    const organizationId = header.toLowerCase();
+    const role = await this.memberships.roleOf(req.user!.id, organizationId);
+    if (!role) {
+      throw new AppException(
+        HttpStatus.FORBIDDEN,
+        ErrorCode.NOT_A_MEMBER,
+        'You are not a member of this organization',
+      );
+    }
+    req.membership = { organizationId, role };
+    return true;
+  }
+}

@@ -1,0 +1,272 @@
+import { join } from 'node:path';
+import { plainToInstance, Transform } from 'class-transformer';
+import {
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  Min,
+  MinLength,
+  validateSync,
+} from 'class-validator';
+import { ISO_4217_CODES } from './currencies';
+import { parseDurationSeconds } from './duration';
+import { loadOrCreateDevSecrets } from './secrets';
+
+const DURATION = /^\d+[smhd]?$/;
+const toBool = ({ value }: { value: unknown }): unknown =>
+  typeof value === 'string'
+    ? (({ true: true, false: false } as Record<string, boolean>)[value.toLowerCase()] ?? value)
+    : value;
+const toInt = ({ value }: { value: unknown }): unknown =>
+  typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value;
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Secrets that must never reach production. */
+const PLACEHOLDER_SECRET =
+  /^(change[-_ ]?me|changeme|secret|placeholder|dev[-_].*|test[-_].*|x+)$/i;
+
+/** The raw environment, validated field by field. Defaults live here and only here. */
+class Environment {
+  @IsIn(['development', 'production', 'test'])
+  NODE_ENV = 'development';
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(65535)
+  PORT = 3000;
+
+  @IsString()
+  HOST = '0.0.0.0';
+
+  @IsOptional()
+  @Matches(/^postgres(ql)?:\/\/.+/, { message: 'DATABASE_URL must be a postgres:// URL' })
+  DATABASE_URL?: string;
+
+  @IsString()
+  @MinLength(1)
+  EMBEDDED_PG_DIR = '.data/postgres';
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(65535)
+  EMBEDDED_PG_PORT = 54329;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(1000)
+  DB_POOL_MIN = 5;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  DB_POOL_MAX = 20;
+
+  @Transform(toBool)
+  @IsBoolean()
+  DB_MIGRATIONS_RUN = true;
+
+  @IsOptional()
+  @IsString()
+  JWT_ACCESS_SECRET?: string;
+
+  @IsOptional()
+  @IsString()
+  JWT_REFRESH_SECRET?: string;
+
+  @Matches(DURATION, { message: 'JWT_ACCESS_TTL must look like 900, 900s, 15m, 12h or 7d' })
+  JWT_ACCESS_TTL = '15m';
+
+  @Matches(DURATION, { message: 'JWT_REFRESH_TTL must look like 900, 900s, 15m, 12h or 7d' })
+  JWT_REFRESH_TTL = '7d';
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(4)
+  @Max(15)
+  BCRYPT_COST = 12;
+
+  @Transform(({ value }: { value: unknown }) =>
+    typeof value === 'string' ? value.toUpperCase() : value,
+  )
+  @IsIn(ISO_4217_CODES, { message: 'DEFAULT_CURRENCY must be an ISO-4217 code' })
+  DEFAULT_CURRENCY = 'USD';
+
+  @IsOptional()
+  @IsString()
+  CURRENCIES?: string;
+
+  @IsString()
+  CORS_ORIGINS = '';
+
+  @IsIn(LOG_LEVELS)
+  LOG_LEVEL: (typeof LOG_LEVELS)[number] = 'info';
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(1024)
+  BODY_LIMIT_BYTES = 1_048_576;
+
+  @Transform(toBool)
+  @IsBoolean()
+  TRUST_PROXY = false;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  RATE_LIMIT_USER_PER_MINUTE = 1000;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  RATE_LIMIT_LOGIN_PER_MINUTE = 5;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  MEMBERSHIP_CACHE_TTL_MS = 5000;
+
+  @Transform(toBool)
+  @IsBoolean()
+  SWAGGER_ENABLED = true;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  SHUTDOWN_TIMEOUT_MS = 10_000;
+
+  @IsString()
+  @MinLength(1)
+  DATA_DIR = '.data';
+}
+
+export interface AppConfig {
+  nodeEnv: 'development' | 'production' | 'test';
+  isProduction: boolean;
+  port: number;
+  host: string;
+  /** Set when an external PostgreSQL is used; null means "start the embedded one". */
+  databaseUrl: string | null;
+  embeddedPg: { dir: string; port: number };
+  db: { poolMin: number; poolMax: number; migrationsRun: boolean };
+  jwt: {
+    accessSecret: string;
+    refreshSecret: string;
+    accessTtlSeconds: number;
+    refreshTtlSeconds: number;
+  };
+  bcryptCost: number;
+  defaultCurrency: string;
+  currencies: ReadonlySet<string>;
+  corsOrigins: string[];
+  logLevel: (typeof LOG_LEVELS)[number];
+  bodyLimitBytes: number;
+  trustProxy: boolean;
+  rateLimit: { userPerMinute: number; loginPerMinute: number };
+  membershipCacheTtlMs: number;
+  swaggerEnabled: boolean;
+  shutdownTimeoutMs: number;
+  dataDir: string;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/**
+ * Reads, validates and types the configuration. Throws a ConfigError naming every bad
+ * variable, so the process stops at boot with a clear message instead of failing later.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const present = Object.fromEntries(
+    Object.entries(env).filter(([, v]) => v !== undefined && v !== ''),
+  );
+  const raw = plainToInstance(Environment, present, { exposeDefaultValues: true });
+  const problems = validateSync(raw, { whitelist: false }).flatMap((e) =>
+    Object.values(e.constraints ?? {}).map((m) => `${e.property}: ${m}`),
+  );
+
+  const currencies = raw.CURRENCIES
+    ? raw.CURRENCIES.split(',')
+        .map((c) => c.trim().toUpperCase())
+        .filter(Boolean)
+    : [...ISO_4217_CODES];
+  const unknown = currencies.filter((c) => !ISO_4217_CODES.includes(c));
+  if (unknown.length) problems.push(`CURRENCIES: not ISO-4217 codes: ${unknown.join(', ')}`);
+  if (!currencies.includes(raw.DEFAULT_CURRENCY)) {
+    problems.push('DEFAULT_CURRENCY: must be one of CURRENCIES');
+  }
+  if (raw.DB_POOL_MIN > raw.DB_POOL_MAX) problems.push('DB_POOL_MIN: must not exceed DB_POOL_MAX');
+
+  const isProduction = raw.NODE_ENV === 'production';
+  let { JWT_ACCESS_SECRET: accessSecret, JWT_REFRESH_SECRET: refreshSecret } = raw;
+  if (isProduction) {
+    for (const [name, value] of [
+      ['JWT_ACCESS_SECRET', accessSecret],
+      ['JWT_REFRESH_SECRET', refreshSecret],
+    ] as const) {
+      if (!value) problems.push(`${name}: required in production`);
+      else if (value.length < 32 || PLACEHOLDER_SECRET.test(value)) {
+        problems.push(`${name}: must be a real secret of at least 32 characters in production`);
+      }
+    }
+    if (accessSecret && accessSecret === refreshSecret) {
+      problems.push('JWT_REFRESH_SECRET: must differ from JWT_ACCESS_SECRET');
+    }
+  }
+  if (problems.length) {
+    throw new ConfigError(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+  }
+  if (!accessSecret || !refreshSecret) {
+    const generated = loadOrCreateDevSecrets(join(raw.DATA_DIR, 'jwt-secrets.json'));
+    accessSecret ??= generated.accessSecret;
+    refreshSecret ??= generated.refreshSecret;
+  }
+
+  return {
+    nodeEnv: raw.NODE_ENV as AppConfig['nodeEnv'],
+    isProduction,
+    port: raw.PORT,
+    host: raw.HOST,
+    databaseUrl: raw.DATABASE_URL ?? null,
+    embeddedPg: { dir: raw.EMBEDDED_PG_DIR, port: raw.EMBEDDED_PG_PORT },
+    db: {
+      poolMin: raw.DB_POOL_MIN,
+      poolMax: raw.DB_POOL_MAX,
+      migrationsRun: raw.DB_MIGRATIONS_RUN,
+    },
+    jwt: {
+      accessSecret,
+      refreshSecret,
+      accessTtlSeconds: parseDurationSeconds(raw.JWT_ACCESS_TTL)!,
+      refreshTtlSeconds: parseDurationSeconds(raw.JWT_REFRESH_TTL)!,
+    },
+    bcryptCost: raw.BCRYPT_COST,
+    defaultCurrency: raw.DEFAULT_CURRENCY,
+    currencies: new Set(currencies),
+    corsOrigins: raw.CORS_ORIGINS.split(',')
+      .map((o) => o.trim())
+      .filter(Boolean),
+    logLevel: raw.LOG_LEVEL,
+    bodyLimitBytes: raw.BODY_LIMIT_BYTES,
+    trustProxy: raw.TRUST_PROXY,
+    rateLimit: {
+      userPerMinute: raw.RATE_LIMIT_USER_PER_MINUTE,
+      loginPerMinute: raw.RATE_LIMIT_LOGIN_PER_MINUTE,
+    },
+    membershipCacheTtlMs: raw.MEMBERSHIP_CACHE_TTL_MS,
+    swaggerEnabled: raw.SWAGGER_ENABLED,
+    shutdownTimeoutMs: raw.SHUTDOWN_TIMEOUT_MS,
+    dataDir: raw.DATA_DIR,
+  };
+}
+
+/** Injection token for the AppConfig object. */
+export const APP_CONFIG = Symbol('APP_CONFIG');

@@ -1,0 +1,33 @@
+import type { DataSourceOptions } from 'typeorm';
+import { MIGRATIONS } from '../../migrations';
+import { ENTITIES } from './entities';
+import { SnakeNamingStrategy } from './snake-naming.strategy';
+
+export interface DatabaseOptions {
+  url: string;
+  poolMin: number;
+  poolMax: number;
+  migrationsRun: boolean;
+}
+
+/** The one definition of the DataSource, shared by the app, the TypeORM CLI and the tests. */
+export function dataSourceOptions(db: DatabaseOptions): DataSourceOptions {
+  return {
+    type: 'postgres',
+    url: db.url,
+    entities: ENTITIES,
+    migrations: MIGRATIONS,
+    migrationsRun: db.migrationsRun,
+    migrationsTransactionMode: 'each',
+    synchronize: false,
+    uuidExtension: 'pgcrypto',
+    namingStrategy: new SnakeNamingStrategy(),
+    applicationName: 'crm-api',
+    extra: {
+      min: db.poolMin,
+      max: db.poolMax,
+      idleTimeoutMillis: 30_000,
+      connectionTimeoutMillis: 5_000,
+    },
+  };
+}

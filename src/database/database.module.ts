@@ -1,0 +1,27 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import type { AppConfig } from '../config/app-config';
+import { dataSourceOptions } from './data-source-options';
+import { MigrationRunner } from './migration-runner';
+
+@Module({})
+export class DatabaseModule {
+  static forRoot(config: AppConfig, url: string): DynamicModule {
+    return {
+      module: DatabaseModule,
+      imports: [
+        TypeOrmModule.forRoot({
+          ...dataSourceOptions({
+            url,
+            poolMin: config.db.poolMin,
+            poolMax: config.db.poolMax,
+            migrationsRun: false,
+          }),
+          retryAttempts: 3,
+          retryDelay: 1000,
+        }),
+      ],
+      providers: [MigrationRunner],
+    };
+  }
+}

@@ -1,0 +1,74 @@
+import 'reflect-metadata';
+import { createApp } from './app.factory';
+import { createLogger } from './common/logging/logger';
+import { AppConfig, loadConfig } from './config/app-config';
+import { EmbeddedDatabase } from './database/embedded-postgres';
+
+function readConfig(): AppConfig {
+  try {
+    process.loadEnvFile();
+  } catch {
+    // no .env file: the environment alone
+  }
+  try {
+    return loadConfig();
+  } catch (e) {
+    console.error((e as Error).message);
+    process.exit(1);
+  }
+}
+
+async function main(): Promise<void> {
+  const config = readConfig();
+  const logger = createLogger(config);
+  let embedded: EmbeddedDatabase | undefined;
+  let databaseUrl = config.databaseUrl;
+  if (!databaseUrl) {
+    embedded = new EmbeddedDatabase({
+      dir: config.embeddedPg.dir,
+      port: config.embeddedPg.port,
+      persistent: true,
+      log: (message) => logger.info(message),
+    });
+    databaseUrl = await embedded.start();
+  }
+
+  try {
+    const app = await createApp(config, databaseUrl, logger);
+    await app.listen({ port: config.port, host: config.host });
+    logger.info(`CRM API on http://${config.host}:${config.port}/api/v1 (Swagger UI at /docs)`);
+
+    // Graceful shutdown: stop accepting (new requests get 503), let in-flight ones finish,
+    // close the pool, then stop the embedded server. A timer bounds the whole thing.
+    let closing = false;
+    const shutdown = (signal: NodeJS.Signals): void => {
+      if (closing) return;
+      closing = true;
+      logger.info({ signal }, 'shutting down');
+      setTimeout(() => {
+        logger.error('shutdown timed out; exiting');
+        process.exit(1);
+      }, config.shutdownTimeoutMs).unref();
+      app
+        .close()
+        .then(() => embedded?.stop())
+        .then(
+          () => process.exit(0),
+          (e: unknown) => {
+            logger.error({ err: e }, 'error during shutdown');
+            process.exit(1);
+          },
+        );
+    };
+    process.on('SIGTERM', shutdown);
+    process.on('SIGINT', shutdown);
+  } catch (e) {
+    await embedded?.stop();
+    throw e;
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error('start-up failed:', e instanceof Error ? (e.stack ?? e.message) : e);
+  process.exit(1);
+});

@@ -1,0 +1,19 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { Role } from '../role.enum';
+
+export class MemberDto {
+  @ApiProperty({ format: 'uuid', example: '0b6a3c52-3f44-4d0e-a8e5-9b1d3b0f1c11' })
+  userId: string;
+
+  @ApiProperty({ format: 'email', example: 'grace@example.com' })
+  email: string;
+
+  @ApiProperty({ example: 'Grace Hopper' })
+  name: string;
+
+  @ApiProperty({ enum: Role, enumName: 'Role', example: Role.MEMBER })
+  role: Role;
+
+  @ApiProperty({ format: 'date-time', description: 'When the user joined the organization' })
+  createdAt: string;
+}

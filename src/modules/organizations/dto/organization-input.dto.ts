@@ -1,0 +1,69 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsEmail, IsIn, IsOptional, IsString, Length, Matches, MaxLength } from 'class-validator';
+import { PageQueryDto } from '../../../common/dto/page.dto';
+import { OptionalNotNull, Trim, TrimLower, Upper } from '../../../common/validation/transforms';
+import { ALL_ROLES, Role } from '../role.enum';
+
+const CURRENCY_FORMAT = /^[A-Z]{3}$/;
+const CURRENCY_MESSAGE = 'defaultCurrency must be a 3-letter ISO-4217 code';
+
+export class CreateOrganizationDto {
+  @ApiProperty({ minLength: 1, maxLength: 200, example: 'Acme Ltd' })
+  @Trim()
+  @IsString()
+  @Length(1, 200)
+  name: string;
+
+  @ApiPropertyOptional({ example: 'EUR', description: 'ISO-4217 code (case-insensitive)' })
+  @IsOptional()
+  @Upper()
+  @Matches(CURRENCY_FORMAT, { message: CURRENCY_MESSAGE })
+  defaultCurrency?: string;
+}
+
+export class UpdateOrganizationDto {
+  @ApiPropertyOptional({ minLength: 1, maxLength: 200, example: 'Acme Holdings' })
+  @OptionalNotNull()
+  @Trim()
+  @IsString()
+  @Length(1, 200)
+  name?: string;
+
+  @ApiPropertyOptional({
+    type: String,
+    nullable: true,
+    example: 'GBP',
+    description: 'ISO-4217 code (case-insensitive); null clears it (the server default applies)',
+  })
+  @IsOptional()
+  @Upper()
+  @Matches(CURRENCY_FORMAT, { message: CURRENCY_MESSAGE })
+  defaultCurrency?: string | null;
+}
+
+export class AddMemberDto {
+  @ApiProperty({ format: 'email', example: 'grace@example.com', description: 'A registered user' })
+  @TrimLower()
+  @IsEmail({}, { message: 'email must be an email' })
+  @MaxLength(254)
+  email: string;
+
+  @ApiProperty({ enum: Role, enumName: 'Role', example: Role.MEMBER })
+  @IsIn(ALL_ROLES)
+  role: Role;
+}
+
+export class UpdateMemberDto {
+  @ApiProperty({ enum: Role, enumName: 'Role', example: Role.MANAGER })
+  @IsIn(ALL_ROLES)
+  role: Role;
+}
+
+export const MEMBER_ORDER_BY = ['createdAt', 'name', 'email'] as const;
+
+export class MemberListQueryDto extends PageQueryDto {
+  @ApiPropertyOptional({ enum: MEMBER_ORDER_BY, default: 'createdAt' })
+  @IsOptional()
+  @IsIn(MEMBER_ORDER_BY)
+  orderBy: (typeof MEMBER_ORDER_BY)[number] = 'createdAt';
+}

@@ -1,0 +1,49 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Repository } from 'typeorm';
+import { APP_CONFIG, type AppConfig } from '../../config/app-config';
+import { OrganizationMember } from './organization-member.entity';
+import { Role } from './role.enum';
+
+interface CachedRole {
+  role: Role | null;
+  expiresAt: number;
+}
+
+/**
+ * Answers "which role does this user have in this organization?" for the OrganizationGuard on
+ * every tenant-scoped request. Answers are cached for MEMBERSHIP_CACHE_TTL_MS (0 disables the
+ * cache); every membership change in this process invalidates its entry at once. Other app
+ * copies see a change after at most the TTL (the cache is per process; see docs/decisions).
+ */
+@Injectable()
+export class MembershipService {
+  private readonly cache = new Map<string, CachedRole>();
+  private static readonly MAX_ENTRIES = 50_000;
+
+  constructor(
+    @InjectRepository(OrganizationMember) private readonly members: Repository<OrganizationMember>,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  async roleOf(userId: string, organizationId: string): Promise<Role | null> {
+    const key = `${organizationId}:${userId}`;
+    const ttl = this.config.membershipCacheTtlMs;
+    const hit = this.cache.get(key);
+    if (hit && hit.expiresAt > Date.now()) return hit.role;
+    const row = await this.members.findOne({
+      select: { role: true },
+      where: { organizationId, userId },
+    });
+    const role = row?.role ?? null;
+    if (ttl > 0) {
+      if (this.cache.size >= MembershipService.MAX_ENTRIES) this.cache.clear();
+      this.cache.set(key, { role, expiresAt: Date.now() + ttl });
+    }
+    return role;
+  }
+
+  invalidate(userId: string, organizationId: string): void {
+    this.cache.delete(`${organizationId}:${userId}`);
+  }
+}

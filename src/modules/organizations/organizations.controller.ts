@@ -1,0 +1,144 @@
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  HttpStatus,
+  Patch,
+  Post,
+  Query,
+} from '@nestjs/common';
+import {
+  ApiCreatedResponse,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
+import { ApiError, ApiValidationError } from '../../common/decorators/api-error.decorator';
+import { Authenticated, Roles } from '../../common/decorators/access.decorator';
+import { ClientMeta, CurrentActor, CurrentUser } from '../../common/decorators/context.decorators';
+import { ApiPageResponse, PageDto } from '../../common/dto/page.dto';
+import { ErrorCode } from '../../common/errors/error-code.enum';
+import type { Actor, AuthUser, RequestMeta } from '../../common/http/request-context';
+import { UuidParam } from '../../common/pipes/validation';
+import { MemberDto } from './dto/member.dto';
+import {
+  AddMemberDto,
+  CreateOrganizationDto,
+  MemberListQueryDto,
+  UpdateMemberDto,
+  UpdateOrganizationDto,
+} from './dto/organization-input.dto';
+import { OrganizationDto, OrganizationWithRoleDto } from './dto/organization.dto';
+import { OrganizationsService } from './organizations.service';
+import { Role } from './role.enum';
+
+@ApiTags('organizations')
+@Controller('organizations')
+export class OrganizationsController {
+  constructor(private readonly organizations: OrganizationsService) {}
+
+  @Get('me')
+  @Authenticated()
+  @ApiOperation({
+    summary: "The caller's organizations, with the caller's role in each (not paginated)",
+  })
+  @ApiOkResponse({ type: [OrganizationWithRoleDto] })
+  listMine(@CurrentUser() user: AuthUser): Promise<OrganizationWithRoleDto[]> {
+    return this.organizations.listMine(user.id);
+  }
+
+  @Post()
+  @Authenticated()
+  @ApiOperation({ summary: 'Create an organization; the caller becomes its owner' })
+  @ApiCreatedResponse({ type: OrganizationWithRoleDto })
+  @ApiValidationError()
+  @ApiError(422, [ErrorCode.UNSUPPORTED_CURRENCY])
+  create(
+    @CurrentUser() user: AuthUser,
+    @Body() body: CreateOrganizationDto,
+    @ClientMeta() meta: RequestMeta,
+  ): Promise<OrganizationWithRoleDto> {
+    return this.organizations.create(user.id, body, meta);
+  }
+
+  @Get('current')
+  @Roles()
+  @ApiOperation({ summary: 'The organization named by X-Organization-Id' })
+  @ApiOkResponse({ type: OrganizationDto })
+  getCurrent(@CurrentActor() actor: Actor): Promise<OrganizationDto> {
+    return this.organizations.getCurrent(actor);
+  }
+
+  @Patch('current')
+  @Roles(Role.OWNER, Role.ADMIN)
+  @ApiOperation({
+    summary: 'Rename the organization or change its default currency (owner, admin)',
+  })
+  @ApiOkResponse({ type: OrganizationDto })
+  @ApiError(422, [ErrorCode.UNSUPPORTED_CURRENCY])
+  update(
+    @CurrentActor() actor: Actor,
+    @Body() body: UpdateOrganizationDto,
+  ): Promise<OrganizationDto> {
+    return this.organizations.update(actor, body);
+  }
+
+  @Get('current/members')
+  @Roles()
+  @ApiOperation({ summary: "The organization's members (paginated)" })
+  @ApiPageResponse(MemberDto)
+  listMembers(
+    @CurrentActor() actor: Actor,
+    @Query() query: MemberListQueryDto,
+  ): Promise<PageDto<MemberDto>> {
+    return this.organizations.listMembers(actor, query);
+  }
+
+  @Post('current/members')
+  @Roles(Role.OWNER, Role.ADMIN)
+  @ApiOperation({
+    summary: 'Add a registered user as a member (owner, admin)',
+    description: 'Only an owner may add owners and admins; an admin adds managers and members.',
+  })
+  @ApiCreatedResponse({ type: MemberDto })
+  @ApiError(404, [ErrorCode.NOT_FOUND], 'NOT_FOUND: no registered user with this email')
+  @ApiError(409, [ErrorCode.ALREADY_MEMBER])
+  addMember(@CurrentActor() actor: Actor, @Body() body: AddMemberDto): Promise<MemberDto> {
+    return this.organizations.addMember(actor, body);
+  }
+
+  @Patch('current/members/:userId')
+  @Roles(Role.OWNER, Role.ADMIN)
+  @ApiOperation({
+    summary: "Change a member's role (owner, admin)",
+    description:
+      'Only an owner may grant or change the owner and admin roles; the last owner cannot be demoted.',
+  })
+  @ApiOkResponse({ type: MemberDto })
+  @ApiError(404, [ErrorCode.NOT_FOUND])
+  @ApiError(409, [ErrorCode.LAST_OWNER])
+  changeRole(
+    @CurrentActor() actor: Actor,
+    @UuidParam('userId') userId: string,
+    @Body() body: UpdateMemberDto,
+  ): Promise<MemberDto> {
+    return this.organizations.changeRole(actor, userId, body);
+  }
+
+  @Delete('current/members/:userId')
+  @Roles(Role.OWNER, Role.ADMIN)
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiOperation({
+    summary: 'Remove a member (owner, admin)',
+    description: 'Only an owner may remove owners and admins; the last owner cannot be removed.',
+  })
+  @ApiNoContentResponse({ description: 'Removed' })
+  @ApiError(404, [ErrorCode.NOT_FOUND])
+  @ApiError(409, [ErrorCode.LAST_OWNER])
+  removeMember(@CurrentActor() actor: Actor, @UuidParam('userId') userId: string): Promise<void> {
+    return this.organizations.removeMember(actor, userId);
+  }
+}
