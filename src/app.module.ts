@@ -1,11 +1,11 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
-import { ThrottlerModule } from '@nestjs/throttler';
 import { AllExceptionsFilter } from './common/filters/all-exceptions.filter';
 import { AuthGuard } from './common/guards/auth.guard';
 import { OrganizationGuard } from './common/guards/organization.guard';
 import { RolesGuard } from './common/guards/roles.guard';
-import { AppThrottlerGuard, throttlers } from './common/guards/throttler.guard';
+import { RateLimitGuard } from './common/rate-limit/rate-limit.guard';
+import { MemoryRateLimitStore, RATE_LIMIT_STORE } from './common/rate-limit/rate-limit.store';
 import type { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
@@ -24,10 +24,6 @@ export class AppModule {
       imports: [
         ConfigModule.forRoot(config),
         DatabaseModule.forRoot(config, databaseUrl),
-        ThrottlerModule.forRoot({
-          throttlers: throttlers(config.rateLimit.userPerMinute, config.rateLimit.loginPerMinute),
-          setHeaders: false,
-        }),
         AuditModule,
         UsersModule,
         OrganizationsModule,
@@ -39,7 +35,8 @@ export class AppModule {
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_GUARD, useClass: OrganizationGuard },
         { provide: APP_GUARD, useClass: RolesGuard },
-        { provide: APP_GUARD, useClass: AppThrottlerGuard },
+        { provide: APP_GUARD, useClass: RateLimitGuard },
+        { provide: RATE_LIMIT_STORE, useValue: new MemoryRateLimitStore() },
         { provide: APP_FILTER, useClass: AllExceptionsFilter },
       ],
     };

@@ -19,10 +19,9 @@ export class AllExceptionsFilter implements ExceptionFilter {
     } else if (body.statusCode >= 500) {
       request.log.warn({ code: body.code }, body.message);
     }
-  void reply
-    .status(body.statusCode)
-    .header('content-type', 'application/json; charset=utf-8')
-    .send(body);
-}
+    void reply
+      .status(body.statusCode)
+      .header('content-type', 'application/json; charset=utf-8')
+      .send(body);
   }
 }

@@ -10,7 +10,7 @@ import { Authenticated, Public } from '../../common/decorators/access.decorator'
 import { ApiError, ApiValidationError } from '../../common/decorators/api-error.decorator';
 import { ClientMeta, CurrentUser } from '../../common/decorators/context.decorators';
 import { ErrorCode } from '../../common/errors/error-code.enum';
-import { LoginThrottle } from '../../common/guards/throttler.guard';
+import { LoginRateLimit } from '../../common/rate-limit/rate-limit.guard';
 import type { AuthUser, RequestMeta } from '../../common/http/request-context';
 import { AuthService } from './auth.service';
 import { LoginDto, RefreshTokenDto, RegisterDto } from './dto/auth-input.dto';
@@ -39,7 +39,7 @@ export class AuthController {
 
   @Post('login')
   @Public()
-  @LoginThrottle()
+  @LoginRateLimit()
   @HttpCode(HttpStatus.OK)
   @ApiOperation({
     summary: 'Exchange email and password for a token pair',

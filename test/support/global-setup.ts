@@ -1,0 +1,61 @@
+import { chmodSync, mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import 'reflect-metadata';
+import { DataSource } from 'typeorm';
+import { dataSourceOptions } from '../../src/database/data-source-options';
+import { EmbeddedDatabase, embeddedDatabaseUrl } from '../../src/database/embedded-postgres';
+import { ADMIN_URL_ENV, databaseUrl, TEMPLATE_ENV, withAdminClient } from './database';
+
+declare global {
+  var __TEST_EMBEDDED_PG__: EmbeddedDatabase | undefined;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * One PostgreSQL for the whole run: DATABASE_URL when set (used as an admin connection that
+ * may create databases), otherwise an embedded server in a temporary directory. Migrations run
+ * once, into a template database that every e2e file clones.
+ */
+export default async function globalSetup(): Promise<void> {
+  let adminUrl = process.env.DATABASE_URL;
+  if (!adminUrl) {
+    const port = await freePort();
+    const parent = mkdtempSync(join(tmpdir(), 'crm-test-pg-'));
+    chmodSync(parent, 0o755); // as root, postgres runs as the `postgres` user and must reach it
+    const embedded = new EmbeddedDatabase({
+      dir: join(parent, 'data'),
+      port,
+      persistent: false,
+      log: () => undefined,
+    });
+    await embedded.start();
+    globalThis.__TEST_EMBEDDED_PG__ = embedded;
+    adminUrl = embeddedDatabaseUrl(port, 'postgres');
+  }
+  const template = `crm_test_template_${process.pid}`;
+  await withAdminClient(adminUrl, async (client) => {
+    await client.query(`DROP DATABASE IF EXISTS ${template}`);
+    await client.query(`CREATE DATABASE ${template}`);
+  });
+  const dataSource = new DataSource(
+    dataSourceOptions({ url: databaseUrl(adminUrl, template), poolMin: 0, poolMax: 1, migrationsRun: false }),
+  );
+  await dataSource.initialize();
+  await dataSource.runMigrations();
+  await dataSource.destroy();
+  process.env[ADMIN_URL_ENV] = adminUrl;
+  process.env[TEMPLATE_ENV] = template;
+}
