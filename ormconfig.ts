@@ -6,7 +6,7 @@ import 'reflect-metadata';
 import { DataSource } from 'typeorm';
 import { loadConfig } from './src/config/app-config';
 import { dataSourceOptions } from './src/database/data-source-options';
-import { embeddedDatabaseUrl } from './src/database/embedded-postgres';
+import { embeddedDatabaseUrl } from './src/database/embedded-url';
 
 if (typeof process.loadEnvFile === 'function') {
   try {

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { createApp } from './app.factory';
 import { createLogger } from './common/logging/logger';
 import { AppConfig, loadConfig } from './config/app-config';
-import { EmbeddedDatabase } from './database/embedded-postgres';
+import type { EmbeddedDatabase } from './database/embedded-postgres';
 
 function readConfig(): AppConfig {
   try {
@@ -24,13 +24,16 @@ async function main(): Promise<void> {
   let embedded: EmbeddedDatabase | undefined;
   let databaseUrl = config.databaseUrl;
   if (!databaseUrl) {
-    embedded = new EmbeddedDatabase({
+    // Loaded only when used: production images do not ship the PostgreSQL binaries.
+    const { EmbeddedDatabase } = await import('./database/embedded-postgres.js');
+    const server = new EmbeddedDatabase({
       dir: config.embeddedPg.dir,
       port: config.embeddedPg.port,
       persistent: true,
-      log: (message) => logger.info(message),
+      log: (message: string) => logger.info(message),
     });
-    databaseUrl = await embedded.start();
+    databaseUrl = await server.start();
+    embedded = server;
   }
 
   try {

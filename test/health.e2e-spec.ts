@@ -17,7 +17,10 @@ describe('Health (API.md section 10)', () => {
   it('GET /health/ready answers 200 while the database answers', async () => {
     const res = await t.http().get('/api/v1/health/ready');
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ status: 'ok', info: { database: expect.objectContaining({ status: 'up' }) } });
+    expect(res.body).toEqual({
+      status: 'ok',
+      info: { database: expect.objectContaining({ status: 'up' }) },
+    });
   });
 
   it('GET /health/ready answers 503 NOT_READY when the database does not answer', async () => {

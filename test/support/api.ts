@@ -17,7 +17,11 @@ export function uniqueEmail(prefix = 'user'): string {
 }
 
 /** Registers a user (with their own organization) and returns their session. */
-export async function register(t: TestApp, prefix = 'user', organizationName = 'Org'): Promise<Session> {
+export async function register(
+  t: TestApp,
+  prefix = 'user',
+  organizationName = 'Org',
+): Promise<Session> {
   const email = uniqueEmail(prefix);
   const res = await t
     .http()
@@ -40,7 +44,10 @@ export async function register(t: TestApp, prefix = 'user', organizationName = '
 }
 
 /** Headers for a tenant-scoped call as `session` in `organizationId`. */
-export function as(session: Pick<Session, 'accessToken'>, organizationId?: string): Record<string, string> {
+export function as(
+  session: Pick<Session, 'accessToken'>,
+  organizationId?: string,
+): Record<string, string> {
   const headers: Record<string, string> = { authorization: `Bearer ${session.accessToken}` };
   if (organizationId) headers['x-organization-id'] = organizationId;
   return headers;
@@ -84,9 +91,17 @@ export async function createTeam(t: TestApp): Promise<Team> {
 
 /** Asserts API.md's error body with the given status and code. */
 export function expectError(res: Response, status: number, code: string): void {
-  expect({ status: res.status, code: (res.body as { code?: string }).code }).toEqual({ status, code });
+  expect({ status: res.status, code: (res.body as { code?: string }).code }).toEqual({
+    status,
+    code,
+  });
   expect(res.body).toEqual(
-    expect.objectContaining({ statusCode: status, code, message: expect.any(String), requestId: expect.any(String) }),
+    expect.objectContaining({
+      statusCode: status,
+      code,
+      message: expect.any(String),
+      requestId: expect.any(String),
+    }),
   );
   expect(res.headers['x-request-id']).toBe((res.body as { requestId: string }).requestId);
 }

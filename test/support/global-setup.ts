@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import 'reflect-metadata';
 import { DataSource } from 'typeorm';
 import { dataSourceOptions } from '../../src/database/data-source-options';
-import { EmbeddedDatabase, embeddedDatabaseUrl } from '../../src/database/embedded-postgres';
+import { EmbeddedDatabase } from '../../src/database/embedded-postgres';
+import { embeddedDatabaseUrl } from '../../src/database/embedded-url';
 import { ADMIN_URL_ENV, databaseUrl, TEMPLATE_ENV, withAdminClient } from './database';
 
 declare global {
@@ -51,7 +52,12 @@ export default async function globalSetup(): Promise<void> {
     await client.query(`CREATE DATABASE ${template}`);
   });
   const dataSource = new DataSource(
-    dataSourceOptions({ url: databaseUrl(adminUrl, template), poolMin: 0, poolMax: 1, migrationsRun: false }),
+    dataSourceOptions({
+      url: databaseUrl(adminUrl, template),
+      poolMin: 0,
+      poolMax: 1,
+      migrationsRun: false,
+    }),
   );
   await dataSource.initialize();
   await dataSource.runMigrations();

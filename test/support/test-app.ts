@@ -30,7 +30,9 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
   const template = process.env[TEMPLATE_ENV];
   if (!adminUrl || !template) throw new Error('global setup did not run');
   const database = `crm_test_${randomUUID().replace(/-/g, '')}`;
-  await withAdminClient(adminUrl, (c) => c.query(`CREATE DATABASE ${database} TEMPLATE ${template}`));
+  await withAdminClient(adminUrl, (c) =>
+    c.query(`CREATE DATABASE ${database} TEMPLATE ${template}`),
+  );
   const url = databaseUrl(adminUrl, database);
   const config = loadConfig({
     NODE_ENV: 'test',
@@ -54,7 +56,9 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
     http: () => request(app.getHttpServer()),
     close: async () => {
       await app.close();
-      await withAdminClient(adminUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`));
+      await withAdminClient(adminUrl, (c) =>
+        c.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`),
+      );
     },
   };
 }

@@ -42,6 +42,9 @@ export class TokenService {
         algorithm: JWT_ALGORITHM,
         issuer: JWT_ISSUER,
         expiresIn: accessTtlSeconds,
+        // A unique id, so that two access tokens issued in the same second differ (a refresh
+        // always returns a new pair).
+        jwtid: randomUUID(),
       }),
       this.jwt.signAsync(refreshClaims, {
         secret: refreshSecret,

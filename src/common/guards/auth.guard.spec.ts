@@ -1,0 +1,102 @@
+import { jest } from '@jest/globals';
+import type { ExecutionContext } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { Authenticated, Public, Roles } from '../decorators/access.decorator';
+import { AppException } from '../errors/app.exception';
+import { ErrorCode } from '../errors/error-code.enum';
+import { AuthGuard } from './auth.guard';
+
+class Routes {
+  @Public() open(): void {}
+  @Authenticated() signedIn(): void {}
+  @Roles() tenant(): void {}
+  undeclared(): void {}
+}
+
+@Public()
+class PublicRoutes {
+  health(): void {}
+}
+
+function contextFor(handler: () => void, cls: object): ExecutionContext {
+  return {
+    getHandler: () => handler,
+    getClass: () => cls,
+    switchToHttp: () => ({ getRequest: () => ({ headers: {} }), getResponse: () => ({}) }),
+  } as unknown as ExecutionContext;
+}
+
+describe('AuthGuard', () => {
+  const guard = new AuthGuard(new Reflector());
+  /** The passport guard AuthGuard extends: its canActivate runs the jwt strategy. */
+  const passportGuard = Object.getPrototypeOf(AuthGuard.prototype) as {
+    canActivate(context: ExecutionContext): Promise<boolean>;
+  };
+
+  afterEach(() => jest.restoreAllMocks());
+
+  describe('canActivate', () => {
+    it('returns true for a @Public() route without calling passport', async () => {
+      const passport = jest.spyOn(passportGuard, 'canActivate');
+      await expect(
+        Promise.resolve(guard.canActivate(contextFor(Routes.prototype.open, Routes))),
+      ).resolves.toBe(true);
+      expect(passport).not.toHaveBeenCalled();
+    });
+
+    it('returns true for a method of a @Public() class without calling passport', async () => {
+      const passport = jest.spyOn(passportGuard, 'canActivate');
+      await expect(
+        Promise.resolve(guard.canActivate(contextFor(PublicRoutes.prototype.health, PublicRoutes))),
+      ).resolves.toBe(true);
+      expect(passport).not.toHaveBeenCalled();
+    });
+
+    it.each<keyof Routes>(['signedIn', 'tenant', 'undeclared'])(
+      'delegates the %s route to passport',
+      async (method) => {
+        const passport = jest.spyOn(passportGuard, 'canActivate').mockResolvedValue(true);
+        const context = contextFor(Routes.prototype[method], Routes);
+        await expect(Promise.resolve(guard.canActivate(context))).resolves.toBe(true);
+        expect(passport).toHaveBeenCalledTimes(1);
+        expect(passport).toHaveBeenCalledWith(context);
+      },
+    );
+
+    it('propagates a passport failure on a protected route', async () => {
+      jest
+        .spyOn(passportGuard, 'canActivate')
+        .mockRejectedValue(AppException.unauthenticated('no token'));
+      await expect(
+        Promise.resolve(guard.canActivate(contextFor(Routes.prototype.signedIn, Routes))),
+      ).rejects.toBeInstanceOf(AppException);
+    });
+  });
+
+  describe('handleRequest', () => {
+    const user = { id: 'a0b1c2d3-0000-4000-8000-000000000001' };
+
+    it('returns the user', () => {
+      expect(guard.handleRequest(null, user)).toBe(user);
+    });
+
+    it.each<[string, unknown, unknown]>([
+      ['an error', new Error('jwt expired'), user],
+      ['an error and no user', new Error('invalid signature'), false],
+      ['no user', null, false],
+      ['an undefined user', undefined, undefined],
+    ])('throws 401 UNAUTHENTICATED on %s', (_, err, candidate) => {
+      let thrown: unknown;
+      try {
+        guard.handleRequest(err, candidate as false);
+      } catch (e) {
+        thrown = e;
+      }
+      expect(thrown).toBeInstanceOf(AppException);
+      expect((thrown as AppException).status).toBe(401);
+      expect((thrown as AppException).code).toBe(ErrorCode.UNAUTHENTICATED);
+      expect((thrown as AppException).message).not.toContain('jwt expired');
+      expect((thrown as AppException).message).not.toContain('invalid signature');
+    });
+  });
+});

@@ -1,0 +1,227 @@
+import { RequestMethod } from '@nestjs/common';
+import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
+import { ModulesContainer } from '@nestjs/core';
+import type {
+  OpenAPIObject,
+  OperationObject,
+  ParameterObject,
+  PathItemObject,
+} from '@nestjs/swagger';
+import { ACCESS_KEY, type AccessRule } from '../src/common/decorators/access.decorator';
+import { as, expectError, register } from './support/api';
+import { createTestApp, TestApp } from './support/test-app';
+
+interface Route {
+  name: string;
+  rule: AccessRule | undefined;
+}
+
+/** Every route handler of the application, with the access rule it declares. */
+function routesOf(t: TestApp): Route[] {
+  const routes: Route[] = [];
+  for (const module of t.app.get(ModulesContainer).values()) {
+    for (const { metatype } of module.controllers.values()) {
+      if (typeof metatype !== 'function') continue;
+      const prototype = metatype.prototype as Record<string, unknown>;
+      for (const key of Object.getOwnPropertyNames(prototype)) {
+        const handler = prototype[key];
+        if (key === 'constructor' || typeof handler !== 'function') continue;
+        if (Reflect.getMetadata(PATH_METADATA, handler) === undefined) continue;
+        const method = RequestMethod[Reflect.getMetadata(METHOD_METADATA, handler) as number];
+        const rule =
+          (Reflect.getMetadata(ACCESS_KEY, handler) as AccessRule | undefined) ??
+          (Reflect.getMetadata(ACCESS_KEY, metatype) as AccessRule | undefined);
+        routes.push({ name: `${method} ${metatype.name}.${key}`, rule });
+      }
+    }
+  }
+  return routes;
+}
+
+describe('Application-wide behaviour', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp({ CORS_ORIGINS: 'https://app.example.com', BODY_LIMIT_BYTES: '2048' });
+  });
+  afterAll(() => t.close());
+
+  describe('access rules', () => {
+    it('every route declares @Public(), @Authenticated() or @Roles(...)', () => {
+      const routes = routesOf(t);
+      expect(routes.length).toBeGreaterThan(10);
+      expect(routes.filter((r) => !r.rule).map((r) => r.name)).toEqual([]);
+    });
+
+    it('only the documented routes are public', () => {
+      const publicRoutes = routesOf(t)
+        .filter((r) => r.rule?.kind === 'public')
+        .map((r) => r.name)
+        .sort();
+      expect(publicRoutes).toEqual([
+        'GET HealthController.live',
+        'GET HealthController.ready',
+        'POST AuthController.login',
+        'POST AuthController.refresh',
+        'POST AuthController.register',
+      ]);
+    });
+  });
+
+  describe('errors and HTTP hygiene', () => {
+    it('an unknown route answers the error body with 404 NOT_FOUND', async () => {
+      expectError(await t.http().get('/api/v1/nope'), 404, 'NOT_FOUND');
+    });
+
+    it('malformed JSON answers 400 VALIDATION_FAILED with a clear message', async () => {
+      const res = await t
+        .http()
+        .post('/api/v1/auth/login')
+        .set('content-type', 'application/json')
+        .send('{"email": ');
+      expectError(res, 400, 'VALIDATION_FAILED');
+      expect(res.body.message).toBe('Malformed JSON body');
+    });
+
+    it('a body over the limit answers 413 PAYLOAD_TOO_LARGE', async () => {
+      const res = await t
+        .http()
+        .post('/api/v1/auth/register')
+        .send({
+          email: 'big@example.com',
+          password: 'x1'.repeat(2000),
+          name: 'n',
+          organizationName: 'o',
+        });
+      expectError(res, 413, 'PAYLOAD_TOO_LARGE');
+      const rows: unknown[] = await t.db.query('SELECT 1 FROM users WHERE email = $1', [
+        'big@example.com',
+      ]);
+      expect(rows).toHaveLength(0);
+    });
+
+    it('an unsupported content type answers 415 with the error body', async () => {
+      const res = await t
+        .http()
+        .post('/api/v1/auth/login')
+        .set('content-type', 'application/xml')
+        .send('<login/>');
+      expectError(res, 415, 'UNSUPPORTED_MEDIA_TYPE');
+    });
+
+    it('sets security headers (helmet) and the request id on every response', async () => {
+      const res = await t.http().get('/api/v1/health');
+      expect(res.headers['x-content-type-options']).toBe('nosniff');
+      expect(res.headers['x-frame-options']).toBe('SAMEORIGIN');
+      expect(res.headers['content-security-policy']).toContain("default-src 'self'");
+      expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    });
+
+    it('echoes a well-formed client X-Request-Id and replaces a malformed one', async () => {
+      const ok = await t.http().get('/api/v1/nope').set('x-request-id', 'client-1.2:3_x');
+      expect(ok.headers['x-request-id']).toBe('client-1.2:3_x');
+      expect(ok.body.requestId).toBe('client-1.2:3_x');
+      const bad = await t.http().get('/api/v1/nope').set('x-request-id', 'has space');
+      expect(bad.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+      expect(bad.body.requestId).toBe(bad.headers['x-request-id']);
+    });
+
+    it('allows CORS only for configured origins', async () => {
+      const allowed = await t
+        .http()
+        .options('/api/v1/users/me')
+        .set('origin', 'https://app.example.com')
+        .set('access-control-request-method', 'GET')
+        .set('access-control-request-headers', 'authorization,x-organization-id');
+      expect(allowed.headers['access-control-allow-origin']).toBe('https://app.example.com');
+      expect(allowed.headers['access-control-allow-headers']).toMatch(/x-organization-id/i);
+      const other = await t.http().get('/api/v1/health').set('origin', 'https://evil.example.com');
+      expect(other.headers['access-control-allow-origin']).toBeUndefined();
+    });
+
+    it('unexpected failures answer a generic 500 with the request id and no internals', async () => {
+      const other = await createTestApp();
+      const user = await register(other);
+      await other.db.destroy(); // every query now fails inside the handler
+      const res = await other
+        .http()
+        .get('/api/v1/users/me')
+        .set(as(user))
+        .set('x-request-id', 'trace-500');
+      expectError(res, 500, 'INTERNAL_ERROR');
+      expect(res.body.message).toContain('trace-500');
+      expect(JSON.stringify(res.body)).not.toMatch(/typeorm|driver|pool|stack|Error:/i);
+      await other.close();
+    });
+  });
+
+  describe('OpenAPI document', () => {
+    let doc: OpenAPIObject;
+    const operations = (): [string, string, OperationObject][] =>
+      Object.entries<PathItemObject>(doc.paths).flatMap(([path, item]) =>
+        (['get', 'post', 'put', 'patch', 'delete'] as const)
+          .filter((m) => item[m])
+          .map((m): [string, string, OperationObject] => [m, path, item[m]!]),
+      );
+
+    beforeAll(async () => {
+      const res = await t.http().get('/docs-json');
+      expect(res.status).toBe(200);
+      doc = res.body as OpenAPIObject;
+    });
+
+    it('serves Swagger UI at /docs', async () => {
+      const res = await t.http().get('/docs');
+      expect(res.status).toBe(200);
+      expect(res.text).toContain('swagger-ui');
+    });
+
+    it('has a relative server and the bearer scheme', () => {
+      expect(doc.servers).toEqual([{ url: '/' }]);
+      expect(doc.components?.securitySchemes?.bearer).toEqual(
+        expect.objectContaining({ type: 'http', scheme: 'bearer' }),
+      );
+    });
+
+    it('documents every operation with a summary, an operationId and an error response', () => {
+      for (const [method, path, op] of operations()) {
+        expect({ route: `${method} ${path}`, summary: typeof op.summary }).toEqual({
+          route: `${method} ${path}`,
+          summary: 'string',
+        });
+        expect(op.operationId).toBeTruthy();
+        if (!path.startsWith('/api/v1/health')) {
+          expect(Object.keys(op.responses).some((s) => Number(s) >= 400)).toBe(true);
+        }
+      }
+    });
+
+    it('marks public operations with security: [] and protected ones with bearer', () => {
+      for (const [method, path, op] of operations()) {
+        const isPublic = /\/(health|auth\/(register|login|refresh))/.test(path);
+        expect({ route: `${method} ${path}`, security: op.security }).toEqual({
+          route: `${method} ${path}`,
+          security: isPublic ? [] : [{ bearer: [] }],
+        });
+      }
+    });
+
+    it('requires the X-Organization-Id header on every tenant-scoped operation, and only there', () => {
+      for (const [method, path, op] of operations()) {
+        const header = (op.parameters as ParameterObject[] | undefined)?.find(
+          (p) => p.in === 'header' && p.name === 'X-Organization-Id',
+        );
+        const tenant = path.startsWith('/api/v1/organizations/current');
+        expect({ route: `${method} ${path}`, required: header?.required }).toEqual({
+          route: `${method} ${path}`,
+          required: tenant ? true : undefined,
+        });
+      }
+    });
+
+    it('gives login 200 and register 201 with typed schemas', () => {
+      expect(doc.paths['/api/v1/auth/login'].post?.responses['200']).toBeDefined();
+      expect(doc.paths['/api/v1/auth/register'].post?.responses['201']).toBeDefined();
+      expect(doc.components?.schemas?.ErrorResponseDto).toBeDefined();
+    });
+  });
+});
