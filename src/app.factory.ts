@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { AppModule } from './app.module';
 import { PinoNestLogger } from './common/logging/logger';
 import { createValidationPipe } from './common/pipes/validation';
+import { useDeferredJsonParser } from './common/http/json-body';
 import { requestIdFor } from './common/http/request-id';
 import type { AppConfig } from './config/app-config';
 import { setupSwagger } from './swagger';
@@ -39,6 +40,7 @@ export async function createApp(
     },
   );
   const fastify = app.getHttpAdapter().getInstance();
+  useDeferredJsonParser(app, config.bodyLimitBytes);
   fastify.addHook('onRequest', (request, reply, done) => {
     void reply.header('x-request-id', request.id);
     done();

@@ -13,8 +13,11 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
         'GET /api/v1/organizations/me). Errors share one body: {statusCode, code, message, details?, requestId}.',
     )
     .setVersion('1.0.0')
-    .setLicense('UNLICENSED', 'https://example.com/license')
     .addServer('/')
+    .addTag('auth', 'Register, sign in, rotate and revoke tokens')
+    .addTag('users', 'The signed-in user')
+    .addTag('organizations', 'Organizations (tenants) and their members')
+    .addTag('health', 'Liveness and readiness')
     .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
     .build();
   const document = SwaggerModule.createDocument(app, config, {

@@ -8,6 +8,7 @@ import type {
   PathItemObject,
 } from '@nestjs/swagger';
 import { ACCESS_KEY, type AccessRule } from '../src/common/decorators/access.decorator';
+import type request from 'supertest';
 import { as, expectError, register } from './support/api';
 import { createTestApp, TestApp } from './support/test-app';
 
@@ -82,6 +83,41 @@ describe('Application-wide behaviour', () => {
       expect(res.body.message).toBe('Malformed JSON body');
     });
 
+    it('a malformed body does not jump the precedence: 401, then header, then role, then 400', async () => {
+      const owner = await register(t);
+      const broken = (req: request.Test): request.Test =>
+        req.set('content-type', 'application/json').send('{"name": ');
+      expectError(
+        await broken(t.http().patch('/api/v1/organizations/current')),
+        401,
+        'UNAUTHENTICATED',
+      );
+      expectError(
+        await broken(t.http().patch('/api/v1/organizations/current').set(as(owner))),
+        400,
+        'INVALID_ORGANIZATION_HEADER',
+      );
+      const outsider = await register(t);
+      expectError(
+        await broken(
+          t.http().patch('/api/v1/organizations/current').set(as(outsider, owner.organizationId)),
+        ),
+        403,
+        'NOT_A_MEMBER',
+      );
+      const res = await broken(
+        t.http().patch('/api/v1/organizations/current').set(as(owner, owner.organizationId)),
+      );
+      expectError(res, 400, 'VALIDATION_FAILED');
+      expect(res.body.message).toBe('Malformed JSON body');
+      const empty = await t
+        .http()
+        .post('/api/v1/auth/login')
+        .set('content-type', 'application/json')
+        .send('');
+      expectError(empty, 400, 'VALIDATION_FAILED');
+    });
+
     it('a body over the limit answers 413 PAYLOAD_TOO_LARGE', async () => {
       const res = await t
         .http()
@@ -138,8 +174,9 @@ describe('Application-wide behaviour', () => {
       expect(other.headers['access-control-allow-origin']).toBeUndefined();
     });
 
-    it('unexpected failures answer a generic 500 with the request id and no internals', async () => {
-      const other = await createTestApp();
+    it('unexpected failures answer a generic 500 and are logged with their stack and request id', async () => {
+      const logs: Record<string, unknown>[] = [];
+      const other = await createTestApp({ LOG_LEVEL: 'error' }, logs);
       const user = await register(other);
       await other.db.destroy(); // every query now fails inside the handler
       const res = await other
@@ -150,6 +187,26 @@ describe('Application-wide behaviour', () => {
       expectError(res, 500, 'INTERNAL_ERROR');
       expect(res.body.message).toContain('trace-500');
       expect(JSON.stringify(res.body)).not.toMatch(/typeorm|driver|pool|stack|Error:/i);
+      const logged = logs.find((l) => l.requestId === 'trace-500');
+      expect(logged).toEqual(
+        expect.objectContaining({
+          level: 50,
+          msg: 'unhandled error',
+          err: expect.objectContaining({ stack: expect.any(String) }),
+        }),
+      );
+      await other.close();
+    });
+
+    it('writes one JSON log line per request with its request id', async () => {
+      const logs: Record<string, unknown>[] = [];
+      const other = await createTestApp({ LOG_LEVEL: 'info' }, logs);
+      await other.http().get('/api/v1/health').set('x-request-id', 'log-line-1');
+      const lines = logs.filter((l) => l.requestId === 'log-line-1');
+      expect(lines.map((l) => l.msg)).toEqual(['incoming request', 'request completed']);
+      expect(lines[1]).toEqual(
+        expect.objectContaining({ res: { statusCode: 200 }, time: expect.any(String) }),
+      );
       await other.close();
     });
   });

@@ -117,11 +117,11 @@ describe('Auth (API.md section 2)', () => {
   };
 
   async function counts(): Promise<{ users: number; organizations: number; members: number }> {
-    const [row] = await t.db.query<{ users: number>(
+    const [row] = await t.db.query<{ users: number; organizations: number; members: number }[]>(
       `SELECT (SELECT count(*) FROM users)::int AS users,
               (SELECT count(*) FROM organizations)::int AS organizations,
               (SELECT count(*) FROM organization_members)::int AS members`,
-    ); organizations: number; members: number }[];
+    );
     return row;
   }
 
@@ -129,10 +129,10 @@ describe('Auth (API.md section 2)', () => {
   async function familyRows(
     refreshToken: string,
   ): Promise<{ used_at: Date | null; revoked_at: Date | null }[]> {
-    return await t.db.query<{ used_at: Date | null>(
+    return await t.db.query<{ used_at: Date | null; revoked_at: Date | null }[]>(
       'SELECT used_at, revoked_at FROM refresh_tokens WHERE family_id = $1 ORDER BY created_at',
       [claimsOf(refreshToken).fam],
-    ); revoked_at: Date | null }[];
+    );
   }
 
   describe('POST /auth/register', () => {
@@ -163,10 +163,10 @@ describe('Auth (API.md section 2)', () => {
       const meRes = await me(`Bearer ${body.accessToken}`);
       expect(meRes.status).toBe(200);
       expect(meRes.body).toEqual(body.user);
-      const [membership] = await t.db.query<{ organization_id: string>(
+      const [membership] = await t.db.query<{ organization_id: string; role: string }[]>(
         'SELECT organization_id, role FROM organization_members WHERE user_id = $1',
         [body.user.id],
-      ); role: string }[];
+      );
       expect(membership).toEqual({ organization_id: body.organization.id, role: 'owner' });
     });
 
@@ -175,9 +175,10 @@ describe('Auth (API.md section 2)', () => {
       const res = await postRegister(registerBody({ email: `  ${email.toUpperCase()}\t` }));
       expect(res.status).toBe(201);
       expect((res.body as { user: { email: string } }).user.email).toBe(email);
-      const rows = await t.db.query<{ email: string }[]>('SELECT email FROM users WHERE lower(email) = $1', [
-        email,
-      ]);
+      const rows = await t.db.query<{ email: string }[]>(
+        'SELECT email FROM users WHERE lower(email) = $1',
+        [email],
+      );
       expect(rows).toEqual([{ email }]);
       expect((await login(email)).status).toBe(200);
     });
@@ -186,9 +187,10 @@ describe('Auth (API.md section 2)', () => {
       const email = uniqueEmail('hash');
       const res = await postRegister(registerBody({ email }));
       expect(res.status).toBe(201);
-      const [row] = await t.db.query<{ password_hash: string }[]>('SELECT password_hash FROM users WHERE email = $1', [
-        email,
-      ]);
+      const [row] = await t.db.query<{ password_hash: string }[]>(
+        'SELECT password_hash FROM users WHERE email = $1',
+        [email],
+      );
       expect(row.password_hash).toMatch(/^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$/);
       expect(row.password_hash).not.toContain(PASSWORD);
       expect(JSON.stringify(res.body)).not.toContain(row.password_hash);
@@ -756,7 +758,7 @@ describe('Auth (API.md section 2)', () => {
       }
 
       // One row per event, and no other auth events for this user.
-      const perAction = await t.db.query<{ action: string>(
+      const perAction = await t.db.query<{ action: string; n: number }[]>(
         `SELECT action, count(*)::int AS n FROM audit_logs
           WHERE actor_user_id = $1 AND action = ANY($2) GROUP BY action ORDER BY action`,
         [
@@ -770,7 +772,7 @@ describe('Auth (API.md section 2)', () => {
             'logged_out',
           ],
         ],
-      ); n: number }[];
+      );
       expect(perAction).toEqual([
         { action: 'logged_out', n: 1 },
         { action: 'login_failed', n: 1 },

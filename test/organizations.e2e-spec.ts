@@ -709,6 +709,27 @@ describe('Users, organizations and members (API.md sections 1, 3 and 4)', () => 
       expect(await dbCounts()).toEqual(before);
     });
 
+    it('decides 404 (no such user) before 403 (admin granting owner) before 409 (already a member)', async () => {
+      const before = await dbCounts();
+      expectError(
+        await postMember(team.admin, team.organizationId, {
+          email: uniqueEmail('ghost'),
+          role: 'owner',
+        }),
+        404,
+        'NOT_FOUND',
+      );
+      expectError(
+        await postMember(team.admin, team.organizationId, {
+          email: team.member.email,
+          role: 'owner',
+        }),
+        403,
+        'FORBIDDEN',
+      );
+      expect(await dbCounts()).toEqual(before);
+    });
+
     it('trims and lower-cases the email', async () => {
       const user = await register(t, 'casey');
       const res = await postMember(team.owner, team.organizationId, {

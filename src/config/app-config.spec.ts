@@ -134,6 +134,9 @@ describe('loadConfig', () => {
       ['DB_POOL_MIN', { DB_POOL_MIN: '21' }],
       ['JWT_ACCESS_TTL', { JWT_ACCESS_TTL: '15x' }],
       ['JWT_REFRESH_TTL', { JWT_REFRESH_TTL: '1w' }],
+      ['JWT_ACCESS_TTL', { JWT_ACCESS_TTL: '0' }],
+      ['JWT_REFRESH_TTL', { JWT_REFRESH_TTL: '0s' }],
+      ['JWT_REFRESH_TTL', { JWT_REFRESH_TTL: '999999999d' }],
       ['DEFAULT_CURRENCY', { DEFAULT_CURRENCY: 'XYZ' }],
       ['CURRENCIES', { CURRENCIES: 'USD,ABC' }],
       ['DEFAULT_CURRENCY', { CURRENCIES: 'EUR,GBP', DEFAULT_CURRENCY: 'USD' }],
@@ -225,6 +228,18 @@ describe('loadConfig', () => {
   });
 
   describe('JWT secrets outside production', () => {
+    it('rewrites a corrupt secrets file with mode 0600 even when it existed world-readable', () => {
+      const dataDir = tempDir();
+      const file = join(dataDir, 'jwt-secrets.json');
+      writeFileSync(file, 'garbage', { mode: 0o644 });
+      const config = loadConfig({ NODE_ENV: 'development', DATA_DIR: dataDir });
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({
+        accessSecret: config.jwt.accessSecret,
+        refreshSecret: config.jwt.refreshSecret,
+      });
+    });
+
     it('generates missing secrets once into DATA_DIR/jwt-secrets.json and reuses them', () => {
       const dataDir = join(tempDir(), 'nested', 'data');
       const file = join(dataDir, 'jwt-secrets.json');

@@ -204,6 +204,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     problems.push('DEFAULT_CURRENCY: must be one of CURRENCIES');
   }
   if (raw.DB_POOL_MIN > raw.DB_POOL_MAX) problems.push('DB_POOL_MIN: must not exceed DB_POOL_MAX');
+  const accessTtlSeconds = ttl('JWT_ACCESS_TTL', raw.JWT_ACCESS_TTL, problems);
+  const refreshTtlSeconds = ttl('JWT_REFRESH_TTL', raw.JWT_REFRESH_TTL, problems);
 
   const isProduction = raw.NODE_ENV === 'production';
   let { JWT_ACCESS_SECRET: accessSecret, JWT_REFRESH_SECRET: refreshSecret } = raw;
@@ -245,8 +247,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     jwt: {
       accessSecret,
       refreshSecret,
-      accessTtlSeconds: parseDurationSeconds(raw.JWT_ACCESS_TTL)!,
-      refreshTtlSeconds: parseDurationSeconds(raw.JWT_REFRESH_TTL)!,
+      accessTtlSeconds,
+      refreshTtlSeconds,
     },
     bcryptCost: raw.BCRYPT_COST,
     defaultCurrency: raw.DEFAULT_CURRENCY,
@@ -266,6 +268,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     shutdownTimeoutMs: raw.SHUTDOWN_TIMEOUT_MS,
     dataDir: raw.DATA_DIR,
   };
+}
+
+const MAX_TTL_SECONDS = 366 * 86_400;
+
+/** A token lifetime: more than zero, at most a year (a Date must hold now + TTL). */
+function ttl(name: string, value: string, problems: string[]): number {
+  const seconds = parseDurationSeconds(value);
+  if (seconds !== null && seconds <= MAX_TTL_SECONDS) return seconds;
+  if (DURATION.test(value)) problems.push(`${name}: must be more than 0 and at most 366d`);
+  return 0;
 }
 
 /** Injection token for the AppConfig object. */

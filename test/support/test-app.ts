@@ -22,10 +22,13 @@ export interface TestApp {
 
 /**
  * The real application (same factory as main.ts) on a fresh database cloned from the migrated
- * template. bcrypt runs at cost 4 here to keep the suite fast; the cost-12 default is checked
+ * template; `env` overrides configuration variables. bcrypt runs at cost 4 here to keep the suite fast; the cost-12 default is checked
  * by a unit test.
  */
-export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+export async function createTestApp(
+  env: Record<string, string> = {},
+  logLines?: Record<string, unknown>[],
+): Promise<TestApp> {
   const adminUrl = process.env[ADMIN_URL_ENV];
   const template = process.env[TEMPLATE_ENV];
   if (!adminUrl || !template) throw new Error('global setup did not run');
@@ -46,7 +49,11 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
     DATABASE_URL: url,
     ...env,
   });
-  const app = await createApp(config, url, createLogger(config));
+  // With `logLines`, every JSON log line is parsed into it (for tests about logging).
+  const sink = logLines && {
+    write: (line: string) => void logLines.push(JSON.parse(line) as Record<string, unknown>),
+  };
+  const app = await createApp(config, url, createLogger(config, sink));
   await app.getHttpAdapter().getInstance().ready();
   const db = app.get(DataSource);
   return {

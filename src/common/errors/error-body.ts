@@ -33,7 +33,7 @@ const SAFE_MESSAGE: Partial<Record<ErrorCode, string>> = {
   [ErrorCode.NOT_READY]: 'Service is not ready',
 };
 
-const FRAMEWORK_MESSAGE: Record<string, string> = {
+export const FRAMEWORK_MESSAGE: Record<string, string> = {
   FST_ERR_CTP_INVALID_JSON_BODY: 'Malformed JSON body',
   FST_ERR_CTP_EMPTY_JSON_BODY: "Body is empty but Content-Type is 'application/json'",
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'Content-Length does not match the body',

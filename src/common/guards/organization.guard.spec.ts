@@ -35,7 +35,8 @@ const USER = 'a0b1c2d3-0000-4000-8000-000000000001';
 describe('OrganizationGuard', () => {
   let roleOf: ReturnType<typeof newRoleOf>;
   let guard: OrganizationGuard;
-  const newRoleOf = () => jest.fn<(userId: string, organizationId: string) => Promise<Role | null>>();
+  const newRoleOf = () =>
+    jest.fn<(userId: string, organizationId: string) => Promise<Role | null>>();
 
   beforeEach(() => {
     roleOf = newRoleOf();

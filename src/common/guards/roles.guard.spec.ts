@@ -83,7 +83,9 @@ describe('RolesGuard', () => {
   );
 
   it('fails closed on a route without an access rule', () => {
-    const error = thrownBy(() => guard.canActivate(contextFor(Routes, 'undeclared', member(Role.OWNER))));
+    const error = thrownBy(() =>
+      guard.canActivate(contextFor(Routes, 'undeclared', member(Role.OWNER))),
+    );
     expect(error.status).toBe(403);
     expect(error.code).toBe(ErrorCode.FORBIDDEN);
     expect(error.message).toBe('This route declares no access rule');

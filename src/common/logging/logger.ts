@@ -1,10 +1,16 @@
 import { LoggerService } from '@nestjs/common';
-import pino, { Logger } from 'pino';
+import pino, { DestinationStream, Logger } from 'pino';
 import type { AppConfig } from '../../config/app-config';
 
-/** JSON logs (one line per event) in production and test, pretty-printed in development. */
-export function createLogger(config: Pick<AppConfig, 'logLevel' | 'nodeEnv'>): Logger {
-  return pino({
+/**
+ * JSON logs (one line per event) in production and test, pretty-printed in development.
+ * `destination` (default stdout) lets tests read what was logged.
+ */
+export function createLogger(
+  config: Pick<AppConfig, 'logLevel' | 'nodeEnv'>,
+  destination?: DestinationStream,
+): Logger {
+  const options: pino.LoggerOptions = {
     level: config.logLevel,
     base: { service: 'crm-api' },
     timestamp: pino.stdTimeFunctions.isoTime,
@@ -25,7 +31,8 @@ export function createLogger(config: Pick<AppConfig, 'logLevel' | 'nodeEnv'>): L
             options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' },
           }
         : undefined,
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }
 
 /** Routes Nest's own log calls (bootstrap, route mapping, module errors) into the same pino logger. */

@@ -1,5 +1,12 @@
-import { Param, ParseUUIDPipe, ValidationError, ValidationPipe } from '@nestjs/common';
+import {
+  ArgumentMetadata,
+  Param,
+  ParseUUIDPipe,
+  ValidationError,
+  ValidationPipe,
+} from '@nestjs/common';
 import { AppException, ErrorDetail } from '../errors/app.exception';
+import { MalformedJsonBody } from '../http/json-body';
 
 function flatten(errors: ValidationError[], parent = ''): ErrorDetail[] {
   return errors.flatMap((e) => {
@@ -9,9 +16,18 @@ function flatten(errors: ValidationError[], parent = ''): ErrorDetail[] {
   });
 }
 
+/** Answers the 400 of a body that did not parse, now that the guards have run. */
+class AppValidationPipe extends ValidationPipe {
+  override transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    if (value instanceof MalformedJsonBody)
+      return Promise.reject(AppException.validation([], value.message));
+    return super.transform(value, metadata) as Promise<unknown>;
+  }
+}
+
 /** Global pipe: whitelist + forbidNonWhitelisted + transform, errors as VALIDATION_FAILED with details. */
 export function createValidationPipe(): ValidationPipe {
-  return new ValidationPipe({
+  return new AppValidationPipe({
     whitelist: true,
     forbidNonWhitelisted: true,
     transform: true,

@@ -141,8 +141,14 @@ describe('RateLimitGuard', () => {
   describe('limits (memory store)', () => {
     let guard: RateLimitGuard;
 
+    // A frozen clock: the one-minute windows cannot end (or Retry-After drift) mid-test.
     beforeEach(() => {
+      jest.useFakeTimers({ now: new Date('2030-01-01T00:00:00.000Z') });
       guard = new RateLimitGuard(new Reflector(), new MemoryRateLimitStore(), config);
+    });
+
+    afterEach(() => {
+      jest.useRealTimers();
     });
 
     it('refuses the request after RATE_LIMIT_USER_PER_MINUTE from one address', async () => {
@@ -180,8 +186,26 @@ describe('RateLimitGuard', () => {
       expect(error.status).toBe(429);
       expect(reply.header).toHaveBeenCalledWith('Retry-After', '60');
 
-      // The same email from another address, or another email from this one, is not limited.
+      // The same email from another address is not limited.
       await expect(attempt('bob@example.com', '10.0.0.2')).resolves.toBe(true);
+    });
+
+    it('lets login attempts through again once the minute has passed', async () => {
+      const attempt = () =>
+        guard.canActivate(contextFor('login', { ip: '10.0.0.4', body: { email: 'eve@x.io' } }));
+      await attempt();
+      await attempt();
+      jest.advanceTimersByTime(30_000);
+      const reply = fakeReply();
+      const error = await rejection(
+        guard.canActivate(
+          contextFor('login', { ip: '10.0.0.4', body: { email: 'eve@x.io' } }, reply),
+        ),
+      );
+      expect(error.code).toBe(ErrorCode.RATE_LIMITED);
+      expect(reply.header).toHaveBeenCalledWith('Retry-After', '30');
+      jest.advanceTimersByTime(30_000);
+      await expect(attempt()).resolves.toBe(true);
     });
 
     it('keeps another email from the same address under its own login limit', async () => {

@@ -20,6 +20,12 @@ interface CachedRole {
 export class MembershipService {
   private readonly cache = new Map<string, CachedRole>();
   private static readonly MAX_ENTRIES = 50_000;
+  /**
+   * Bumped by every invalidate(). A lookup that was in flight while an invalidation happened
+   * may have read the old row, so its answer is returned but not cached (otherwise a member
+   * removed or re-roled during a concurrent request of theirs kept the old role for a TTL).
+   */
+  private generation = 0;
 
   constructor(
     @InjectRepository(OrganizationMember) private readonly members: Repository<OrganizationMember>,
@@ -31,12 +37,13 @@ export class MembershipService {
     const ttl = this.config.membershipCacheTtlMs;
     const hit = this.cache.get(key);
     if (hit && hit.expiresAt > Date.now()) return hit.role;
+    const generation = this.generation;
     const row = await this.members.findOne({
       select: { role: true },
       where: { organizationId, userId },
     });
     const role = row?.role ?? null;
-    if (ttl > 0) {
+    if (ttl > 0 && generation === this.generation) {
       if (this.cache.size >= MembershipService.MAX_ENTRIES) this.cache.clear();
       this.cache.set(key, { role, expiresAt: Date.now() + ttl });
     }
@@ -44,6 +51,7 @@ export class MembershipService {
   }
 
   invalidate(userId: string, organizationId: string): void {
+    this.generation += 1;
     this.cache.delete(`${organizationId}:${userId}`);
   }
 }
