@@ -275,6 +275,23 @@ describe('Application-wide behaviour', () => {
       }
     });
 
+    it('documents list parameters without a default for limit, and both page shapes', () => {
+      const op = doc.paths['/api/v1/organizations/current/members'].get!;
+      const params = op.parameters as ParameterObject[];
+      const byName = (name: string): ParameterObject | undefined =>
+        params.find((p) => p.name === name);
+      expect(byName('page')?.schema).toEqual(expect.objectContaining({ default: 1, minimum: 1 }));
+      expect(byName('limit')?.schema).toEqual(
+        expect.objectContaining({ minimum: 1, maximum: 100 }),
+      );
+      expect(byName('limit')?.schema).not.toHaveProperty('default');
+      expect(byName('cursor')).toBeDefined();
+      const schema = JSON.stringify(op.responses['200']);
+      expect(schema).toContain('#/components/schemas/PageDto');
+      expect(schema).toContain('#/components/schemas/CursorPageDto');
+      expect(schema).toContain('#/components/schemas/MemberDto');
+    });
+
     it('gives login 200 and register 201 with typed schemas', () => {
       expect(doc.paths['/api/v1/auth/login'].post?.responses['200']).toBeDefined();
       expect(doc.paths['/api/v1/auth/register'].post?.responses['201']).toBeDefined();

@@ -604,6 +604,112 @@ describe('Users, organizations and members (API.md sections 1, 3 and 4)', () => 
       const res = await listMembers(team.owner, team.organizationId, `?${query}`);
       expectValidation(res, field);
     });
+
+    describe('keyset pagination (limit, cursor)', () => {
+      interface CursorBody {
+        items: MemberBody[];
+        nextCursor: string | null;
+      }
+      const walk = async (query: string): Promise<{ ids: string[]; pages: CursorBody[] }> => {
+        const pages: CursorBody[] = [];
+        let cursor: string | null = null;
+        do {
+          const suffix: string = cursor ? `&cursor=${encodeURIComponent(cursor)}` : '';
+          const res = await listMembers(team.owner, team.organizationId, `?${query}${suffix}`);
+          expect(res.status).toBe(200);
+          expect(Object.keys(res.body as object).sort()).toEqual(['items', 'nextCursor']);
+          const body = res.body as CursorBody;
+          pages.push(body);
+          cursor = body.nextCursor;
+        } while (cursor && pages.length < 20);
+        return { ids: pages.flatMap((p) => p.items.map((m) => m.userId)), pages };
+      };
+
+      it('walks every member once, in the same order as offset pages, ending with nextCursor null', async () => {
+        const { ids, pages } = await walk('limit=2');
+        expect(pages.map((p) => p.items.length)).toEqual([2, 2, 2, 1]);
+        expect(pages[3].nextCursor).toBeNull();
+        const offset = await listMembers(team.owner, team.organizationId, '?pageSize=100');
+        expect(ids).toEqual((offset.body as PageBody<MemberBody>).items.map((m) => m.userId));
+      });
+
+      it('breaks ties on the sort key (orderBy=name, limit=1) and supports ascending order', async () => {
+        const { ids } = await walk('orderBy=name&order=asc&limit=1');
+        expect(new Set(ids).size).toBe(7);
+        const offset = await listMembers(
+          team.owner,
+          team.organizationId,
+          '?orderBy=name&order=asc&pageSize=100',
+        );
+        expect(ids).toEqual((offset.body as PageBody<MemberBody>).items.map((m) => m.userId));
+      });
+
+      it('defaults limit to 20 when only a cursor-less keyset request is made', async () => {
+        const res = await listMembers(
+          team.owner,
+          team.organizationId,
+          '?limit=20&orderBy=email&order=desc',
+        );
+        expect(res.status).toBe(200);
+        expect((res.body as CursorBody).items).toHaveLength(7);
+        expect((res.body as CursorBody).nextCursor).toBeNull();
+      });
+
+      it.each([
+        ['limit=2&page=1', 'limit'],
+        ['limit=2&pageSize=5', 'limit'],
+        ['cursor=abc&page=2', 'cursor'],
+        ['limit=0', 'limit'],
+        ['limit=101', 'limit'],
+        ['limit=abc', 'limit'],
+        ['cursor=not-a-cursor', 'cursor'],
+      ])('answers 400 VALIDATION_FAILED for ?%s', async (query, field) => {
+        expectValidation(await listMembers(team.owner, team.organizationId, `?${query}`), field);
+      });
+
+      it('refuses a tampered cursor and a cursor of another ordering or organization', async () => {
+        const first = await listMembers(team.owner, team.organizationId, '?limit=2&orderBy=email');
+        const cursor = (first.body as CursorBody).nextCursor!;
+        const [body, signature] = cursor.split('.');
+        const payload = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as Record<
+          string,
+          unknown
+        >;
+        const forged = `${Buffer.from(JSON.stringify({ ...payload, id: team.owner.userId })).toString('base64url')}.${signature}`;
+        for (const bad of [forged, `${body}.${signature.slice(1)}x`, `${cursor}.extra`]) {
+          const res = await listMembers(
+            team.owner,
+            team.organizationId,
+            `?limit=2&orderBy=email&cursor=${encodeURIComponent(bad)}`,
+          );
+          expectValidation(res, 'cursor');
+        }
+        const otherOrdering = await listMembers(
+          team.owner,
+          team.organizationId,
+          `?limit=2&orderBy=name&cursor=${encodeURIComponent(cursor)}`,
+        );
+        expectValidation(otherOrdering, 'cursor');
+        const otherOrder = await listMembers(
+          team.owner,
+          team.organizationId,
+          `?limit=2&orderBy=email&order=asc&cursor=${encodeURIComponent(cursor)}`,
+        );
+        expectValidation(otherOrder, 'cursor');
+        const created = await t
+          .http()
+          .post('/api/v1/organizations')
+          .set(as(team.owner))
+          .send({ name: 'Second org of the owner' });
+        expect(created.status).toBe(201);
+        const otherOrg = await listMembers(
+          team.owner,
+          (created.body as { id: string }).id,
+          `?limit=2&orderBy=email&cursor=${encodeURIComponent(cursor)}`,
+        );
+        expectValidation(otherOrg, 'cursor');
+      });
+    });
   });
 
   // ---------------------------------------------------------------- POST /organizations/current/members

@@ -19,7 +19,7 @@ import {
 import { ApiError, ApiValidationError } from '../../common/decorators/api-error.decorator';
 import { Authenticated, Roles } from '../../common/decorators/access.decorator';
 import { ClientMeta, CurrentActor, CurrentUser } from '../../common/decorators/context.decorators';
-import { ApiPageResponse, PageDto } from '../../common/dto/page.dto';
+import { ApiListResponse, type ListResult } from '../../common/pagination/list-result.dto';
 import { ErrorCode } from '../../common/errors/error-code.enum';
 import type { Actor, AuthUser, RequestMeta } from '../../common/http/request-context';
 import { UuidParam } from '../../common/pipes/validation';
@@ -89,11 +89,11 @@ export class OrganizationsController {
   @Get('current/members')
   @Roles()
   @ApiOperation({ summary: "The organization's members (paginated)" })
-  @ApiPageResponse(MemberDto)
+  @ApiListResponse(MemberDto)
   listMembers(
     @CurrentActor() actor: Actor,
     @Query() query: MemberListQueryDto,
-  ): Promise<PageDto<MemberDto>> {
+  ): Promise<ListResult<MemberDto>> {
     return this.organizations.listMembers(actor, query);
   }
 

@@ -1,7 +1,8 @@
 import { HttpStatus, Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { PageDto } from '../../common/dto/page.dto';
+import type { ListResult } from '../../common/pagination/list-result.dto';
+import { Paginator } from '../../common/pagination/paginator';
 import { AppException } from '../../common/errors/app.exception';
 import { ErrorCode } from '../../common/errors/error-code.enum';
 import type { Actor, RequestMeta } from '../../common/http/request-context';
@@ -24,7 +25,11 @@ import { OrganizationMember } from './organization-member.entity';
 import { Organization } from './organization.entity';
 import { ORG_ADMIN_ROLES, Role } from './role.enum';
 
-const MEMBER_SORT_COLUMN = { createdAt: 'm.created_at', name: 'u.name', email: 'u.email' } as const;
+const MEMBER_SORT = {
+  createdAt: { column: 'm.created_at', type: 'timestamptz' },
+  name: { column: 'u.name', type: 'text' },
+  email: { column: 'u.email', type: 'text' },
+} as const;
 
 interface MemberRow {
   userId: string;
@@ -41,6 +46,7 @@ export class OrganizationsService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly memberships: MembershipService,
     private readonly audit: AuditService,
+    private readonly paginator: Paginator,
   ) {}
 
   /** The caller's organizations with their role in each, oldest membership first. */
@@ -112,6 +118,7 @@ export class OrganizationsService {
       const changes: Partial<Organization> = {};
       if (input.name !== undefined) changes.name = input.name;
       if (input.defaultCurrency !== undefined) changes.defaultCurrency = input.defaultCurrency;
+      if (Object.keys(changes).length === 0) return OrganizationDto.from(org);
       Object.assign(org, changes);
       const saved = await manager.save(org);
       await this.audit.record(
@@ -129,31 +136,27 @@ export class OrganizationsService {
     });
   }
 
-  async listMembers(actor: Actor, query: MemberListQueryDto): Promise<PageDto<MemberDto>> {
-    const direction = query.order === 'asc' ? 'ASC' : 'DESC';
-    const base = this.dataSource
+  listMembers(actor: Actor, query: MemberListQueryDto): Promise<ListResult<MemberDto>> {
+    const members = this.dataSource
       .getRepository(OrganizationMember)
       .createQueryBuilder('m')
       .innerJoin('m.user', 'u')
+      .select([
+        'm.user_id AS "userId"',
+        'u.email AS email',
+        'u.name AS name',
+        'm.role AS role',
+        'm.created_at AS "createdAt"',
+      ])
       .where('m.organization_id = :organizationId', { organizationId: actor.organizationId });
-    const [rows, total] = await Promise.all([
-      base
-        .clone()
-        .select([
-          'm.user_id AS "userId"',
-          'u.email AS email',
-          'u.name AS name',
-          'm.role AS role',
-          'm.created_at AS "createdAt"',
-        ])
-        .orderBy(MEMBER_SORT_COLUMN[query.orderBy], direction)
-        .addOrderBy('m.user_id', direction)
-        .offset(query.offset)
-        .limit(query.pageSize)
-        .getRawMany<MemberRow>(),
-      base.getCount(),
-    ]);
-    return PageDto.of(rows.map(toMemberDto), total, query);
+    const sort = MEMBER_SORT[query.orderBy];
+    return this.paginator.list(
+      members,
+      query,
+      { ...sort, id: 'm.user_id' },
+      `members:${actor.organizationId}:${query.orderBy}:${query.order}`,
+      toMemberDto,
+    );
   }
 
   async addMember(actor: Actor, input: AddMemberDto): Promise<MemberDto> {

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsEmail, IsIn, IsOptional, IsString, Length, Matches, MaxLength } from 'class-validator';
-import { PageQueryDto } from '../../../common/dto/page.dto';
+import { ListQueryDto } from '../../../common/pagination/list-query.dto';
 import { OptionalNotNull, Trim, TrimLower, Upper } from '../../../common/validation/transforms';
 import { ALL_ROLES, Role } from '../role.enum';
 
@@ -61,7 +61,7 @@ export class UpdateMemberDto {
 
 export const MEMBER_ORDER_BY = ['createdAt', 'name', 'email'] as const;
 
-export class MemberListQueryDto extends PageQueryDto {
+export class MemberListQueryDto extends ListQueryDto {
   @ApiPropertyOptional({ enum: MEMBER_ORDER_BY, default: 'createdAt' })
   @IsOptional()
   @IsIn(MEMBER_ORDER_BY)
