@@ -1,4 +1,5 @@
-import { applyDecorators, SetMetadata } from '@nestjs/common';
+import { applyDecorators, ExecutionContext, SetMetadata } from '@nestjs/common';
+import type { Reflector } from '@nestjs/core';
 import { ApiBearerAuth, ApiHeader } from '@nestjs/swagger';
 import { ALL_ROLES, Role } from '../../modules/organizations/role.enum';
 import { ErrorCode } from '../errors/error-code.enum';
@@ -52,3 +53,14 @@ export const Roles = (...roles: Role[]): MethodDecorator & ClassDecorator =>
         : [ErrorCode.NOT_A_MEMBER],
     ),
   );
+
+/** The access rule a route declares (on the handler, or on its controller). */
+export function accessRuleOf(
+  reflector: Reflector,
+  context: ExecutionContext,
+): AccessRule | undefined {
+  return reflector.getAllAndOverride<AccessRule | undefined>(ACCESS_KEY, [
+    context.getHandler(),
+    context.getClass(),
+  ]);
+}

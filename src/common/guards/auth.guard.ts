@@ -2,7 +2,7 @@ import { ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { AuthGuard as PassportAuthGuard } from '@nestjs/passport';
 import type { AuthUser } from '../http/request-context';
-import { ACCESS_KEY, AccessRule } from '../decorators/access.decorator';
+import { accessRuleOf } from '../decorators/access.decorator';
 import { AppException } from '../errors/app.exception';
 
 /** Guard 1: a verified access token on every route but those marked @Public(). */
@@ -13,10 +13,7 @@ export class AuthGuard extends PassportAuthGuard('jwt') {
   }
 
   override canActivate(context: ExecutionContext): boolean | Promise<boolean> {
-    const rule = this.reflector.getAllAndOverride<AccessRule | undefined>(ACCESS_KEY, [
-      context.getHandler(),
-      context.getClass(),
-    ]);
+    const rule = accessRuleOf(this.reflector, context);
     if (rule?.kind === 'public') return true;
     return super.canActivate(context) as Promise<boolean>;
   }

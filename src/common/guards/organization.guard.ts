@@ -3,7 +3,7 @@ import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
 import { isUUID } from 'class-validator';
 import { MembershipService } from '../../modules/organizations/membership.service';
-import { ACCESS_KEY, AccessRule, ORGANIZATION_HEADER } from '../decorators/access.decorator';
+import { accessRuleOf, ORGANIZATION_HEADER } from '../decorators/access.decorator';
 import { AppException } from '../errors/app.exception';
 import { ErrorCode } from '../errors/error-code.enum';
 
@@ -20,10 +20,7 @@ export class OrganizationGuard implements CanActivate {
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    const rule = this.reflector.getAllAndOverride<AccessRule | undefined>(ACCESS_KEY, [
-      context.getHandler(),
-      context.getClass(),
-    ]);
+    const rule = accessRuleOf(this.reflector, context);
     if (rule?.kind !== 'tenant') return true;
     const req = context.switchToHttp().getRequest<FastifyRequest>();
     const header = req.headers[ORGANIZATION_HEADER];

@@ -1,7 +1,7 @@
 import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
-import { ACCESS_KEY, AccessRule } from '../decorators/access.decorator';
+import { accessRuleOf } from '../decorators/access.decorator';
 import { AppException } from '../errors/app.exception';
 
 /**
@@ -13,10 +13,7 @@ export class RolesGuard implements CanActivate {
   constructor(private readonly reflector: Reflector) {}
 
   canActivate(context: ExecutionContext): boolean {
-    const rule = this.reflector.getAllAndOverride<AccessRule | undefined>(ACCESS_KEY, [
-      context.getHandler(),
-      context.getClass(),
-    ]);
+    const rule = accessRuleOf(this.reflector, context);
     if (!rule) throw AppException.forbidden('This route declares no access rule');
     if (rule.kind !== 'tenant') return true;
     const { membership } = context.switchToHttp().getRequest<FastifyRequest>();
