@@ -1,6 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
-import { PaginationModule } from './common/pagination/pagination.module';
+import { CommonModule } from './common/common.module';
 import { AllExceptionsFilter } from './common/filters/all-exceptions.filter';
 import { AuthGuard } from './common/guards/auth.guard';
 import { OrganizationGuard } from './common/guards/organization.guard';
@@ -10,6 +10,7 @@ import { MemoryRateLimitStore, RATE_LIMIT_STORE } from './common/rate-limit/rate
 import type { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
+import { ContactsModule } from './modules/contacts/contacts.module';
 import { AuditModule } from './modules/audit/audit.module';
 import { AuthModule } from './modules/auth/auth.module';
 import { HealthModule } from './modules/health/health.module';
@@ -25,11 +26,12 @@ export class AppModule {
       imports: [
         ConfigModule.forRoot(config),
         DatabaseModule.forRoot(config, databaseUrl),
-        PaginationModule,
+        CommonModule,
         AuditModule,
         UsersModule,
         OrganizationsModule,
         AuthModule,
+        ContactsModule,
         HealthModule,
       ],
       providers: [

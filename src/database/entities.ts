@@ -1,7 +1,21 @@
+import { Activity } from '../modules/activities/activity.entity';
+import { Contact } from '../modules/contacts/contact.entity';
+import { Deal } from '../modules/deals/deal.entity';
+import { Task } from '../modules/tasks/task.entity';
 import { AuditLog } from '../modules/audit/audit-log.entity';
 import { RefreshToken } from '../modules/auth/refresh-token.entity';
 import { OrganizationMember } from '../modules/organizations/organization-member.entity';
 import { Organization } from '../modules/organizations/organization.entity';
 import { User } from '../modules/users/user.entity';
 
-export const ENTITIES = [User, Organization, OrganizationMember, RefreshToken, AuditLog];
+export const ENTITIES = [
+  User,
+  Organization,
+  OrganizationMember,
+  RefreshToken,
+  AuditLog,
+  Contact,
+  Deal,
+  Task,
+  Activity,
+];

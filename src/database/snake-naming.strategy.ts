@@ -1,6 +1,6 @@
 import { DefaultNamingStrategy, NamingStrategyInterface, Table } from 'typeorm';
 
-const snake = (s: string): string =>
+export const snake = (s: string): string =>
   s
     .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
     .replace(/([A-Z])([A-Z][a-z])/g, '$1_$2')

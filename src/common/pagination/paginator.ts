@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import type { ObjectLiteral, SelectQueryBuilder } from 'typeorm';
 import { CursorCodec } from './cursor.codec';
+import type { Actor } from '../http/request-context';
+import { seesWholeOrganization } from '../visibility/visibility';
 import type { ListQueryDto } from './list-query.dto';
 import type { ListResult } from './list-result.dto';
 
@@ -14,6 +16,14 @@ export interface ListOrder {
   id: string;
 }
 
+/** What a cursor is bound to: the endpoint, the tenant and visibility, the ordering and filters. */
+export interface ListScope {
+  endpoint: string;
+  actor: Pick<Actor, 'organizationId' | 'userId' | 'role'>;
+  orderBy: string;
+  filters?: Record<string, unknown>;
+}
+
 const KEY = '__cursor_key';
 const ID = '__cursor_id';
 
@@ -21,7 +31,7 @@ const ID = '__cursor_id';
  * Runs a list query as API.md section 1 describes. Offset pages (`page`, `pageSize`) answer
  * `{items, total, page, pageSize}`; keyset pages (`limit`, `cursor`) answer `{items, nextCursor}`
  * with a `WHERE (sort, id) < (last sort, last id)` seek whose cost does not grow with depth.
- * `scope` names the listing (endpoint, tenant, ordering, filters): a cursor only works there.
+ * A cursor only works for the listing (`scope`) that issued it.
  */
 @Injectable()
 export class Paginator {
@@ -31,9 +41,18 @@ export class Paginator {
     query: SelectQueryBuilder<ObjectLiteral>,
     params: ListQueryDto,
     order: ListOrder,
-    scope: string,
+    listScope: ListScope,
     toItem: (row: Row) => Item,
   ): Promise<ListResult<Item>> {
+    const { endpoint, actor, orderBy, filters } = listScope;
+    const scope = JSON.stringify([
+      endpoint,
+      actor.organizationId,
+      seesWholeOrganization(actor) ? '*' : actor.userId,
+      orderBy,
+      params.order,
+      filters ?? {},
+    ]);
     const direction = params.order === 'asc' ? 'ASC' : 'DESC';
     const ordered = query.clone().orderBy(order.column, direction).addOrderBy(order.id, direction);
     if (!params.isKeyset) {

@@ -53,7 +53,7 @@ export class AuditLog {
   @Column({ type: 'varchar', length: 128, nullable: true })
   requestId: string | null;
 
-  @Column({ type: 'jsonb', default: () => `'{}'::jsonb` })
+  @Column({ type: 'jsonb', default: () => `'{}'` })
   details: Record<string, unknown>;
 
   @CreateDateColumn({ type: 'timestamptz' })

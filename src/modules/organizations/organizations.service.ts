@@ -154,7 +154,7 @@ export class OrganizationsService {
       members,
       query,
       { ...sort, id: 'm.user_id' },
-      `members:${actor.organizationId}:${query.orderBy}:${query.order}`,
+      { endpoint: 'members', actor, orderBy: query.orderBy },
       toMemberDto,
     );
   }

@@ -1,11 +1,9 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsEmail, IsIn, IsOptional, IsString, Length, Matches, MaxLength } from 'class-validator';
+import { IsEmail, IsIn, IsOptional, IsString, Length, MaxLength } from 'class-validator';
 import { ListQueryDto } from '../../../common/pagination/list-query.dto';
-import { OptionalNotNull, Trim, TrimLower, Upper } from '../../../common/validation/transforms';
+import { IsCurrencyCode } from '../../../common/validation/currency';
+import { OptionalNotNull, Trim, TrimLower } from '../../../common/validation/transforms';
 import { ALL_ROLES, Role } from '../role.enum';
-
-const CURRENCY_FORMAT = /^[A-Z]{3}$/;
-const CURRENCY_MESSAGE = 'defaultCurrency must be a 3-letter ISO-4217 code';
 
 export class CreateOrganizationDto {
   @ApiProperty({ minLength: 1, maxLength: 200, example: 'Acme Ltd' })
@@ -16,8 +14,7 @@ export class CreateOrganizationDto {
 
   @ApiPropertyOptional({ example: 'EUR', description: 'ISO-4217 code (case-insensitive)' })
   @IsOptional()
-  @Upper()
-  @Matches(CURRENCY_FORMAT, { message: CURRENCY_MESSAGE })
+  @IsCurrencyCode()
   defaultCurrency?: string;
 }
 
@@ -36,8 +33,7 @@ export class UpdateOrganizationDto {
     description: 'ISO-4217 code (case-insensitive); null clears it (the server default applies)',
   })
   @IsOptional()
-  @Upper()
-  @Matches(CURRENCY_FORMAT, { message: CURRENCY_MESSAGE })
+  @IsCurrencyCode()
   defaultCurrency?: string | null;
 }
 

@@ -1,0 +1,54 @@
+import {
+  Column,
+  CreateDateColumn,
+  Entity,
+  Index,
+  JoinColumn,
+  ManyToOne,
+  PrimaryGeneratedColumn,
+  type Relation,
+} from 'typeorm';
+import { Deal } from '../deals/deal.entity';
+import { Organization } from '../organizations/organization.entity';
+import { User } from '../users/user.entity';
+import { ActivityType } from './activity.enums';
+
+@Entity('activities')
+// The timeline: one deal's activities, newest first (ties by id).
+@Index('idx_activities_deal_created', ['dealId', 'createdAt', 'id'])
+export class Activity {
+  @PrimaryGeneratedColumn('uuid')
+  id: string;
+
+  @Column({ type: 'uuid' })
+  organizationId: string;
+
+  @ManyToOne(() => Organization, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'organization_id' })
+  organization?: Relation<Organization>;
+
+  @Column({ type: 'uuid' })
+  dealId: string;
+
+  // Deleting a deal removes its timeline (API.md section 6).
+  @ManyToOne(() => Deal, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'deal_id' })
+  deal?: Relation<Deal>;
+
+  /** Null for system entries. */
+  @Column({ type: 'uuid', nullable: true })
+  authorId: string | null;
+
+  @ManyToOne(() => User, { onDelete: 'SET NULL' })
+  @JoinColumn({ name: 'author_id' })
+  author?: Relation<User>;
+
+  @Column({ type: 'enum', enum: ActivityType, enumName: 'activity_type' })
+  type: ActivityType;
+
+  @Column({ type: 'jsonb' })
+  payload: Record<string, unknown>;
+
+  @CreateDateColumn({ type: 'timestamptz' })
+  createdAt: Date;
+}

@@ -1,0 +1,62 @@
+import {
+  Column,
+  CreateDateColumn,
+  Entity,
+  Index,
+  JoinColumn,
+  ManyToOne,
+  PrimaryGeneratedColumn,
+  type Relation,
+  UpdateDateColumn,
+} from 'typeorm';
+import { Organization } from '../organizations/organization.entity';
+import { User } from '../users/user.entity';
+
+/**
+ * The text contact search matches words against, for a query alias; the same expression (minus
+ * the alias) is trigram-indexed by idx_contacts_search_trgm, so it must not change alone.
+ */
+export const contactSearchText = (alias: string): string =>
+  `lower(${alias}.name || ' ' || coalesce(${alias}.email, '') || ' ' || coalesce(${alias}.phone, ''))`;
+
+@Entity('contacts')
+// Written by hand in the migration (expression, partial and operator-class indexes):
+@Index('uq_contacts_org_email_ci', { synchronize: false })
+@Index('idx_contacts_search_trgm', { synchronize: false })
+@Index('idx_contacts_org_created', ['organizationId', 'createdAt', 'id'])
+@Index('idx_contacts_org_owner_created', ['organizationId', 'ownerId', 'createdAt', 'id'])
+@Index('idx_contacts_org_name', ['organizationId', 'name', 'id'])
+export class Contact {
+  @PrimaryGeneratedColumn('uuid')
+  id: string;
+
+  @Column({ type: 'uuid' })
+  organizationId: string;
+
+  @ManyToOne(() => Organization, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'organization_id' })
+  organization?: Relation<Organization>;
+
+  @Column({ type: 'uuid' })
+  ownerId: string;
+
+  // Users are never deleted while they own records (there is no user deletion; RESTRICT keeps it so).
+  @ManyToOne(() => User, { onDelete: 'RESTRICT' })
+  @JoinColumn({ name: 'owner_id' })
+  owner?: Relation<User>;
+
+  @Column({ type: 'varchar', length: 200 })
+  name: string;
+
+  @Column({ type: 'varchar', length: 254, nullable: true })
+  email: string | null;
+
+  @Column({ type: 'varchar', length: 32, nullable: true })
+  phone: string | null;
+
+  @CreateDateColumn({ type: 'timestamptz' })
+  createdAt: Date;
+
+  @UpdateDateColumn({ type: 'timestamptz' })
+  updatedAt: Date;
+}

@@ -1,0 +1,106 @@
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  HttpStatus,
+  Post,
+  Put,
+  Query,
+} from '@nestjs/common';
+import {
+  ApiCreatedResponse,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
+import { Roles } from '../../common/decorators/access.decorator';
+import { ApiError } from '../../common/decorators/api-error.decorator';
+import { CurrentActor } from '../../common/decorators/context.decorators';
+import { ErrorCode } from '../../common/errors/error-code.enum';
+import type { Actor } from '../../common/http/request-context';
+import { ApiListResponse, type ListResult } from '../../common/pagination/list-result.dto';
+import { UuidParam } from '../../common/pipes/validation';
+import { ContactsService } from './contacts.service';
+import { ContactInputDto, ContactListQueryDto } from './dto/contact-input.dto';
+import { ContactDto } from './dto/contact.dto';
+
+const VISIBILITY = 'Members see only the contacts they own; others answer 404.';
+
+@ApiTags('contacts')
+@Controller('contacts')
+export class ContactsController {
+  constructor(private readonly contacts: ContactsService) {}
+
+  @Get()
+  @Roles()
+  @ApiOperation({ summary: 'List and search contacts', description: VISIBILITY })
+  @ApiListResponse(ContactDto)
+  list(
+    @CurrentActor() actor: Actor,
+    @Query() query: ContactListQueryDto,
+  ): Promise<ListResult<ContactDto>> {
+    return this.contacts.list(actor, query);
+  }
+
+  @Post()
+  @Roles()
+  @ApiOperation({ summary: 'Create a contact' })
+  @ApiCreatedResponse({ type: ContactDto })
+  @ApiError(
+    403,
+    [ErrorCode.NOT_A_MEMBER, ErrorCode.FORBIDDEN],
+    'FORBIDDEN: a member setting ownerId to someone else',
+  )
+  @ApiError(409, [ErrorCode.CONTACT_EMAIL_TAKEN])
+  @ApiError(422, [ErrorCode.INVALID_OWNER])
+  create(@CurrentActor() actor: Actor, @Body() body: ContactInputDto): Promise<ContactDto> {
+    return this.contacts.create(actor, body);
+  }
+
+  @Get(':id')
+  @Roles()
+  @ApiOperation({ summary: 'Get a contact', description: VISIBILITY })
+  @ApiOkResponse({ type: ContactDto })
+  @ApiError(404, [ErrorCode.NOT_FOUND])
+  get(@CurrentActor() actor: Actor, @UuidParam('id') id: string): Promise<ContactDto> {
+    return this.contacts.get(actor, id);
+  }
+
+  @Put(':id')
+  @Roles()
+  @ApiOperation({
+    summary: 'Replace a contact',
+    description:
+      'name, email and phone are replaced (absent email/phone become null); ownerId changes only when given.',
+  })
+  @ApiOkResponse({ type: ContactDto })
+  @ApiError(
+    403,
+    [ErrorCode.NOT_A_MEMBER, ErrorCode.FORBIDDEN],
+    'FORBIDDEN: a member changing ownerId',
+  )
+  @ApiError(404, [ErrorCode.NOT_FOUND])
+  @ApiError(409, [ErrorCode.CONTACT_EMAIL_TAKEN])
+  @ApiError(422, [ErrorCode.INVALID_OWNER])
+  replace(
+    @CurrentActor() actor: Actor,
+    @UuidParam('id') id: string,
+    @Body() body: ContactInputDto,
+  ): Promise<ContactDto> {
+    return this.contacts.replace(actor, id, body);
+  }
+
+  @Delete(':id')
+  @Roles()
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiOperation({ summary: 'Delete a contact without deals' })
+  @ApiNoContentResponse({ description: 'Deleted' })
+  @ApiError(404, [ErrorCode.NOT_FOUND])
+  @ApiError(409, [ErrorCode.CONTACT_HAS_DEALS])
+  remove(@CurrentActor() actor: Actor, @UuidParam('id') id: string): Promise<void> {
+    return this.contacts.remove(actor, id);
+  }
+}

@@ -1,0 +1,162 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager, QueryFailedError } from 'typeorm';
+import { AppException } from '../../common/errors/app.exception';
+import { ErrorCode } from '../../common/errors/error-code.enum';
+import type { Actor } from '../../common/http/request-context';
+import type { ListResult } from '../../common/pagination/list-result.dto';
+import { Paginator } from '../../common/pagination/paginator';
+import { escapeLike, selectAs } from '../../common/pagination/select-as';
+import { OwnershipService } from '../../common/visibility/ownership.service';
+import { visibleTo } from '../../common/visibility/visibility';
+import { isUniqueViolation } from '../../database/pg-errors';
+import { Deal } from '../deals/deal.entity';
+import { Contact, contactSearchText } from './contact.entity';
+import { ContactInputDto, ContactListQueryDto } from './dto/contact-input.dto';
+import { ContactDto } from './dto/contact.dto';
+
+const COLUMNS = [
+  'id',
+  'organizationId',
+  'ownerId',
+  'name',
+  'email',
+  'phone',
+  'createdAt',
+  'updatedAt',
+] as const;
+const ORDER = {
+  createdAt: { column: 'c.created_at', type: 'timestamptz', id: 'c.id' },
+  name: { column: 'c.name', type: 'text', id: 'c.id' },
+} as const;
+
+const emailTaken = (): AppException =>
+  AppException.conflict(
+    ErrorCode.CONTACT_EMAIL_TAKEN,
+    'A contact with this email already exists in the organization',
+  );
+
+/** Search words: lower-cased, split on white space. */
+export function searchWords(search: string | undefined): string[] {
+  return (search ?? '').toLowerCase().split(/\s+/).filter(Boolean);
+}
+
+@Injectable()
+export class ContactsService {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly paginator: Paginator,
+    private readonly ownership: OwnershipService,
+  ) {}
+
+  list(actor: Actor, query: ContactListQueryDto): Promise<ListResult<ContactDto>> {
+    const contacts = visibleTo(
+      this.dataSource.getRepository(Contact).createQueryBuilder('c').select(selectAs('c', COLUMNS)),
+      actor,
+      'c',
+    );
+    if (query.ownerId) contacts.andWhere('c.owner_id = :ownerId', { ownerId: query.ownerId });
+    const words = searchWords(query.search);
+    // Every word must occur somewhere (a fragment is enough): trigram-indexed LIKE per word.
+    words.forEach((word, i) =>
+      contacts.andWhere(`${contactSearchText('c')} LIKE :word${i}`, {
+        [`word${i}`]: `%${escapeLike(word)}%`,
+      }),
+    );
+    return this.paginator.list(
+      contacts,
+      query,
+      ORDER[query.orderBy],
+      {
+        endpoint: 'contacts',
+        actor,
+        orderBy: query.orderBy,
+        filters: { words, ownerId: query.ownerId },
+      },
+      (row: ContactDto & { createdAt: Date; updatedAt: Date }) => ContactDto.from(row as Contact),
+    );
+  }
+
+  async get(actor: Actor, id: string): Promise<ContactDto> {
+    return ContactDto.from(await this.findVisible(this.dataSource.manager, actor, id));
+  }
+
+  /** The contact if the actor may see it; 404 otherwise. `lock` takes a row lock (in a transaction). */
+  async findVisible(
+    manager: EntityManager,
+    actor: Actor,
+    id: string,
+    lock = false,
+  ): Promise<Contact> {
+    const query = visibleTo(
+      manager.getRepository(Contact).createQueryBuilder('c'),
+      actor,
+      'c',
+    ).andWhere('c.id = :id', { id });
+    if (lock) query.setLock('pessimistic_write');
+    const contact = await query.getOne();
+    if (!contact) throw AppException.notFound('Contact');
+    return contact;
+  }
+
+  async create(actor: Actor, input: ContactInputDto): Promise<ContactDto> {
+    const ownerId = await this.ownership.ownerForNew(actor, input.ownerId);
+    try {
+      const contact = await this.dataSource.getRepository(Contact).save({
+        organizationId: actor.organizationId,
+        ownerId,
+        name: input.name,
+        email: input.email ?? null,
+        phone: input.phone ?? null,
+      });
+      return ContactDto.from(contact);
+    } catch (e) {
+      if (isUniqueViolation(e, 'uq_contacts_org_email_ci')) throw emailTaken();
+      throw e;
+    }
+  }
+
+  /** PUT: name, email and phone are replaced (absent = null); ownerId changes only when given. */
+  async replace(actor: Actor, id: string, input: ContactInputDto): Promise<ContactDto> {
+    try {
+      return await this.dataSource.transaction(async (manager) => {
+        const contact = await this.findVisible(manager, actor, id, true);
+        contact.ownerId = await this.ownership.ownerForUpdate(
+          actor,
+          contact.ownerId,
+          input.ownerId,
+        );
+        contact.name = input.name;
+        contact.email = input.email ?? null;
+        contact.phone = input.phone ?? null;
+        return ContactDto.from(await manager.save(contact));
+      });
+    } catch (e) {
+      if (isUniqueViolation(e, 'uq_contacts_org_email_ci')) throw emailTaken();
+      throw e;
+    }
+  }
+
+  async remove(actor: Actor, id: string): Promise<void> {
+    try {
+      await this.dataSource.transaction(async (manager) => {
+        const contact = await this.findVisible(manager, actor, id, true);
+        const deals = await manager.countBy(Deal, { contactId: contact.id });
+        if (deals > 0) throw hasDeals(deals);
+        await manager.delete(Contact, { id: contact.id });
+      });
+    } catch (e) {
+      // A deal created for this contact between our count and the delete: the FK refuses.
+      if (e instanceof QueryFailedError && (e.driverError as { code?: string }).code === '23503')
+        throw hasDeals(1);
+      throw e;
+    }
+  }
+}
+
+function hasDeals(count: number): AppException {
+  return AppException.conflict(
+    ErrorCode.CONTACT_HAS_DEALS,
+    `Contact has ${count} deal${count === 1 ? '' : 's'}; delete or reassign them first`,
+  );
+}

@@ -1,0 +1,89 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import {
+  IsEmail,
+  IsIn,
+  IsOptional,
+  IsString,
+  IsUUID,
+  Length,
+  Matches,
+  MaxLength,
+} from 'class-validator';
+import { ListQueryDto } from '../../../common/pagination/list-query.dto';
+import { Trim } from '../../../common/validation/transforms';
+
+/** Digits with an optional leading +, spaces, dashes, dots and parentheses (API.md section 5). */
+export const PHONE = /^\+?(?=[^+]*\d)[\d ().-]+$/;
+const PHONE_MESSAGE =
+  'phone must be digits with an optional leading +, spaces, dashes, dots or parentheses';
+
+/** POST /contacts, and PUT /contacts/{id} (a full replace: absent email/phone become null). */
+export class ContactInputDto {
+  @ApiProperty({ minLength: 1, maxLength: 200, example: 'Grace Hopper' })
+  @Trim()
+  @IsString()
+  @Length(1, 200)
+  name: string;
+
+  @ApiPropertyOptional({
+    type: String,
+    format: 'email',
+    nullable: true,
+    maxLength: 254,
+    example: 'grace@navy.example',
+    description: 'Unique in the organization, case-insensitive',
+  })
+  @IsOptional()
+  @Trim()
+  @IsEmail({}, { message: 'email must be an email' })
+  @MaxLength(254)
+  email?: string | null;
+
+  @ApiPropertyOptional({
+    type: String,
+    nullable: true,
+    minLength: 5,
+    maxLength: 32,
+    example: '+1 (555) 010-2030',
+  })
+  @IsOptional()
+  @Trim()
+  @IsString()
+  @Length(5, 32)
+  @Matches(PHONE, { message: PHONE_MESSAGE })
+  phone?: string | null;
+
+  @ApiPropertyOptional({
+    format: 'uuid',
+    description:
+      'Defaults to the caller on create and stays unchanged on replace when absent; only owners, admins and managers may set it, to a member of the organization',
+  })
+  @IsOptional()
+  @IsUUID('all', { message: 'ownerId must be a UUID' })
+  ownerId?: string;
+}
+
+export const CONTACT_ORDER_BY = ['createdAt', 'name'] as const;
+
+export class ContactListQueryDto extends ListQueryDto {
+  @ApiPropertyOptional({
+    maxLength: 200,
+    description:
+      'Words to find in name, email and phone: every word must match, in any order, case-insensitive; a word may be a fragment',
+    example: 'gra hop',
+  })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  search?: string;
+
+  @ApiPropertyOptional({ format: 'uuid' })
+  @IsOptional()
+  @IsUUID('all', { message: 'ownerId must be a UUID' })
+  ownerId?: string;
+
+  @ApiPropertyOptional({ enum: CONTACT_ORDER_BY, default: 'createdAt' })
+  @IsOptional()
+  @IsIn(CONTACT_ORDER_BY)
+  orderBy: (typeof CONTACT_ORDER_BY)[number] = 'createdAt';
+}

@@ -1,0 +1,41 @@
+import { ApiProperty } from '@nestjs/swagger';
+import type { Contact } from '../contact.entity';
+
+export class ContactDto {
+  @ApiProperty({ format: 'uuid', example: '9b2f1c7e-0d4a-4c3b-8e6f-1a2b3c4d5e6f' })
+  id: string;
+
+  @ApiProperty({ format: 'uuid', example: '5d1f3f7e-8a37-4a51-9f0a-1e2b3c4d5e6f' })
+  organizationId: string;
+
+  @ApiProperty({ format: 'uuid', example: '0b6a3c52-3f44-4d0e-a8e5-9b1d3b0f1c11' })
+  ownerId: string;
+
+  @ApiProperty({ example: 'Grace Hopper' })
+  name: string;
+
+  @ApiProperty({ type: String, format: 'email', nullable: true, example: 'grace@navy.example' })
+  email: string | null;
+
+  @ApiProperty({ type: String, nullable: true, example: '+1 (555) 010-2030' })
+  phone: string | null;
+
+  @ApiProperty({ format: 'date-time', example: '2026-11-21T10:00:00.000Z' })
+  createdAt: string;
+
+  @ApiProperty({ format: 'date-time', example: '2026-11-21T10:00:00.000Z' })
+  updatedAt: string;
+
+  static from(c: Contact): ContactDto {
+    return {
+      id: c.id,
+      organizationId: c.organizationId,
+      ownerId: c.ownerId,
+      name: c.name,
+      email: c.email,
+      phone: c.phone,
+      createdAt: c.createdAt.toISOString(),
+      updatedAt: c.updatedAt.toISOString(),
+    };
+  }
+}

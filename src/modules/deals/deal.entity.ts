@@ -1,0 +1,77 @@
+import {
+  Column,
+  CreateDateColumn,
+  Entity,
+  Index,
+  JoinColumn,
+  ManyToOne,
+  PrimaryGeneratedColumn,
+  type Relation,
+  UpdateDateColumn,
+} from 'typeorm';
+import { Contact } from '../contacts/contact.entity';
+import { Organization } from '../organizations/organization.entity';
+import { User } from '../users/user.entity';
+import { DealStage, DealStatus } from './deal.enums';
+
+@Entity('deals')
+@Index('idx_deals_org_created', ['organizationId', 'createdAt', 'id'])
+@Index('idx_deals_org_owner_created', ['organizationId', 'ownerId', 'createdAt', 'id'])
+@Index('idx_deals_org_status_created', ['organizationId', 'status', 'createdAt', 'id'])
+@Index('idx_deals_org_stage', ['organizationId', 'stage'])
+@Index('idx_deals_org_amount', ['organizationId', 'amount', 'id'])
+@Index('idx_deals_org_updated', ['organizationId', 'updatedAt', 'id'])
+@Index('idx_deals_contact', ['contactId'])
+export class Deal {
+  @PrimaryGeneratedColumn('uuid')
+  id: string;
+
+  @Column({ type: 'uuid' })
+  organizationId: string;
+
+  @ManyToOne(() => Organization, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'organization_id' })
+  organization?: Relation<Organization>;
+
+  @Column({ type: 'uuid' })
+  contactId: string;
+
+  // A contact with deals cannot be deleted (API.md: 409 CONTACT_HAS_DEALS; the FK enforces it too).
+  @ManyToOne(() => Contact, { onDelete: 'RESTRICT' })
+  @JoinColumn({ name: 'contact_id' })
+  contact?: Relation<Contact>;
+
+  @Column({ type: 'uuid' })
+  ownerId: string;
+
+  @ManyToOne(() => User, { onDelete: 'RESTRICT' })
+  @JoinColumn({ name: 'owner_id' })
+  owner?: Relation<User>;
+
+  @Column({ type: 'varchar', length: 200 })
+  title: string;
+
+  /** numeric(14,2), read as a string ("1500.00"): money never passes through a float. */
+  @Column({ type: 'numeric', precision: 14, scale: 2, default: 0 })
+  amount: string;
+
+  @Column({ type: 'char', length: 3 })
+  currency: string;
+
+  @Column({ type: 'enum', enum: DealStatus, enumName: 'deal_status', default: DealStatus.NEW })
+  status: DealStatus;
+
+  @Column({
+    type: 'enum',
+    enum: DealStage,
+    enumName: 'deal_stage',
+    default: DealStage.QUALIFICATION,
+  })
+  stage: DealStage;
+
+  @CreateDateColumn({ type: 'timestamptz' })
+  createdAt: Date;
+
+  @UpdateDateColumn({ type: 'timestamptz' })
+  updatedAt: Date;
+}
