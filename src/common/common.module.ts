@@ -5,5 +5,8 @@ import { OwnershipService } from './visibility/ownership.service';
 
 /** Services shared by every tenant-scoped feature: list pagination and ownership rules. */
 @Global()
-@Module({ providers: [CursorCodec, Paginator, OwnershipService], exports: [Paginator, OwnershipService] })
+@Module({
+  providers: [CursorCodec, Paginator, OwnershipService],
+  exports: [Paginator, OwnershipService],
+})
 export class CommonModule {}

@@ -8,37 +8,34 @@ import { seesWholeOrganization } from './visibility';
 /**
  * `ownerId` rules of API.md section 4: it defaults to the caller; only owners, admins and
  * managers may set or change it (a member: 403 FORBIDDEN), and only to a member of the same
- * organization (422 INVALID_OWNER). Call it after the 404 checks of the records a request names.
+ * organization (422 INVALID_OWNER). The two checks are separate because they sit at different
+ * places of the precedence order: 403 before state rules (409), 422 last.
  */
 @Injectable()
 export class OwnershipService {
   constructor(private readonly memberships: MembershipService) {}
 
-  /** The owner of a new record. */
-  async ownerForNew(actor: Actor, requested: string | undefined): Promise<string> {
-    if (requested === undefined || requested === actor.userId) return actor.userId;
-    return this.assertAssignable(actor, requested);
-  }
-
-  /** The owner after an update: unchanged unless `requested` differs from `current`. */
-  async ownerForUpdate(
-    actor: Actor,
-    current: string,
-    requested: string | undefined,
-  ): Promise<string> {
-    if (requested === undefined || requested === current) return current;
-    return this.assertAssignable(actor, requested);
-  }
-
-  private async assertAssignable(actor: Actor, ownerId: string): Promise<string> {
-    if (!seesWholeOrganization(actor))
+  /**
+   * The owner to store: `requested` when given, else `current` (else the caller, for a new
+   * record). 403 when a member asks for anyone but the current owner or themselves.
+   */
+  requestedOwner(actor: Actor, current: string | null, requested: string | undefined): string {
+    const unchanged = current ?? actor.userId;
+    if (requested === undefined || requested === unchanged) return unchanged;
+    if (!seesWholeOrganization(actor) && requested !== actor.userId) {
       throw AppException.forbidden('Members may not assign records to others');
+    }
+    return requested;
+  }
+
+  /** 422 INVALID_OWNER unless `ownerId` is a member of the actor's organization. */
+  async assertValidOwner(actor: Actor, ownerId: string): Promise<void> {
+    if (ownerId === actor.userId) return;
     if (!(await this.memberships.roleOf(ownerId, actor.organizationId))) {
       throw AppException.unprocessable(
         ErrorCode.INVALID_OWNER,
         'ownerId must be a member of this organization',
       );
     }
-    return ownerId;
   }
 }

@@ -100,7 +100,9 @@ export class ContactsService {
   }
 
   async create(actor: Actor, input: ContactInputDto): Promise<ContactDto> {
-    const ownerId = await this.ownership.ownerForNew(actor, input.ownerId);
+    const ownerId = this.ownership.requestedOwner(actor, null, input.ownerId);
+    await this.assertEmailFree(this.dataSource.manager, actor, input.email);
+    await this.ownership.assertValidOwner(actor, ownerId);
     try {
       const contact = await this.dataSource.getRepository(Contact).save({
         organizationId: actor.organizationId,
@@ -121,11 +123,9 @@ export class ContactsService {
     try {
       return await this.dataSource.transaction(async (manager) => {
         const contact = await this.findVisible(manager, actor, id, true);
-        contact.ownerId = await this.ownership.ownerForUpdate(
-          actor,
-          contact.ownerId,
-          input.ownerId,
-        );
+        contact.ownerId = this.ownership.requestedOwner(actor, contact.ownerId, input.ownerId);
+        await this.assertEmailFree(manager, actor, input.email, contact.id);
+        await this.ownership.assertValidOwner(actor, contact.ownerId);
         contact.name = input.name;
         contact.email = input.email ?? null;
         contact.phone = input.phone ?? null;
@@ -135,6 +135,28 @@ export class ContactsService {
       if (isUniqueViolation(e, 'uq_contacts_org_email_ci')) throw emailTaken();
       throw e;
     }
+  }
+
+  /**
+   * 409 CONTACT_EMAIL_TAKEN before the 422 owner check (API.md precedence); the unique index
+   * still decides between two concurrent writers.
+   */
+  private async assertEmailFree(
+    manager: EntityManager,
+    actor: Actor,
+    email: string | null | undefined,
+    exceptId?: string,
+  ): Promise<void> {
+    if (!email) return;
+    const query = manager
+      .getRepository(Contact)
+      .createQueryBuilder('c')
+      .where('c.organization_id = :organizationId AND lower(c.email) = lower(:email)', {
+        organizationId: actor.organizationId,
+        email,
+      });
+    if (exceptId) query.andWhere('c.id <> :exceptId', { exceptId });
+    if (await query.getExists()) throw emailTaken();
   }
 
   async remove(actor: Actor, id: string): Promise<void> {
