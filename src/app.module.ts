@@ -11,6 +11,10 @@ import type { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
 import { ContactsModule } from './modules/contacts/contacts.module';
+import { AnalyticsCacheModule } from './modules/analytics/analytics-cache.module';
+import { DealsModule } from './modules/deals/deals.module';
+import { AnalyticsModule } from './modules/analytics/analytics.module';
+import { TasksModule } from './modules/tasks/tasks.module';
 import { AuditModule } from './modules/audit/audit.module';
 import { AuthModule } from './modules/auth/auth.module';
 import { HealthModule } from './modules/health/health.module';
@@ -27,11 +31,15 @@ export class AppModule {
         ConfigModule.forRoot(config),
         DatabaseModule.forRoot(config, databaseUrl),
         CommonModule,
+        AnalyticsCacheModule,
         AuditModule,
         UsersModule,
         OrganizationsModule,
         AuthModule,
         ContactsModule,
+        DealsModule,
+        TasksModule,
+        AnalyticsModule,
         HealthModule,
       ],
       providers: [

@@ -137,6 +137,16 @@ class Environment {
   @IsBoolean()
   SWAGGER_ENABLED = true;
 
+  @IsOptional()
+  @Matches(/^rediss?:\/\/.+/, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
+  REDIS_URL?: string;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(86_400)
+  ANALYTICS_CACHE_TTL_SECONDS = 60;
+
   @Transform(toInt)
   @IsInt()
   @Min(0)
@@ -172,6 +182,10 @@ export interface AppConfig {
   rateLimit: { userPerMinute: number; loginPerMinute: number };
   membershipCacheTtlMs: number;
   swaggerEnabled: boolean;
+  /** Shared cache (analytics) when set; in-memory per process otherwise. */
+  redisUrl: string | null;
+  /** 0 disables the analytics cache. */
+  analyticsCacheTtlSeconds: number;
   shutdownTimeoutMs: number;
   dataDir: string;
 }
@@ -265,6 +279,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     },
     membershipCacheTtlMs: raw.MEMBERSHIP_CACHE_TTL_MS,
     swaggerEnabled: raw.SWAGGER_ENABLED,
+    redisUrl: raw.REDIS_URL ?? null,
+    analyticsCacheTtlSeconds: raw.ANALYTICS_CACHE_TTL_SECONDS,
     shutdownTimeoutMs: raw.SHUTDOWN_TIMEOUT_MS,
     dataDir: raw.DATA_DIR,
   };

@@ -61,13 +61,14 @@ export class Deal {
   @Column({ type: 'enum', enum: DealStatus, enumName: 'deal_status', default: DealStatus.NEW })
   status: DealStatus;
 
+  /** A stage key (see DEAL_STAGES). */
   @Column({
     type: 'enum',
     enum: DealStage,
     enumName: 'deal_stage',
     default: DealStage.QUALIFICATION,
   })
-  stage: DealStage;
+  stage: string;
 
   @CreateDateColumn({ type: 'timestamptz' })
   createdAt: Date;

@@ -1,0 +1,47 @@
+import { Body, Controller, Get, Post, Query } from '@nestjs/common';
+import { ApiCreatedResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Roles } from '../../common/decorators/access.decorator';
+import { ApiError } from '../../common/decorators/api-error.decorator';
+import { CurrentActor } from '../../common/decorators/context.decorators';
+import { ErrorCode } from '../../common/errors/error-code.enum';
+import type { Actor } from '../../common/http/request-context';
+import { ListQueryDto } from '../../common/pagination/list-query.dto';
+import { ApiListResponse, type ListResult } from '../../common/pagination/list-result.dto';
+import { UuidParam } from '../../common/pipes/validation';
+import { ActivitiesService } from './activities.service';
+import { ActivityDto, CreateActivityDto } from './dto/activity.dto';
+
+@ApiTags('activities')
+@Controller('deals/:dealId/activities')
+export class ActivitiesController {
+  constructor(private readonly activities: ActivitiesService) {}
+
+  @Get()
+  @Roles()
+  @ApiOperation({
+    summary: "A deal's activity timeline, newest first",
+    description: 'Members see the timeline of deals they own only.',
+  })
+  @ApiListResponse(ActivityDto)
+  @ApiError(404, [ErrorCode.NOT_FOUND])
+  list(
+    @CurrentActor() actor: Actor,
+    @UuidParam('dealId') dealId: string,
+    @Query() query: ListQueryDto,
+  ): Promise<ListResult<ActivityDto>> {
+    return this.activities.list(actor, dealId, query);
+  }
+
+  @Post()
+  @Roles()
+  @ApiOperation({ summary: 'Comment on a deal' })
+  @ApiCreatedResponse({ type: ActivityDto })
+  @ApiError(404, [ErrorCode.NOT_FOUND])
+  comment(
+    @CurrentActor() actor: Actor,
+    @UuidParam('dealId') dealId: string,
+    @Body() body: CreateActivityDto,
+  ): Promise<ActivityDto> {
+    return this.activities.comment(actor, dealId, body);
+  }
+}

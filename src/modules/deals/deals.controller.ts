@@ -1,0 +1,106 @@
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  HttpStatus,
+  Patch,
+  Post,
+  Query,
+} from '@nestjs/common';
+import {
+  ApiCreatedResponse,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
+import { Roles } from '../../common/decorators/access.decorator';
+import { ApiError } from '../../common/decorators/api-error.decorator';
+import { CurrentActor } from '../../common/decorators/context.decorators';
+import { ErrorCode } from '../../common/errors/error-code.enum';
+import type { Actor } from '../../common/http/request-context';
+import { ApiListResponse, type ListResult } from '../../common/pagination/list-result.dto';
+import { UuidParam } from '../../common/pipes/validation';
+import { DealsService } from './deals.service';
+import { CreateDealDto, DealListQueryDto, UpdateDealDto } from './dto/deal-input.dto';
+import { DealDto } from './dto/deal.dto';
+
+const RULES =
+  'Status machine: new -> in_progress | lost, in_progress -> won | lost (won and lost are terminal). ' +
+  'won needs amount > 0. Stages move forward only for members and managers. won/lost move the stage to closed. ' +
+  'Every status and stage change is recorded in the timeline in the same transaction.';
+
+@ApiTags('deals')
+@Controller('deals')
+export class DealsController {
+  constructor(private readonly deals: DealsService) {}
+
+  @Get()
+  @Roles()
+  @ApiOperation({ summary: 'List deals', description: 'Members see only the deals they own.' })
+  @ApiListResponse(DealDto)
+  list(
+    @CurrentActor() actor: Actor,
+    @Query() query: DealListQueryDto,
+  ): Promise<ListResult<DealDto>> {
+    return this.deals.list(actor, query);
+  }
+
+  @Post()
+  @Roles()
+  @ApiOperation({ summary: 'Create a deal for a visible contact', description: RULES })
+  @ApiCreatedResponse({ type: DealDto })
+  @ApiError(403, [ErrorCode.NOT_A_MEMBER, ErrorCode.FORBIDDEN])
+  @ApiError(404, [ErrorCode.NOT_FOUND], 'NOT_FOUND: the contact is not visible')
+  @ApiError(422, [
+    ErrorCode.AMOUNT_REQUIRED_TO_WIN,
+    ErrorCode.INVALID_STAGE,
+    ErrorCode.UNSUPPORTED_CURRENCY,
+    ErrorCode.INVALID_OWNER,
+  ])
+  create(@CurrentActor() actor: Actor, @Body() body: CreateDealDto): Promise<DealDto> {
+    return this.deals.create(actor, body);
+  }
+
+  @Get(':id')
+  @Roles()
+  @ApiOperation({ summary: 'Get a deal' })
+  @ApiOkResponse({ type: DealDto })
+  @ApiError(404, [ErrorCode.NOT_FOUND])
+  get(@CurrentActor() actor: Actor, @UuidParam('id') id: string): Promise<DealDto> {
+    return this.deals.get(actor, id);
+  }
+
+  @Patch(':id')
+  @Roles()
+  @ApiOperation({ summary: 'Change a deal (any subset of its fields)', description: RULES })
+  @ApiOkResponse({ type: DealDto })
+  @ApiError(403, [ErrorCode.NOT_A_MEMBER, ErrorCode.FORBIDDEN, ErrorCode.STAGE_ROLLBACK_FORBIDDEN])
+  @ApiError(404, [ErrorCode.NOT_FOUND])
+  @ApiError(409, [ErrorCode.INVALID_STATUS_TRANSITION])
+  @ApiError(422, [
+    ErrorCode.AMOUNT_REQUIRED_TO_WIN,
+    ErrorCode.INVALID_STAGE,
+    ErrorCode.UNSUPPORTED_CURRENCY,
+    ErrorCode.INVALID_OWNER,
+  ])
+  update(
+    @CurrentActor() actor: Actor,
+    @UuidParam('id') id: string,
+    @Body() body: UpdateDealDto,
+  ): Promise<DealDto> {
+    return this.deals.update(actor, id, body);
+  }
+
+  @Delete(':id')
+  @Roles()
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiOperation({ summary: 'Delete a deal with its tasks and activities' })
+  @ApiNoContentResponse({ description: 'Deleted' })
+  @ApiError(404, [ErrorCode.NOT_FOUND])
+  remove(@CurrentActor() actor: Actor, @UuidParam('id') id: string): Promise<void> {
+    return this.deals.remove(actor, id);
+  }
+}

@@ -1,0 +1,186 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import type { Actor } from '../../common/http/request-context';
+import type { ListResult } from '../../common/pagination/list-result.dto';
+import { Paginator } from '../../common/pagination/paginator';
+import { selectAs } from '../../common/pagination/select-as';
+import { assertSupportedCurrency } from '../../common/validation/currency';
+import { OwnershipService } from '../../common/visibility/ownership.service';
+import { visibleTo } from '../../common/visibility/visibility';
+import { APP_CONFIG, type AppConfig } from '../../config/app-config';
+import { ActivitiesService } from '../activities/activities.service';
+import { ActivityType } from '../activities/activity.enums';
+import { AnalyticsCache } from '../analytics/analytics-cache.service';
+import { ContactsService } from '../contacts/contacts.service';
+import { Organization } from '../organizations/organization.entity';
+import { DealAccess } from './deal-access';
+import { applyDealChange, initialDealState } from './deal-rules';
+import { Deal } from './deal.entity';
+import { DEAL_STAGES } from './deal.enums';
+import { CreateDealDto, DealListQueryDto, UpdateDealDto } from './dto/deal-input.dto';
+import { DealDto } from './dto/deal.dto';
+
+const COLUMNS = [
+  'id',
+  'organizationId',
+  'contactId',
+  'ownerId',
+  'title',
+  'amount',
+  'currency',
+  'status',
+  'stage',
+  'createdAt',
+  'updatedAt',
+] as const;
+
+const ORDER = {
+  createdAt: { column: 'd.created_at', type: 'timestamptz', id: 'd.id' },
+  updatedAt: { column: 'd.updated_at', type: 'timestamptz', id: 'd.id' },
+  amount: { column: 'd.amount', type: 'numeric', id: 'd.id' },
+  title: { column: 'd.title', type: 'text', id: 'd.id' },
+} as const;
+
+@Injectable()
+export class DealsService {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly paginator: Paginator,
+    private readonly ownership: OwnershipService,
+    private readonly access: DealAccess,
+    private readonly contacts: ContactsService,
+    private readonly activities: ActivitiesService,
+    private readonly analytics: AnalyticsCache,
+  ) {}
+
+  list(actor: Actor, query: DealListQueryDto): Promise<ListResult<DealDto>> {
+    const deals = visibleTo(
+      this.dataSource.getRepository(Deal).createQueryBuilder('d').select(selectAs('d', COLUMNS)),
+      actor,
+      'd',
+    );
+    const { status, stage, ownerId, contactId, minAmount, maxAmount } = query;
+    if (status?.length) deals.andWhere('d.status IN (:...status)', { status });
+    if (stage) deals.andWhere('d.stage = :stage', { stage });
+    if (ownerId) deals.andWhere('d.owner_id = :ownerId', { ownerId });
+    if (contactId) deals.andWhere('d.contact_id = :contactId', { contactId });
+    if (minAmount) deals.andWhere('d.amount >= CAST(:minAmount AS numeric)', { minAmount });
+    if (maxAmount) deals.andWhere('d.amount <= CAST(:maxAmount AS numeric)', { maxAmount });
+    return this.paginator.list(
+      deals,
+      query,
+      ORDER[query.orderBy],
+      {
+        endpoint: 'deals',
+        actor,
+        orderBy: query.orderBy,
+        filters: {
+          status: status ? [...status].sort() : null,
+          stage,
+          ownerId,
+          contactId,
+          minAmount,
+          maxAmount,
+        },
+      },
+      (row: Deal) => DealDto.from(row),
+    );
+  }
+
+  async get(actor: Actor, id: string): Promise<DealDto> {
+    return DealDto.from(await this.access.findVisible(this.dataSource.manager, actor, id));
+  }
+
+  async create(actor: Actor, input: CreateDealDto): Promise<DealDto> {
+    const deal = await this.dataSource.transaction(async (manager) => {
+      await this.contacts.findVisible(manager, actor, input.contactId);
+      const ownerId = this.ownership.requestedOwner(actor, null, input.ownerId);
+      const state = initialDealState(input, DEAL_STAGES);
+      const currency =
+        input.currency ?? (await this.defaultCurrency(manager, actor.organizationId));
+      assertSupportedCurrency(this.config, currency);
+      await this.ownership.assertValidOwner(actor, ownerId);
+      const created = await manager.save(
+        manager.create(Deal, {
+          organizationId: actor.organizationId,
+          contactId: input.contactId,
+          ownerId,
+          title: input.title,
+          currency,
+          ...state,
+        }),
+      );
+      await this.activities.record(manager, [
+        {
+          organizationId: actor.organizationId,
+          dealId: created.id,
+          authorId: null,
+          type: ActivityType.SYSTEM,
+          payload: { event: 'deal_created' },
+        },
+      ]);
+      return created;
+    });
+    await this.analytics.invalidate(actor.organizationId);
+    return DealDto.from(deal);
+  }
+
+  /**
+   * PATCH. The deal row is locked for the whole transaction, so concurrent changes of one deal
+   * apply one after the other, each against the state the previous one left: no lost activity,
+   * no status/stage mismatch. The change and its activities commit together.
+   */
+  async update(actor: Actor, id: string, input: UpdateDealDto): Promise<DealDto> {
+    const deal = await this.dataSource.transaction(async (manager) => {
+      const deal = await this.access.findVisible(manager, actor, id, true);
+      if (input.contactId !== undefined && input.contactId !== deal.contactId) {
+        await this.contacts.findVisible(manager, actor, input.contactId);
+      }
+      const ownerId = this.ownership.requestedOwner(actor, deal.ownerId, input.ownerId);
+      const { next, events } = applyDealChange(deal, input, actor.role, DEAL_STAGES);
+      if (input.currency !== undefined) assertSupportedCurrency(this.config, input.currency);
+      if (ownerId !== deal.ownerId) await this.ownership.assertValidOwner(actor, ownerId);
+
+      Object.assign(deal, next, {
+        ownerId,
+        title: input.title ?? deal.title,
+        currency: input.currency ?? deal.currency,
+        contactId: input.contactId ?? deal.contactId,
+      });
+      const saved = await manager.save(deal);
+      await this.activities.record(
+        manager,
+        events.map(({ type, from, to }) => ({
+          organizationId: actor.organizationId,
+          dealId: deal.id,
+          authorId: actor.userId,
+          type:
+            type === 'status_changed' ? ActivityType.STATUS_CHANGED : ActivityType.STAGE_CHANGED,
+          payload: { from, to },
+        })),
+      );
+      return saved;
+    });
+    await this.analytics.invalidate(actor.organizationId);
+    return DealDto.from(deal);
+  }
+
+  /** Its tasks and activities go with it (ON DELETE CASCADE). */
+  async remove(actor: Actor, id: string): Promise<void> {
+    await this.dataSource.transaction(async (manager) => {
+      const deal = await this.access.findVisible(manager, actor, id, true);
+      await manager.delete(Deal, { id: deal.id });
+    });
+    await this.analytics.invalidate(actor.organizationId);
+  }
+
+  private async defaultCurrency(manager: EntityManager, organizationId: string): Promise<string> {
+    const org = await manager.findOne(Organization, {
+      select: { defaultCurrency: true },
+      where: { id: organizationId },
+    });
+    return org?.defaultCurrency ?? this.config.defaultCurrency;
+  }
+}

@@ -1,0 +1,154 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Transform } from 'class-transformer';
+import { IsArray, IsIn, IsOptional, IsString, IsUUID, Length, Matches } from 'class-validator';
+import { ListQueryDto } from '../../../common/pagination/list-query.dto';
+import { IsCurrencyCode } from '../../../common/validation/currency';
+import { IsMoney } from '../../../common/validation/money';
+import { OptionalNotNull, Trim } from '../../../common/validation/transforms';
+import { DEAL_STATUSES, DealStatus } from '../deal.enums';
+
+const STAGE_KEY = /^[a-z][a-z0-9_]{0,39}$/;
+const MONEY_SCHEMA = {
+  oneOf: [
+    { type: 'number', minimum: 0, example: 1500 },
+    { type: 'string', pattern: '^\\d{1,12}(\\.\\d{1,2})?$', example: '1500.00' },
+  ],
+  description: 'Not negative, at most two fraction digits',
+};
+
+export class CreateDealDto {
+  @ApiProperty({ format: 'uuid', description: 'A contact visible to the caller' })
+  @IsUUID('all', { message: 'contactId must be a UUID' })
+  contactId: string;
+
+  @ApiProperty({ minLength: 1, maxLength: 200, example: 'Annual licence renewal' })
+  @Trim()
+  @IsString()
+  @Length(1, 200)
+  title: string;
+
+  @ApiPropertyOptional({ ...MONEY_SCHEMA, default: '0.00' })
+  @IsOptional()
+  @IsMoney()
+  amount?: string;
+
+  @ApiPropertyOptional({
+    example: 'EUR',
+    description: "ISO-4217 (case-insensitive); defaults to the organization's, else the server's",
+  })
+  @IsOptional()
+  @IsCurrencyCode()
+  currency?: string;
+
+  @ApiPropertyOptional({ enum: DealStatus, enumName: 'DealStatus', default: DealStatus.NEW })
+  @IsOptional()
+  @IsIn(DEAL_STATUSES)
+  status?: DealStatus;
+
+  @ApiPropertyOptional({
+    example: 'qualification',
+    description: 'A stage key; defaults to the first stage',
+  })
+  @IsOptional()
+  @IsString()
+  @Matches(STAGE_KEY, { message: 'stage must be a stage key' })
+  stage?: string;
+
+  @ApiPropertyOptional({
+    format: 'uuid',
+    description: 'Owners, admins and managers only; a member of the organization',
+  })
+  @IsOptional()
+  @IsUUID('all', { message: 'ownerId must be a UUID' })
+  ownerId?: string;
+}
+
+export class UpdateDealDto {
+  @ApiPropertyOptional({ minLength: 1, maxLength: 200 })
+  @OptionalNotNull()
+  @Trim()
+  @IsString()
+  @Length(1, 200)
+  title?: string;
+
+  @ApiPropertyOptional(MONEY_SCHEMA)
+  @OptionalNotNull()
+  @IsMoney()
+  amount?: string;
+
+  @ApiPropertyOptional({ example: 'EUR' })
+  @OptionalNotNull()
+  @IsCurrencyCode()
+  currency?: string;
+
+  @ApiPropertyOptional({ enum: DealStatus, enumName: 'DealStatus' })
+  @OptionalNotNull()
+  @IsIn(DEAL_STATUSES)
+  status?: DealStatus;
+
+  @ApiPropertyOptional({ example: 'proposal' })
+  @OptionalNotNull()
+  @IsString()
+  @Matches(STAGE_KEY, { message: 'stage must be a stage key' })
+  stage?: string;
+
+  @ApiPropertyOptional({ format: 'uuid' })
+  @OptionalNotNull()
+  @IsUUID('all', { message: 'ownerId must be a UUID' })
+  ownerId?: string;
+
+  @ApiPropertyOptional({ format: 'uuid' })
+  @OptionalNotNull()
+  @IsUUID('all', { message: 'contactId must be a UUID' })
+  contactId?: string;
+}
+
+export const DEAL_ORDER_BY = ['createdAt', 'updatedAt', 'amount', 'title'] as const;
+
+const toArray = ({ value }: { value: unknown }): unknown =>
+  typeof value === 'string' ? [value] : value;
+
+export class DealListQueryDto extends ListQueryDto {
+  @ApiPropertyOptional({
+    enum: DealStatus,
+    enumName: 'DealStatus',
+    isArray: true,
+    description: 'Repeatable: status=new&status=won',
+  })
+  @IsOptional()
+  @Transform(toArray)
+  @IsArray()
+  @IsIn(DEAL_STATUSES, { each: true })
+  status?: DealStatus[];
+
+  @ApiPropertyOptional({ example: 'proposal' })
+  @IsOptional()
+  @IsString()
+  @Matches(STAGE_KEY, { message: 'stage must be a stage key' })
+  stage?: string;
+
+  @ApiPropertyOptional({ format: 'uuid' })
+  @IsOptional()
+  @IsUUID('all', { message: 'ownerId must be a UUID' })
+  ownerId?: string;
+
+  @ApiPropertyOptional({ format: 'uuid' })
+  @IsOptional()
+  @IsUUID('all', { message: 'contactId must be a UUID' })
+  contactId?: string;
+
+  @ApiPropertyOptional({ type: String, example: '1000', description: 'Inclusive' })
+  @IsOptional()
+  @IsMoney()
+  minAmount?: string;
+
+  @ApiPropertyOptional({ type: String, example: '50000.00', description: 'Inclusive' })
+  @IsOptional()
+  @IsMoney()
+  maxAmount?: string;
+
+  @ApiPropertyOptional({ enum: DEAL_ORDER_BY, default: 'createdAt' })
+  @IsOptional()
+  @IsIn(DEAL_ORDER_BY)
+  orderBy: (typeof DEAL_ORDER_BY)[number] = 'createdAt';
+}

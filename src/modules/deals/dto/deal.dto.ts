@@ -1,0 +1,61 @@
+import { ApiProperty } from '@nestjs/swagger';
+import type { Deal } from '../deal.entity';
+import { DEAL_STAGES, DealStatus } from '../deal.enums';
+
+export class DealDto {
+  @ApiProperty({ format: 'uuid', example: '3c9d2e1f-7a6b-4c5d-8e9f-0a1b2c3d4e5f' })
+  id: string;
+
+  @ApiProperty({ format: 'uuid', example: '5d1f3f7e-8a37-4a51-9f0a-1e2b3c4d5e6f' })
+  organizationId: string;
+
+  @ApiProperty({ format: 'uuid', example: '9b2f1c7e-0d4a-4c3b-8e6f-1a2b3c4d5e6f' })
+  contactId: string;
+
+  @ApiProperty({ format: 'uuid', example: '0b6a3c52-3f44-4d0e-a8e5-9b1d3b0f1c11' })
+  ownerId: string;
+
+  @ApiProperty({ example: 'Annual licence renewal' })
+  title: string;
+
+  @ApiProperty({
+    pattern: '^\\d+\\.\\d{2}$',
+    example: '1500.00',
+    description: 'Decimal string, two fraction digits',
+  })
+  amount: string;
+
+  @ApiProperty({ example: 'USD', description: 'ISO-4217 code' })
+  currency: string;
+
+  @ApiProperty({ enum: DealStatus, enumName: 'DealStatus', example: DealStatus.NEW })
+  status: DealStatus;
+
+  @ApiProperty({
+    example: 'qualification',
+    description: `Stage key; default pipeline: ${DEAL_STAGES.join(' < ')}`,
+  })
+  stage: string;
+
+  @ApiProperty({ format: 'date-time', example: '2026-11-21T10:00:00.000Z' })
+  createdAt: string;
+
+  @ApiProperty({ format: 'date-time', example: '2026-11-21T10:00:00.000Z' })
+  updatedAt: string;
+
+  static from(d: Deal): DealDto {
+    return {
+      id: d.id,
+      organizationId: d.organizationId,
+      contactId: d.contactId,
+      ownerId: d.ownerId,
+      title: d.title,
+      amount: d.amount,
+      currency: d.currency,
+      status: d.status,
+      stage: d.stage,
+      createdAt: new Date(d.createdAt).toISOString(),
+      updatedAt: new Date(d.updatedAt).toISOString(),
+    };
+  }
+}
