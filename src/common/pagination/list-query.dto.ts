@@ -6,7 +6,7 @@ import {
   IsOptional,
   IsString,
   Max,
-  MaxLength,
+  Length,
   Min,
   registerDecorator,
   ValidationArguments,
@@ -81,7 +81,7 @@ export class ListQueryDto {
   })
   @IsOptional()
   @IsString()
-  @MaxLength(2048)
+  @Length(1, 2048)
   @NotWithPageParameters()
   cursor?: string;
 
