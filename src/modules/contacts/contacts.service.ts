@@ -123,9 +123,14 @@ export class ContactsService {
     try {
       return await this.dataSource.transaction(async (manager) => {
         const contact = await this.findVisible(manager, actor, id, true);
-        contact.ownerId = this.ownership.requestedOwner(actor, contact.ownerId, input.ownerId);
+        const currentOwner = contact.ownerId;
+        contact.ownerId = this.ownership.requestedOwner(actor, currentOwner, input.ownerId);
         await this.assertEmailFree(manager, actor, input.email, contact.id);
-        await this.ownership.assertValidOwner(actor, contact.ownerId);
+        // Only a new owner must be a member: an unchanged owner (who may have left the
+        // organization since) is not the client's choice, so it is no reason for a 422.
+        if (contact.ownerId !== currentOwner) {
+          await this.ownership.assertValidOwner(actor, contact.ownerId);
+        }
         contact.name = input.name;
         contact.email = input.email ?? null;
         contact.phone = input.phone ?? null;
