@@ -1,21 +1,19 @@
-import KeyvRedis from '@keyv/redis';
 import { CacheModule } from '@nestjs/cache-manager';
 import { Global, Module } from '@nestjs/common';
-import { Keyv } from 'keyv';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import { AnalyticsCache } from './analytics-cache.service';
+import { createAnalyticsKeyv } from './analytics-store';
 
-/** The cache store: Redis when REDIS_URL is set (shared by all app copies), else in memory. */
+/**
+ * The analytics cache on @nestjs/cache-manager; its store is Redis when REDIS_URL is set,
+ * else process memory (bounded). cache-manager closes the store on shutdown.
+ */
 @Global()
 @Module({
   imports: [
     CacheModule.registerAsync({
       inject: [APP_CONFIG],
-      useFactory: (config: AppConfig) => ({
-        stores: config.redisUrl
-          ? [new Keyv({ store: new KeyvRedis(config.redisUrl), namespace: 'crm' })]
-          : [new Keyv({ namespace: 'crm' })],
-      }),
+      useFactory: (config: AppConfig) => ({ stores: [createAnalyticsKeyv(config)] }),
     }),
   ],
   providers: [AnalyticsCache],

@@ -1,8 +1,10 @@
 import { Module } from '@nestjs/common';
+import { AnalyticsController } from './analytics.controller';
+import { AnalyticsService } from './analytics.service';
 
 /** Analytics (API.md section 9); the cache lives in AnalyticsCacheModule (global). */
 @Module({
-  controllers: [],
-  providers: [],
+  controllers: [AnalyticsController],
+  providers: [AnalyticsService],
 })
 export class AnalyticsModule {}

@@ -1,0 +1,51 @@
+import { Controller, Get, Query } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Roles } from '../../common/decorators/access.decorator';
+import { CurrentActor } from '../../common/decorators/context.decorators';
+import type { Actor } from '../../common/http/request-context';
+import { AnalyticsService } from './analytics.service';
+import { DealFunnelDto } from './dto/deal-funnel.dto';
+import { DealSummaryDto, DealSummaryQueryDto } from './dto/deal-summary.dto';
+
+const SCOPE_AND_CACHE =
+  'Computed over the deals visible to the caller (members: only the deals they own). ' +
+  'Answers are cached per organization and visibility scope for ANALYTICS_CACHE_TTL_SECONDS ' +
+  '(default 60); every deal write (create, change, delete) of the organization invalidates ' +
+  "them, so a client's next read always reflects its own last write.";
+
+@ApiTags('analytics')
+@Controller('analytics/deals')
+export class AnalyticsController {
+  constructor(private readonly analytics: AnalyticsService) {}
+
+  @Get('summary')
+  @Roles()
+  @ApiOperation({
+    summary: 'Deal figures by status, won averages and new deals in a period',
+    description:
+      `${SCOPE_AND_CACHE} Amounts are per currency, never added across currencies; all four ` +
+      'statuses are always present. wonAverageAmount is rounded half-up to two decimals. ' +
+      'newDealsInPeriod counts the deals created in the last `days` days (1..365, default 30).',
+  })
+  @ApiOkResponse({ type: DealSummaryDto, description: 'The summary over the visible deals' })
+  summary(
+    @CurrentActor() actor: Actor,
+    @Query() query: DealSummaryQueryDto,
+  ): Promise<DealSummaryDto> {
+    return this.analytics.summary(actor, query.days);
+  }
+
+  @Get('funnel')
+  @Roles()
+  @ApiOperation({
+    summary: 'Deals per stage and the conversion between consecutive stages',
+    description:
+      `${SCOPE_AND_CACHE} Every stage is listed in stage order with the number of deals ` +
+      'currently at it, by status. conversion[i].rate = deals at or beyond `to` / deals at or ' +
+      'beyond `from` (0 when the denominator is 0), rounded half-up to 4 decimals.',
+  })
+  @ApiOkResponse({ type: DealFunnelDto, description: 'The funnel over the visible deals' })
+  funnel(@CurrentActor() actor: Actor): Promise<DealFunnelDto> {
+    return this.analytics.funnel(actor);
+  }
+}
