@@ -1,5 +1,5 @@
 import { chmodSync, mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import 'reflect-metadata';
@@ -7,7 +7,7 @@ import { DataSource } from 'typeorm';
 import { dataSourceOptions } from '../../src/database/data-source-options';
 import { EmbeddedDatabase } from '../../src/database/embedded-postgres';
 import { embeddedDatabaseUrl } from '../../src/database/embedded-url';
-import { ADMIN_URL_ENV, databaseUrl, TEMPLATE_ENV, withAdminClient } from './database';
+import { ADMIN_URL_ENV, databaseUrl, REDIS_ENV, TEMPLATE_ENV, withAdminClient } from './database';
 
 declare global {
   var __TEST_EMBEDDED_PG__: EmbeddedDatabase | undefined;
@@ -22,6 +22,22 @@ function freePort(): Promise<number> {
       const { port } = server.address() as { port: number };
       server.close(() => resolve(port));
     });
+  });
+}
+
+/** Whether a Redis answers PING at host:port (within a second). */
+function redisAnswers(url: string): Promise<boolean> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = connect({ host: hostname, port: Number(port || 6379) });
+    const done = (ok: boolean): void => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(1000, () => done(false));
+    socket.on('error', () => done(false));
+    socket.on('connect', () => socket.write('PING\r\n'));
+    socket.on('data', (data) => done(data.toString().startsWith('+PONG')));
   });
 }
 
@@ -62,6 +78,16 @@ export default async function globalSetup(): Promise<void> {
   await dataSource.initialize();
   await dataSource.runMigrations();
   await dataSource.destroy();
+  // Redis-backed tests run against a real Redis (TEST_REDIS_URL, default 127.0.0.1:6379). Without
+  // one they are skipped with a notice, unless REQUIRE_REDIS=true makes that an error.
+  const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+  if (await redisAnswers(redisUrl)) {
+    process.env[REDIS_ENV] = redisUrl;
+  } else if (process.env.REQUIRE_REDIS === 'true') {
+    throw new Error(`REQUIRE_REDIS=true but no Redis answers at ${redisUrl}`);
+  } else {
+    console.warn(`\nNo Redis at ${redisUrl}: the Redis-backed cache tests are skipped.\n`);
+  }
   process.env[ADMIN_URL_ENV] = adminUrl;
   process.env[TEMPLATE_ENV] = template;
 }

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
 import { AppException } from '../errors/app.exception';
 import { ErrorCode } from '../errors/error-code.enum';
 import type { Actor } from '../http/request-context';
@@ -28,10 +29,13 @@ export class OwnershipService {
     return requested;
   }
 
-  /** 422 INVALID_OWNER unless `ownerId` is a member of the actor's organization. */
-  async assertValidOwner(actor: Actor, ownerId: string): Promise<void> {
+  /**
+   * 422 INVALID_OWNER unless `ownerId` is a member of the actor's organization. Inside a
+   * transaction, pass its manager (no second pool connection while holding one).
+   */
+  async assertValidOwner(actor: Actor, ownerId: string, manager?: EntityManager): Promise<void> {
     if (ownerId === actor.userId) return;
-    if (!(await this.memberships.roleOf(ownerId, actor.organizationId))) {
+    if (!(await this.memberships.roleOf(ownerId, actor.organizationId, manager))) {
       throw AppException.unprocessable(
         ErrorCode.INVALID_OWNER,
         'ownerId must be a member of this organization',

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager } from 'typeorm';
+import { DataSource, EntityManager, type QueryDeepPartialEntity } from 'typeorm';
 import type { Actor } from '../../common/http/request-context';
 import type { ListQueryDto } from '../../common/pagination/list-query.dto';
 import type { ListResult } from '../../common/pagination/list-result.dto';
@@ -29,13 +29,23 @@ export class ActivitiesService {
     private readonly deals: DealAccess,
   ) {}
 
-  /** Records activities inside the caller's transaction (they commit with the change). */
-  async record(manager: EntityManager, activities: NewActivity[]): Promise<void> {
-    if (activities.length)
-      await manager.insert(
-        Activity,
-        activities.map((a) => ({ ...a, payload: a.payload as object })),
-      );
+  /**
+   * Records activities inside the caller's transaction (they commit with the change). `at` (a
+   * PostgreSQL timestamptz as text) is their created_at, default the transaction's start; all
+   * activities of one call share it.
+   */
+  async record(manager: EntityManager, activities: NewActivity[], at?: string): Promise<void> {
+    if (!activities.length) return;
+    const values: QueryDeepPartialEntity<Activity>[] = activities.map((a) => ({
+      ...a,
+      // needed by tsc (a Record<string, unknown> is no deep-partial entity), not seen by the rule
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
+      payload: a.payload as object,
+      ...(at === undefined ? {} : { createdAt: () => 'CAST(:at AS timestamptz)' }),
+    }));
+    const insert = manager.createQueryBuilder().insert().into(Activity).values(values);
+    if (at !== undefined) insert.setParameter('at', at);
+    await insert.execute();
   }
 
   /** A deal's timeline, newest first (ties by id). The deal must be visible (404 otherwise). */

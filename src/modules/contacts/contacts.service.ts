@@ -129,7 +129,7 @@ export class ContactsService {
         // Only a new owner must be a member: an unchanged owner (who may have left the
         // organization since) is not the client's choice, so it is no reason for a 422.
         if (contact.ownerId !== currentOwner) {
-          await this.ownership.assertValidOwner(actor, contact.ownerId);
+          await this.ownership.assertValidOwner(actor, contact.ownerId, manager);
         }
         contact.name = input.name;
         contact.email = input.email ?? null;

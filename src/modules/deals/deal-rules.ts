@@ -73,10 +73,12 @@ export function applyDealChange(
   // When status becomes won or lost, the stage becomes the closing one by itself.
   const stage = statusChanges && isClosedStatus(status) ? closing : (change.stage ?? current.stage);
 
-  // 403: members and managers only move forward (an unknown stage is a 422 below).
+  // 403: members and managers only move forward: neither the stage they ask for (even when a
+  // won/lost status overrides it) nor the resulting one may be earlier (an unknown stage is a
+  // 422 below).
   const from = stages.indexOf(current.stage);
-  const to = stages.indexOf(stage);
-  if (to >= 0 && from >= 0 && to < from && !MAY_ROLL_BACK.includes(role)) {
+  const targets = [stage, change.stage ?? stage].map((s) => stages.indexOf(s));
+  if (from >= 0 && targets.some((to) => to >= 0 && to < from) && !MAY_ROLL_BACK.includes(role)) {
     throw new AppException(
       HttpStatus.FORBIDDEN,
       ErrorCode.STAGE_ROLLBACK_FORBIDDEN,

@@ -63,7 +63,10 @@ export class DealsService {
     );
     const { status, stage, ownerId, contactId, minAmount, maxAmount } = query;
     if (status?.length) deals.andWhere('d.status IN (:...status)', { status });
-    if (stage) deals.andWhere('d.stage = :stage', { stage });
+    // A stage key that is no stage of the pipeline matches nothing (the column is an enum:
+    // comparing it to an unknown label would be an SQL error).
+    if (stage && !(DEAL_STAGES as readonly string[]).includes(stage)) deals.andWhere('1 = 0');
+    else if (stage) deals.andWhere('d.stage = :stage', { stage });
     if (ownerId) deals.andWhere('d.owner_id = :ownerId', { ownerId });
     if (contactId) deals.andWhere('d.contact_id = :contactId', { contactId });
     if (minAmount) deals.andWhere('d.amount >= CAST(:minAmount AS numeric)', { minAmount });
@@ -101,7 +104,7 @@ export class DealsService {
       const currency =
         input.currency ?? (await this.defaultCurrency(manager, actor.organizationId));
       assertSupportedCurrency(this.config, currency);
-      await this.ownership.assertValidOwner(actor, ownerId);
+      await this.ownership.assertValidOwner(actor, ownerId, manager);
       const created = await manager.save(
         manager.create(Deal, {
           organizationId: actor.organizationId,
@@ -131,9 +134,14 @@ export class DealsService {
    * PATCH. The deal row is locked for the whole transaction, so concurrent changes of one deal
    * apply one after the other, each against the state the previous one left: no lost activity,
    * no status/stage mismatch. The change and its activities commit together.
+   *
+   * Their time (`updatedAt`, the activities' `createdAt`) is taken once the lock is held, not
+   * at the start of the transaction (now()): a transaction that began earlier but waited for
+   * the lock applies later, and the timeline and updatedAt must follow the order in which the
+   * changes were applied.
    */
   async update(actor: Actor, id: string, input: UpdateDealDto): Promise<DealDto> {
-    const deal = await this.dataSource.transaction(async (manager) => {
+    const { deal, changed } = await this.dataSource.transaction(async (manager) => {
       const deal = await this.access.findVisible(manager, actor, id, true);
       if (input.contactId !== undefined && input.contactId !== deal.contactId) {
         await this.contacts.findVisible(manager, actor, input.contactId);
@@ -141,15 +149,29 @@ export class DealsService {
       const ownerId = this.ownership.requestedOwner(actor, deal.ownerId, input.ownerId);
       const { next, events } = applyDealChange(deal, input, actor.role, DEAL_STAGES);
       if (input.currency !== undefined) assertSupportedCurrency(this.config, input.currency);
-      if (ownerId !== deal.ownerId) await this.ownership.assertValidOwner(actor, ownerId);
+      if (ownerId !== deal.ownerId) await this.ownership.assertValidOwner(actor, ownerId, manager);
 
-      Object.assign(deal, next, {
+      const values = {
+        ...next,
         ownerId,
         title: input.title ?? deal.title,
         currency: input.currency ?? deal.currency,
         contactId: input.contactId ?? deal.contactId,
-      });
-      const saved = await manager.save(deal);
+      };
+      const changed = (Object.keys(values) as (keyof typeof values)[]).some(
+        (key) => values[key] !== deal[key],
+      );
+      // Setting what is already there is a no-op: nothing written, updatedAt unchanged.
+      if (!changed) return { deal, changed };
+
+      const result = await manager
+        .createQueryBuilder()
+        .update(Deal)
+        .set({ ...values, updatedAt: () => 'clock_timestamp()' })
+        .where('id = :id', { id: deal.id })
+        .returning('updated_at AS "updatedAt", updated_at::text AS "at"')
+        .execute();
+      const [{ updatedAt, at }] = result.raw as { updatedAt: Date; at: string }[];
       await this.activities.record(
         manager,
         events.map(({ type, from, to }) => ({
@@ -160,10 +182,11 @@ export class DealsService {
             type === 'status_changed' ? ActivityType.STATUS_CHANGED : ActivityType.STAGE_CHANGED,
           payload: { from, to },
         })),
+        at,
       );
-      return saved;
+      return { deal: Object.assign(deal, values, { updatedAt }), changed };
     });
-    await this.analytics.invalidate(actor.organizationId);
+    if (changed) await this.analytics.invalidate(actor.organizationId);
     return DealDto.from(deal);
   }
 

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { Repository } from 'typeorm';
+import { EntityManager, Repository } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import { OrganizationMember } from './organization-member.entity';
 import { Role } from './role.enum';
@@ -32,13 +32,22 @@ export class MembershipService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  async roleOf(userId: string, organizationId: string): Promise<Role | null> {
+  /**
+   * Pass the transaction's `manager` when calling from inside one: the lookup then uses the
+   * transaction's connection instead of waiting for a second one from the pool.
+   */
+  async roleOf(
+    userId: string,
+    organizationId: string,
+    manager?: EntityManager,
+  ): Promise<Role | null> {
     const key = `${organizationId}:${userId}`;
     const ttl = this.config.membershipCacheTtlMs;
     const hit = this.cache.get(key);
     if (hit && hit.expiresAt > Date.now()) return hit.role;
     const generation = this.generation;
-    const row = await this.members.findOne({
+    const members = manager ? manager.getRepository(OrganizationMember) : this.members;
+    const row = await members.findOne({
       select: { role: true },
       where: { organizationId, userId },
     });

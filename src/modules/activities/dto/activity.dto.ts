@@ -1,6 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
+import { IsText } from '../../../common/validation/text';
 import { Type } from 'class-transformer';
-import { Equals, IsObject, IsString, Length, ValidateNested } from 'class-validator';
+import { Equals, IsObject, IsString, ValidateNested } from 'class-validator';
 import type { Activity } from '../activity.entity';
 import { ActivityType } from '../activity.enums';
 
@@ -53,7 +54,7 @@ export class ActivityDto {
 export class CommentPayloadDto {
   @ApiProperty({ minLength: 1, maxLength: 5000, example: 'Called the customer; they want a demo.' })
   @IsString()
-  @Length(1, 5000)
+  @IsText(1, 5000)
   text: string;
 }
 

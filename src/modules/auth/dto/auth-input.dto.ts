@@ -1,4 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
+import { IsText } from '../../../common/validation/text';
 import {
   IsEmail,
   IsString,
@@ -64,14 +65,12 @@ export class RegisterDto {
 
   @ApiProperty({ minLength: 1, maxLength: 200, example: 'Ada Lovelace' })
   @Trim()
-  @IsString()
-  @Length(1, 200)
+  @IsText(1, 200)
   name: string;
 
   @ApiProperty({ minLength: 1, maxLength: 200, example: 'Analytical Engines Ltd' })
   @Trim()
-  @IsString()
-  @Length(1, 200)
+  @IsText(1, 200)
   organizationName: string;
 }
 

@@ -1,55 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Transform } from 'class-transformer';
-import {
-  IsEmail,
-  IsIn,
-  IsOptional,
-  IsString,
-  IsUUID,
-  Length,
-  Matches,
-  MaxLength,
-  ValidateBy,
-  type ValidationArguments,
-} from 'class-validator';
+import { IsText, IsUuid } from '../../../common/validation/text';
+import { IsEmail, IsIn, IsOptional, IsString, Length, Matches, MaxLength } from 'class-validator';
 import { ListQueryDto } from '../../../common/pagination/list-query.dto';
 import { Trim } from '../../../common/validation/transforms';
-
-/** UUIDs are case-insensitive: compare and store the canonical lower-case form. */
-const LowerUuid = (): PropertyDecorator =>
-  Transform(({ value }: { value: unknown }) =>
-    typeof value === 'string' ? value.toLowerCase() : value,
-  );
-
-/**
- * Text PostgreSQL can store in a varchar(max): no NUL character (PostgreSQL rejects it) and
- * min..max characters counted as code points, as varchar counts them (class-validator's
- * Length does not count variation selectors, so it let through names the column refuses
- * with a 500). Emails need no such check: IsEmail caps them at 254 UTF-16 units and rejects NUL.
- */
-const StorableText = (min: number, max: number): PropertyDecorator =>
-  ValidateBy({
-    name: 'storableText',
-    constraints: [min, max],
-    validator: {
-      validate: (value: unknown) =>
-        typeof value !== 'string' ||
-        (!value.includes('\u0000') && [...value].length >= min && [...value].length <= max),
-      defaultMessage: (args?: ValidationArguments) =>
-        `${args?.property} must be ${min} to ${max} characters, without NUL characters`,
-    },
-  });
-
-/** No NUL character (PostgreSQL text cannot hold it, not even as a query parameter). */
-const NoNul = (): PropertyDecorator =>
-  ValidateBy({
-    name: 'noNul',
-    validator: {
-      validate: (value: unknown) => typeof value !== 'string' || !value.includes('\u0000'),
-      defaultMessage: (args?: ValidationArguments) =>
-        `${args?.property} must not contain NUL characters`,
-    },
-  });
 
 /** Digits with an optional leading +, spaces, dashes, dots and parentheses (API.md section 5). */
 export const PHONE = /^\+?(?=[^+]*\d)[\d ().-]+$/;
@@ -61,7 +14,7 @@ export class ContactInputDto {
   @ApiProperty({ minLength: 1, maxLength: 200, example: 'Grace Hopper' })
   @Trim()
   @IsString()
-  @StorableText(1, 200)
+  @IsText(1, 200)
   name: string;
 
   @ApiPropertyOptional({
@@ -98,8 +51,7 @@ export class ContactInputDto {
       'Defaults to the caller on create and stays unchanged on replace when absent; only owners, admins and managers may set it, to a member of the organization',
   })
   @IsOptional()
-  @LowerUuid()
-  @IsUUID('all', { message: 'ownerId must be a UUID' })
+  @IsUuid()
   ownerId?: string;
 }
 
@@ -115,13 +67,11 @@ export class ContactListQueryDto extends ListQueryDto {
   @IsOptional()
   @IsString()
   @MaxLength(200)
-  @NoNul()
   search?: string;
 
   @ApiPropertyOptional({ format: 'uuid' })
   @IsOptional()
-  @LowerUuid()
-  @IsUUID('all', { message: 'ownerId must be a UUID' })
+  @IsUuid()
   ownerId?: string;
 
   @ApiPropertyOptional({ enum: CONTACT_ORDER_BY, default: 'createdAt' })

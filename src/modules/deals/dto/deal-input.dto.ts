@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsText, IsUuid } from '../../../common/validation/text';
 import { Transform } from 'class-transformer';
-import { IsArray, IsIn, IsOptional, IsString, IsUUID, Length, Matches } from 'class-validator';
+import { IsArray, IsIn, IsOptional, IsString, Matches } from 'class-validator';
 import { ListQueryDto } from '../../../common/pagination/list-query.dto';
 import { IsCurrencyCode } from '../../../common/validation/currency';
 import { IsMoney } from '../../../common/validation/money';
@@ -8,6 +9,7 @@ import { OptionalNotNull, Trim } from '../../../common/validation/transforms';
 import { DEAL_STATUSES, DealStatus } from '../deal.enums';
 
 const STAGE_KEY = /^[a-z][a-z0-9_]{0,39}$/;
+
 const MONEY_SCHEMA = {
   oneOf: [
     { type: 'number', minimum: 0, example: 1500 },
@@ -18,17 +20,17 @@ const MONEY_SCHEMA = {
 
 export class CreateDealDto {
   @ApiProperty({ format: 'uuid', description: 'A contact visible to the caller' })
-  @IsUUID('all', { message: 'contactId must be a UUID' })
+  @IsUuid()
   contactId: string;
 
   @ApiProperty({ minLength: 1, maxLength: 200, example: 'Annual licence renewal' })
   @Trim()
   @IsString()
-  @Length(1, 200)
+  @IsText(1, 200)
   title: string;
 
   @ApiPropertyOptional({ ...MONEY_SCHEMA, default: '0.00' })
-  @IsOptional()
+  @OptionalNotNull()
   @IsMoney()
   amount?: string;
 
@@ -36,12 +38,12 @@ export class CreateDealDto {
     example: 'EUR',
     description: "ISO-4217 (case-insensitive); defaults to the organization's, else the server's",
   })
-  @IsOptional()
+  @OptionalNotNull()
   @IsCurrencyCode()
   currency?: string;
 
   @ApiPropertyOptional({ enum: DealStatus, enumName: 'DealStatus', default: DealStatus.NEW })
-  @IsOptional()
+  @OptionalNotNull()
   @IsIn(DEAL_STATUSES)
   status?: DealStatus;
 
@@ -49,7 +51,7 @@ export class CreateDealDto {
     example: 'qualification',
     description: 'A stage key; defaults to the first stage',
   })
-  @IsOptional()
+  @OptionalNotNull()
   @IsString()
   @Matches(STAGE_KEY, { message: 'stage must be a stage key' })
   stage?: string;
@@ -58,8 +60,8 @@ export class CreateDealDto {
     format: 'uuid',
     description: 'Owners, admins and managers only; a member of the organization',
   })
-  @IsOptional()
-  @IsUUID('all', { message: 'ownerId must be a UUID' })
+  @OptionalNotNull()
+  @IsUuid()
   ownerId?: string;
 }
 
@@ -68,7 +70,7 @@ export class UpdateDealDto {
   @OptionalNotNull()
   @Trim()
   @IsString()
-  @Length(1, 200)
+  @IsText(1, 200)
   title?: string;
 
   @ApiPropertyOptional(MONEY_SCHEMA)
@@ -94,12 +96,12 @@ export class UpdateDealDto {
 
   @ApiPropertyOptional({ format: 'uuid' })
   @OptionalNotNull()
-  @IsUUID('all', { message: 'ownerId must be a UUID' })
+  @IsUuid()
   ownerId?: string;
 
   @ApiPropertyOptional({ format: 'uuid' })
   @OptionalNotNull()
-  @IsUUID('all', { message: 'contactId must be a UUID' })
+  @IsUuid()
   contactId?: string;
 }
 
@@ -129,12 +131,12 @@ export class DealListQueryDto extends ListQueryDto {
 
   @ApiPropertyOptional({ format: 'uuid' })
   @IsOptional()
-  @IsUUID('all', { message: 'ownerId must be a UUID' })
+  @IsUuid()
   ownerId?: string;
 
   @ApiPropertyOptional({ format: 'uuid' })
   @IsOptional()
-  @IsUUID('all', { message: 'contactId must be a UUID' })
+  @IsUuid()
   contactId?: string;
 
   @ApiPropertyOptional({ type: String, example: '1000', description: 'Inclusive' })

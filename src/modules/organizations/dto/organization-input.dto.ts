@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsEmail, IsIn, IsOptional, IsString, Length, MaxLength } from 'class-validator';
+import { IsText } from '../../../common/validation/text';
+import { IsEmail, IsIn, IsOptional, MaxLength } from 'class-validator';
 import { ListQueryDto } from '../../../common/pagination/list-query.dto';
 import { IsCurrencyCode } from '../../../common/validation/currency';
 import { OptionalNotNull, Trim, TrimLower } from '../../../common/validation/transforms';
@@ -8,8 +9,7 @@ import { ALL_ROLES, Role } from '../role.enum';
 export class CreateOrganizationDto {
   @ApiProperty({ minLength: 1, maxLength: 200, example: 'Acme Ltd' })
   @Trim()
-  @IsString()
-  @Length(1, 200)
+  @IsText(1, 200)
   name: string;
 
   @ApiPropertyOptional({ example: 'EUR', description: 'ISO-4217 code (case-insensitive)' })
@@ -22,8 +22,7 @@ export class UpdateOrganizationDto {
   @ApiPropertyOptional({ minLength: 1, maxLength: 200, example: 'Acme Holdings' })
   @OptionalNotNull()
   @Trim()
-  @IsString()
-  @Length(1, 200)
+  @IsText(1, 200)
   name?: string;
 
   @ApiPropertyOptional({

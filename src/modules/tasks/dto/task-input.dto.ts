@@ -1,43 +1,13 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsText, IsUuid } from '../../../common/validation/text';
 import { Transform } from 'class-transformer';
-import {
-  IsBoolean,
-  IsIn,
-  IsOptional,
-  IsString,
-  IsUUID,
-  ValidateBy,
-  type ValidationArguments,
-} from 'class-validator';
+import { IsBoolean, IsIn, IsOptional, IsString } from 'class-validator';
 import { ListQueryDto } from '../../../common/pagination/list-query.dto';
 import { OptionalNotNull, Trim } from '../../../common/validation/transforms';
 import { IsCalendarDate } from '../task-dates';
 
 const TITLE_MAX = 200;
 const DESCRIPTION_MAX = 5000;
-
-/** UUIDs are case-insensitive: compare (and bind cursors to) the canonical lower-case form. */
-const LowerUuid = (): PropertyDecorator =>
-  Transform(({ value }: { value: unknown }) =>
-    typeof value === 'string' ? value.toLowerCase() : value,
-  );
-
-/**
- * Text PostgreSQL can store: no NUL character, and min..max characters counted as code points,
- * as varchar counts them (class-validator's Length counts UTF-16 units).
- */
-const StorableText = (min: number, max: number): PropertyDecorator =>
-  ValidateBy({
-    name: 'storableText',
-    constraints: [min, max],
-    validator: {
-      validate: (value: unknown) =>
-        typeof value !== 'string' ||
-        (!value.includes('\u0000') && [...value].length >= min && [...value].length <= max),
-      defaultMessage: (args?: ValidationArguments) =>
-        `${args?.property} must be ${min} to ${max} characters, without NUL characters`,
-    },
-  });
 
 /** Query-string booleans: exactly `true` or `false` (anything else is left for IsBoolean to refuse). */
 const QueryBoolean = (): PropertyDecorator =>
@@ -50,14 +20,13 @@ const DUE_DATE_DESCRIPTION =
 
 export class CreateTaskDto {
   @ApiProperty({ format: 'uuid', description: 'A deal visible to the caller (404 otherwise)' })
-  @LowerUuid()
-  @IsUUID('all', { message: 'dealId must be a UUID' })
+  @IsUuid()
   dealId: string;
 
   @ApiProperty({ minLength: 1, maxLength: TITLE_MAX, example: 'Send the revised proposal' })
   @Trim()
   @IsString()
-  @StorableText(1, TITLE_MAX)
+  @IsText(1, TITLE_MAX)
   title: string;
 
   @ApiPropertyOptional({
@@ -69,7 +38,7 @@ export class CreateTaskDto {
   })
   @IsOptional()
   @IsString()
-  @StorableText(0, DESCRIPTION_MAX)
+  @IsText(0, DESCRIPTION_MAX)
   description?: string | null;
 
   @ApiProperty({ format: 'date', example: '2026-11-30', description: DUE_DATE_DESCRIPTION })
@@ -82,7 +51,7 @@ export class UpdateTaskDto {
   @OptionalNotNull()
   @Trim()
   @IsString()
-  @StorableText(1, TITLE_MAX)
+  @IsText(1, TITLE_MAX)
   title?: string;
 
   @ApiPropertyOptional({
@@ -94,7 +63,7 @@ export class UpdateTaskDto {
   })
   @IsOptional()
   @IsString()
-  @StorableText(0, DESCRIPTION_MAX)
+  @IsText(0, DESCRIPTION_MAX)
   description?: string | null;
 
   @ApiPropertyOptional({
@@ -120,8 +89,7 @@ export class TaskListQueryDto extends ListQueryDto {
     description: 'Tasks of this deal (an empty list when the deal is not visible to the caller)',
   })
   @IsOptional()
-  @LowerUuid()
-  @IsUUID('all', { message: 'dealId must be a UUID' })
+  @IsUuid()
   dealId?: string;
 
   @ApiPropertyOptional({ type: String, enum: ['true', 'false'], example: 'false' })

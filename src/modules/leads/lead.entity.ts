@@ -1,0 +1,90 @@
+import {
+  Column,
+  CreateDateColumn,
+  Entity,
+  Index,
+  JoinColumn,
+  ManyToOne,
+  PrimaryGeneratedColumn,
+  type Relation,
+  UpdateDateColumn,
+} from 'typeorm';
+import { Contact } from '../contacts/contact.entity';
+import { Deal } from '../deals/deal.entity';
+import { Organization } from '../organizations/organization.entity';
+import { User } from '../users/user.entity';
+import { LeadStatus } from './lead.enums';
+
+/** The text lead search matches words against (trigram-indexed by idx_leads_search_trgm). */
+export const leadSearchText = (alias: string): string =>
+  `lower(${alias}.name || ' ' || coalesce(${alias}.email, '') || ' ' || coalesce(${alias}.phone, '') || ' ' || coalesce(${alias}.company_name, ''))`;
+
+@Entity('leads')
+@Index('idx_leads_search_trgm', { synchronize: false })
+@Index('idx_leads_org_created', ['organizationId', 'createdAt', 'id'])
+@Index('idx_leads_org_owner_created', ['organizationId', 'ownerId', 'createdAt', 'id'])
+@Index('idx_leads_org_status_created', ['organizationId', 'status', 'createdAt', 'id'])
+@Index('idx_leads_org_source', ['organizationId', 'source'])
+export class Lead {
+  @PrimaryGeneratedColumn('uuid')
+  id: string;
+
+  @Column({ type: 'uuid' })
+  organizationId: string;
+
+  @ManyToOne(() => Organization, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'organization_id' })
+  organization?: Relation<Organization>;
+
+  @Column({ type: 'uuid' })
+  ownerId: string;
+
+  @ManyToOne(() => User, { onDelete: 'RESTRICT' })
+  @JoinColumn({ name: 'owner_id' })
+  owner?: Relation<User>;
+
+  @Column({ type: 'varchar', length: 200 })
+  name: string;
+
+  @Column({ type: 'varchar', length: 254, nullable: true })
+  email: string | null;
+
+  @Column({ type: 'varchar', length: 32, nullable: true })
+  phone: string | null;
+
+  @Column({ type: 'varchar', length: 200, nullable: true })
+  companyName: string | null;
+
+  @Column({ type: 'varchar', length: 100, nullable: true })
+  source: string | null;
+
+  @Column({ type: 'enum', enum: LeadStatus, enumName: 'lead_status', default: LeadStatus.NEW })
+  status: LeadStatus;
+
+  @Column({ type: 'text', nullable: true })
+  disqualifyReason: string | null;
+
+  @Column({ type: 'timestamptz', nullable: true })
+  convertedAt: Date | null;
+
+  @Column({ type: 'uuid', nullable: true })
+  convertedContactId: string | null;
+
+  // The lead keeps its history when what it became is deleted later.
+  @ManyToOne(() => Contact, { onDelete: 'SET NULL' })
+  @JoinColumn({ name: 'converted_contact_id' })
+  convertedContact?: Relation<Contact>;
+
+  @Column({ type: 'uuid', nullable: true })
+  convertedDealId: string | null;
+
+  @ManyToOne(() => Deal, { onDelete: 'SET NULL' })
+  @JoinColumn({ name: 'converted_deal_id' })
+  convertedDeal?: Relation<Deal>;
+
+  @CreateDateColumn({ type: 'timestamptz' })
+  createdAt: Date;
+
+  @UpdateDateColumn({ type: 'timestamptz' })
+  updatedAt: Date;
+}
