@@ -1,5 +1,10 @@
 import { CrmCore1795292771086 } from './1795292771086-CrmCore';
+import { SalesPipeline1795294377413 } from './1795294377413-SalesPipeline';
 import { Foundation1795291187924 } from './1795291187924-Foundation';
 
 /** Every migration, in order. `npm run migration:generate` adds a file; list it here too. */
-export const MIGRATIONS = [Foundation1795291187924, CrmCore1795292771086];
+export const MIGRATIONS = [
+  Foundation1795291187924,
+  CrmCore1795292771086,
+  SalesPipeline1795294377413,
+];

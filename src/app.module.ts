@@ -15,6 +15,7 @@ import { AnalyticsCacheModule } from './modules/analytics/analytics-cache.module
 import { DealsModule } from './modules/deals/deals.module';
 import { AnalyticsModule } from './modules/analytics/analytics.module';
 import { TasksModule } from './modules/tasks/tasks.module';
+import { PipelinesModule } from './modules/pipelines/pipelines.module';
 import { AuditModule } from './modules/audit/audit.module';
 import { AuthModule } from './modules/auth/auth.module';
 import { HealthModule } from './modules/health/health.module';
@@ -36,6 +37,7 @@ export class AppModule {
         UsersModule,
         OrganizationsModule,
         AuthModule,
+        PipelinesModule,
         ContactsModule,
         DealsModule,
         TasksModule,

@@ -743,7 +743,7 @@ describe('Deal analytics (API.md section 9)', () => {
         true,
       );
       expect(entries.some((k) => k.endsWith(':deals-summary:all:days=30'))).toBe(true);
-      expect(entries.some((k) => k.endsWith(':deals-funnel:all'))).toBe(true);
+      expect(entries.some((k) => k.includes(':deals-funnel:all:pipeline='))).toBe(true);
       expect(entries.some((k) => k.includes(`:deals-summary:owner=${member.userId}:`))).toBe(true);
       for (const key of entries) {
         const ttl = Number(await redis('ttl', key));

@@ -209,8 +209,9 @@ describe('Contacts (API.md sections 4 and 5)', () => {
     title = 'Deal',
   ): Promise<string> {
     const rows: { id: string }[] = await t.db.query(
-      `INSERT INTO deals (organization_id, contact_id, owner_id, title, currency)
-       VALUES ($1, $2, $3, $4, 'EUR') RETURNING id`,
+      `INSERT INTO deals (organization_id, contact_id, owner_id, title, currency, pipeline_id, stage)
+       SELECT $1, $2, $3, $4, 'EUR', p.id, 'qualification' FROM pipelines p
+       WHERE p.organization_id = $1 AND p.is_default RETURNING id`,
       [organizationId, contactId, ownerId, title],
     );
     return rows[0].id;

@@ -28,8 +28,10 @@ const DEAL_KEYS = [
   'createdAt',
   'currency',
   'id',
+  'lostReason',
   'organizationId',
   'ownerId',
+  'pipelineId',
   'stage',
   'status',
   'title',
@@ -210,12 +212,14 @@ describe('Deals (API.md sections 4 and 6)', () => {
         id: expect.stringMatching(UUID),
         organizationId: team.organizationId,
         contactId: contactOf.member,
+        pipelineId: expect.stringMatching(UUID),
         ownerId: team.member.userId,
         title: 'Renewal',
         amount: '0.00',
         currency: 'USD',
         status: 'new',
         stage: 'qualification',
+        lostReason: null,
         createdAt: expect.stringMatching(ISO_TIMESTAMP),
         updatedAt: expect.stringMatching(ISO_TIMESTAMP),
       });
@@ -1875,8 +1879,9 @@ describe('Deals (API.md sections 4 and 6)', () => {
       const owner = await register(t, 'bulk', 'Bulk Org');
       const contactId = await createContact(owner);
       await t.db.query(
-        `INSERT INTO deals (organization_id, contact_id, owner_id, title, amount, currency)
-         SELECT $1, $2, $3, 'Bulk ' || i, i, 'USD' FROM generate_series(1, 55) AS i`,
+        `INSERT INTO deals (organization_id, contact_id, owner_id, title, amount, currency, pipeline_id, stage)
+         SELECT $1, $2, $3, 'Bulk ' || i, i, 'USD', p.id, 'qualification'
+         FROM generate_series(1, 55) AS i, pipelines p WHERE p.organization_id = $1 AND p.is_default`,
         [owner.organizationId, contactId, owner.userId],
       );
       // warm up (membership cache, prepared paths)

@@ -2,6 +2,9 @@ import { Activity } from '../modules/activities/activity.entity';
 import { Contact } from '../modules/contacts/contact.entity';
 import { Deal } from '../modules/deals/deal.entity';
 import { Task } from '../modules/tasks/task.entity';
+import { Company } from '../modules/companies/company.entity';
+import { Lead } from '../modules/leads/lead.entity';
+import { Pipeline } from '../modules/pipelines/pipeline.entity';
 import { AuditLog } from '../modules/audit/audit-log.entity';
 import { RefreshToken } from '../modules/auth/refresh-token.entity';
 import { OrganizationMember } from '../modules/organizations/organization-member.entity';
@@ -18,4 +21,7 @@ export const ENTITIES = [
   Deal,
   Task,
   Activity,
+  Company,
+  Lead,
+  Pipeline,
 ];

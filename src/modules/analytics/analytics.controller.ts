@@ -3,8 +3,10 @@ import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Roles } from '../../common/decorators/access.decorator';
 import { CurrentActor } from '../../common/decorators/context.decorators';
 import type { Actor } from '../../common/http/request-context';
+import { ApiError } from '../../common/decorators/api-error.decorator';
+import { ErrorCode } from '../../common/errors/error-code.enum';
 import { AnalyticsService } from './analytics.service';
-import { DealFunnelDto } from './dto/deal-funnel.dto';
+import { DealForecastDto, DealFunnelDto, PipelineQueryDto } from './dto/deal-funnel.dto';
 import { DealSummaryDto, DealSummaryQueryDto } from './dto/deal-summary.dto';
 
 const SCOPE_AND_CACHE =
@@ -38,14 +40,33 @@ export class AnalyticsController {
   @Get('funnel')
   @Roles()
   @ApiOperation({
-    summary: 'Deals per stage and the conversion between consecutive stages',
+    summary: 'Deals per stage of a pipeline and the conversion between consecutive stages',
     description:
       `${SCOPE_AND_CACHE} Every stage is listed in stage order with the number of deals ` +
       'currently at it, by status. conversion[i].rate = deals at or beyond `to` / deals at or ' +
       'beyond `from` (0 when the denominator is 0), rounded half-up to 4 decimals.',
   })
   @ApiOkResponse({ type: DealFunnelDto, description: 'The funnel over the visible deals' })
-  funnel(@CurrentActor() actor: Actor): Promise<DealFunnelDto> {
-    return this.analytics.funnel(actor);
+  @ApiError(404, [ErrorCode.NOT_FOUND], 'NOT_FOUND: no such pipeline in the organization')
+  funnel(@CurrentActor() actor: Actor, @Query() query: PipelineQueryDto): Promise<DealFunnelDto> {
+    return this.analytics.funnel(actor, query.pipelineId);
+  }
+
+  @Get('forecast')
+  @Roles()
+  @ApiOperation({
+    summary: "Weighted forecast of a pipeline's open deals",
+    description:
+      `${SCOPE_AND_CACHE} Over open deals (new, in_progress) of the pipeline (default pipeline ` +
+      'when pipelineId is omitted), per currency: open = sum of amounts; weighted = sum of ' +
+      'amount x stage probability / 100, rounded half-up to two decimals.',
+  })
+  @ApiOkResponse({ type: DealForecastDto })
+  @ApiError(404, [ErrorCode.NOT_FOUND], 'NOT_FOUND: no such pipeline in the organization')
+  forecast(
+    @CurrentActor() actor: Actor,
+    @Query() query: PipelineQueryDto,
+  ): Promise<DealForecastDto> {
+    return this.analytics.forecast(actor, query.pipelineId);
   }
 }

@@ -4,7 +4,8 @@ import { DataSource, type SelectQueryBuilder } from 'typeorm';
 import type { Actor } from '../../common/http/request-context';
 import { seesWholeOrganization, visibleTo } from '../../common/visibility/visibility';
 import { Deal } from '../deals/deal.entity';
-import { DEAL_STAGES } from '../deals/deal.enums';
+import { DealStatus } from '../deals/deal.enums';
+import { PipelinesService, stageKeys } from '../pipelines/pipelines.service';
 import { AnalyticsCache } from './analytics-cache.service';
 import {
   funnelFromRows,
@@ -12,7 +13,7 @@ import {
   type StageStatusRow,
   type StatusCurrencyRow,
 } from './deal-analytics';
-import type { DealFunnelDto } from './dto/deal-funnel.dto';
+import type { DealFunnelDto, DealForecastDto } from './dto/deal-funnel.dto';
 import type { DealSummaryDto } from './dto/deal-summary.dto';
 
 /**
@@ -26,6 +27,7 @@ export class AnalyticsService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly cache: AnalyticsCache,
+    private readonly pipelines: PipelinesService,
   ) {}
 
   summary(actor: Actor, days: number): Promise<DealSummaryDto> {
@@ -57,19 +59,72 @@ export class AnalyticsService {
     );
   }
 
-  funnel(actor: Actor): Promise<DealFunnelDto> {
+  /** The funnel of one pipeline (the default one when `pipelineId` is omitted), in its stage order. */
+  async funnel(actor: Actor, pipelineId?: string): Promise<DealFunnelDto> {
+    const pipeline = await this.pipelines.find(
+      this.dataSource.manager,
+      actor.organizationId,
+      pipelineId,
+    );
     return this.cache.getOrCompute(
       actor.organizationId,
-      `deals-funnel:${scopeOf(actor)}`,
+      `deals-funnel:${scopeOf(actor)}:pipeline=${pipeline.id}`,
       async () => {
         const rows = await this.visibleDeals(actor)
+          .andWhere('d.pipeline_id = :pipelineId', { pipelineId: pipeline.id })
           .select('d.stage', 'stage')
           .addSelect('d.status', 'status')
           .addSelect('count(*)::int', 'count')
           .groupBy('d.stage')
           .addGroupBy('d.status')
           .getRawMany<StageStatusRow>();
-        return funnelFromRows(rows, DEAL_STAGES);
+        return funnelFromRows(rows, stageKeys(pipeline));
+      },
+    );
+  }
+
+  /**
+   * The weighted forecast of a pipeline's open deals (new, in_progress), per currency: `open`
+   * sums their amounts, `weighted` sums amount x stage probability / 100, rounded half-up.
+   * The stages' probabilities enter the query as a CASE over the stage key.
+   */
+  async forecast(actor: Actor, pipelineId?: string): Promise<DealForecastDto> {
+    const pipeline = await this.pipelines.find(
+      this.dataSource.manager,
+      actor.organizationId,
+      pipelineId,
+    );
+    return this.cache.getOrCompute(
+      actor.organizationId,
+      `deals-forecast:${scopeOf(actor)}:pipeline=${pipeline.id}`,
+      async () => {
+        const probability = `CASE d.stage ${pipeline.stages
+          .map((_, i) => `WHEN :stageKey${i} THEN CAST(:stageProbability${i} AS int)`)
+          .join(' ')} ELSE 0 END`;
+        const stageParameters = Object.fromEntries(
+          pipeline.stages.flatMap((stage, i) => [
+            [`stageKey${i}`, stage.key],
+            [`stageProbability${i}`, stage.probability],
+          ]),
+        );
+        const rows = await this.visibleDeals(actor)
+          .setParameters(stageParameters)
+          .andWhere('d.pipeline_id = :pipelineId', { pipelineId: pipeline.id })
+          .andWhere('d.status IN (:...open)', { open: [DealStatus.NEW, DealStatus.IN_PROGRESS] })
+          .select('d.currency', 'currency')
+          .addSelect('sum(d.amount)::numeric(14, 2)::text', 'open')
+          .addSelect(
+            `round(sum(d.amount * ${probability} / 100.0), 2)::numeric(14, 2)::text`,
+            'weighted',
+          )
+          .groupBy('d.currency')
+          .orderBy('d.currency')
+          .getRawMany<{ currency: string; open: string; weighted: string }>();
+        return {
+          pipelineId: pipeline.id,
+          weighted: Object.fromEntries(rows.map((r) => [r.currency, r.weighted])),
+          open: Object.fromEntries(rows.map((r) => [r.currency, r.open])),
+        };
       },
     );
   }

@@ -9,6 +9,7 @@ import {
   type Relation,
   UpdateDateColumn,
 } from 'typeorm';
+import { Company } from '../companies/company.entity';
 import { Organization } from '../organizations/organization.entity';
 import { User } from '../users/user.entity';
 
@@ -26,6 +27,7 @@ export const contactSearchText = (alias: string): string =>
 @Index('idx_contacts_org_created', ['organizationId', 'createdAt', 'id'])
 @Index('idx_contacts_org_owner_created', ['organizationId', 'ownerId', 'createdAt', 'id'])
 @Index('idx_contacts_org_name', ['organizationId', 'name', 'id'])
+@Index('idx_contacts_company_created', ['companyId', 'createdAt', 'id'])
 export class Contact {
   @PrimaryGeneratedColumn('uuid')
   id: string;
@@ -44,6 +46,14 @@ export class Contact {
   @ManyToOne(() => User, { onDelete: 'RESTRICT' })
   @JoinColumn({ name: 'owner_id' })
   owner?: Relation<User>;
+
+  @Column({ type: 'uuid', nullable: true })
+  companyId: string | null;
+
+  // Deleting a company unlinks its contacts (API.md section 11).
+  @ManyToOne(() => Company, { onDelete: 'SET NULL' })
+  @JoinColumn({ name: 'company_id' })
+  company?: Relation<Company>;
 
   @Column({ type: 'varchar', length: 200 })
   name: string;

@@ -73,7 +73,7 @@ export class ContactsService {
         orderBy: query.orderBy,
         filters: { words, ownerId: query.ownerId },
       },
-      (row: ContactDto & { createdAt: Date; updatedAt: Date }) => ContactDto.from(row as Contact),
+      (row: Contact) => ContactDto.from(row),
     );
   }
 

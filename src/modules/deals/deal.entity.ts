@@ -12,13 +12,14 @@ import {
 import { Contact } from '../contacts/contact.entity';
 import { Organization } from '../organizations/organization.entity';
 import { User } from '../users/user.entity';
-import { DealStage, DealStatus } from './deal.enums';
+import { Pipeline } from '../pipelines/pipeline.entity';
+import { DealStatus } from './deal.enums';
 
 @Entity('deals')
 @Index('idx_deals_org_created', ['organizationId', 'createdAt', 'id'])
 @Index('idx_deals_org_owner_created', ['organizationId', 'ownerId', 'createdAt', 'id'])
 @Index('idx_deals_org_status_created', ['organizationId', 'status', 'createdAt', 'id'])
-@Index('idx_deals_org_stage', ['organizationId', 'stage'])
+@Index('idx_deals_org_pipeline_stage', ['organizationId', 'pipelineId', 'stage'])
 @Index('idx_deals_org_amount', ['organizationId', 'amount', 'id'])
 @Index('idx_deals_org_updated', ['organizationId', 'updatedAt', 'id'])
 @Index('idx_deals_contact', ['contactId'])
@@ -61,14 +62,21 @@ export class Deal {
   @Column({ type: 'enum', enum: DealStatus, enumName: 'deal_status', default: DealStatus.NEW })
   status: DealStatus;
 
-  /** A stage key (see DEAL_STAGES). */
-  @Column({
-    type: 'enum',
-    enum: DealStage,
-    enumName: 'deal_stage',
-    default: DealStage.QUALIFICATION,
-  })
+  @Column({ type: 'uuid' })
+  pipelineId: string;
+
+  // A pipeline with deals cannot be deleted (API.md: 409 PIPELINE_IN_USE; the FK enforces it too).
+  @ManyToOne(() => Pipeline, { onDelete: 'RESTRICT' })
+  @JoinColumn({ name: 'pipeline_id' })
+  pipeline?: Relation<Pipeline>;
+
+  /** A stage key of the deal's pipeline. */
+  @Column({ type: 'varchar', length: 40 })
   stage: string;
+
+  /** Why a lost deal was lost (POST /deals/{id}/lose). */
+  @Column({ type: 'text', nullable: true })
+  lostReason: string | null;
 
   @CreateDateColumn({ type: 'timestamptz' })
   createdAt: Date;

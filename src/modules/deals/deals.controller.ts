@@ -24,7 +24,13 @@ import type { Actor } from '../../common/http/request-context';
 import { ApiListResponse, type ListResult } from '../../common/pagination/list-result.dto';
 import { UuidParam } from '../../common/pipes/validation';
 import { DealsService } from './deals.service';
-import { CreateDealDto, DealListQueryDto, UpdateDealDto } from './dto/deal-input.dto';
+import {
+  CreateDealDto,
+  DealListQueryDto,
+  LoseDealDto,
+  MoveStageDto,
+  UpdateDealDto,
+} from './dto/deal-input.dto';
 import { DealDto } from './dto/deal.dto';
 
 const RULES =
@@ -92,6 +98,55 @@ export class DealsController {
     @Body() body: UpdateDealDto,
   ): Promise<DealDto> {
     return this.deals.update(actor, id, body);
+  }
+
+  @Post(':id/move-stage')
+  @Roles()
+  @HttpCode(HttpStatus.OK)
+  @ApiOperation({
+    summary: 'Move a deal to a stage (same rules as PATCH {stage})',
+    description: RULES,
+  })
+  @ApiOkResponse({ type: DealDto })
+  @ApiError(403, [ErrorCode.NOT_A_MEMBER, ErrorCode.STAGE_ROLLBACK_FORBIDDEN])
+  @ApiError(404, [ErrorCode.NOT_FOUND])
+  @ApiError(422, [ErrorCode.INVALID_STAGE])
+  moveStage(
+    @CurrentActor() actor: Actor,
+    @UuidParam('id') id: string,
+    @Body() body: MoveStageDto,
+  ): Promise<DealDto> {
+    return this.deals.moveStage(actor, id, body.stage);
+  }
+
+  @Post(':id/win')
+  @Roles()
+  @HttpCode(HttpStatus.OK)
+  @ApiOperation({ summary: 'Win a deal (same rules as PATCH {status: won})', description: RULES })
+  @ApiOkResponse({ type: DealDto })
+  @ApiError(404, [ErrorCode.NOT_FOUND])
+  @ApiError(409, [ErrorCode.INVALID_STATUS_TRANSITION])
+  @ApiError(422, [ErrorCode.AMOUNT_REQUIRED_TO_WIN])
+  win(@CurrentActor() actor: Actor, @UuidParam('id') id: string): Promise<DealDto> {
+    return this.deals.win(actor, id);
+  }
+
+  @Post(':id/lose')
+  @Roles()
+  @HttpCode(HttpStatus.OK)
+  @ApiOperation({
+    summary: 'Lose a deal with a reason (same rules as PATCH {status: lost})',
+    description: RULES,
+  })
+  @ApiOkResponse({ type: DealDto })
+  @ApiError(404, [ErrorCode.NOT_FOUND])
+  @ApiError(409, [ErrorCode.INVALID_STATUS_TRANSITION])
+  lose(
+    @CurrentActor() actor: Actor,
+    @UuidParam('id') id: string,
+    @Body() body: LoseDealDto,
+  ): Promise<DealDto> {
+    return this.deals.lose(actor, id, body.reason);
   }
 
   @Delete(':id')

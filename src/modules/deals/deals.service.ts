@@ -14,23 +14,29 @@ import { ActivityType } from '../activities/activity.enums';
 import { AnalyticsCache } from '../analytics/analytics-cache.service';
 import { ContactsService } from '../contacts/contacts.service';
 import { Organization } from '../organizations/organization.entity';
+import { PipelinesService, stageKeys } from '../pipelines/pipelines.service';
 import { DealAccess } from './deal-access';
 import { applyDealChange, initialDealState } from './deal-rules';
+import { DealStatus } from './deal.enums';
 import { Deal } from './deal.entity';
-import { DEAL_STAGES } from './deal.enums';
 import { CreateDealDto, DealListQueryDto, UpdateDealDto } from './dto/deal-input.dto';
 import { DealDto } from './dto/deal.dto';
+
+/** What PATCH and the deal actions may change; only `lose` sets a lost reason. */
+type DealChangeInput = UpdateDealDto & { lostReason?: string };
 
 const COLUMNS = [
   'id',
   'organizationId',
   'contactId',
+  'pipelineId',
   'ownerId',
   'title',
   'amount',
   'currency',
   'status',
   'stage',
+  'lostReason',
   'createdAt',
   'updatedAt',
 ] as const;
@@ -53,6 +59,7 @@ export class DealsService {
     private readonly contacts: ContactsService,
     private readonly activities: ActivitiesService,
     private readonly analytics: AnalyticsCache,
+    private readonly pipelines: PipelinesService,
   ) {}
 
   list(actor: Actor, query: DealListQueryDto): Promise<ListResult<DealDto>> {
@@ -61,11 +68,10 @@ export class DealsService {
       actor,
       'd',
     );
-    const { status, stage, ownerId, contactId, minAmount, maxAmount } = query;
+    const { status, stage, pipelineId, ownerId, contactId, minAmount, maxAmount } = query;
     if (status?.length) deals.andWhere('d.status IN (:...status)', { status });
     // A stage key that is no stage of the pipeline matches nothing (the column is an enum:
     // comparing it to an unknown label would be an SQL error).
-    if (stage && !(DEAL_STAGES as readonly string[]).includes(stage)) deals.andWhere('1 = 0');
     else if (stage) deals.andWhere('d.stage = :stage', { stage });
     if (ownerId) deals.andWhere('d.owner_id = :ownerId', { ownerId });
     if (contactId) deals.andWhere('d.contact_id = :contactId', { contactId });
@@ -99,8 +105,14 @@ export class DealsService {
   async create(actor: Actor, input: CreateDealDto): Promise<DealDto> {
     const deal = await this.dataSource.transaction(async (manager) => {
       await this.contacts.findVisible(manager, actor, input.contactId);
+      const pipeline = await this.pipelines.find(
+        manager,
+        actor.organizationId,
+        input.pipelineId,
+        'pessimistic_read',
+      );
       const ownerId = this.ownership.requestedOwner(actor, null, input.ownerId);
-      const state = initialDealState(input, DEAL_STAGES);
+      const state = initialDealState(input, stageKeys(pipeline));
       const currency =
         input.currency ?? (await this.defaultCurrency(manager, actor.organizationId));
       assertSupportedCurrency(this.config, currency);
@@ -109,6 +121,7 @@ export class DealsService {
         manager.create(Deal, {
           organizationId: actor.organizationId,
           contactId: input.contactId,
+          pipelineId: pipeline.id,
           ownerId,
           title: input.title,
           currency,
@@ -140,14 +153,20 @@ export class DealsService {
    * the lock applies later, and the timeline and updatedAt must follow the order in which the
    * changes were applied.
    */
-  async update(actor: Actor, id: string, input: UpdateDealDto): Promise<DealDto> {
+  async update(actor: Actor, id: string, input: DealChangeInput): Promise<DealDto> {
     const { deal, changed } = await this.dataSource.transaction(async (manager) => {
       const deal = await this.access.findVisible(manager, actor, id, true);
+      const pipeline = await this.pipelines.find(
+        manager,
+        actor.organizationId,
+        deal.pipelineId,
+        'pessimistic_read',
+      );
       if (input.contactId !== undefined && input.contactId !== deal.contactId) {
         await this.contacts.findVisible(manager, actor, input.contactId);
       }
       const ownerId = this.ownership.requestedOwner(actor, deal.ownerId, input.ownerId);
-      const { next, events } = applyDealChange(deal, input, actor.role, DEAL_STAGES);
+      const { next, events } = applyDealChange(deal, input, actor.role, stageKeys(pipeline));
       if (input.currency !== undefined) assertSupportedCurrency(this.config, input.currency);
       if (ownerId !== deal.ownerId) await this.ownership.assertValidOwner(actor, ownerId, manager);
 
@@ -157,6 +176,8 @@ export class DealsService {
         title: input.title ?? deal.title,
         currency: input.currency ?? deal.currency,
         contactId: input.contactId ?? deal.contactId,
+        // Only `lose` records a reason; it stays with the (terminal) lost deal.
+        lostReason: input.lostReason ?? deal.lostReason,
       };
       const changed = (Object.keys(values) as (keyof typeof values)[]).some(
         (key) => values[key] !== deal[key],
@@ -188,6 +209,21 @@ export class DealsService {
     });
     if (changed) await this.analytics.invalidate(actor.organizationId);
     return DealDto.from(deal);
+  }
+
+  /** POST /deals/{id}/move-stage: exactly PATCH {stage}. */
+  moveStage(actor: Actor, id: string, stage: string): Promise<DealDto> {
+    return this.update(actor, id, { stage });
+  }
+
+  /** POST /deals/{id}/win: exactly PATCH {status: won}. */
+  win(actor: Actor, id: string): Promise<DealDto> {
+    return this.update(actor, id, { status: DealStatus.WON });
+  }
+
+  /** POST /deals/{id}/lose: PATCH {status: lost}, keeping the reason. */
+  lose(actor: Actor, id: string, reason: string): Promise<DealDto> {
+    return this.update(actor, id, { status: DealStatus.LOST, lostReason: reason });
   }
 
   /** Its tasks and activities go with it (ON DELETE CASCADE). */

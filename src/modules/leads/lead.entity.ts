@@ -21,6 +21,8 @@ export const leadSearchText = (alias: string): string =>
 
 @Entity('leads')
 @Index('idx_leads_search_trgm', { synchronize: false })
+@Index('idx_leads_converted_contact', { synchronize: false })
+@Index('idx_leads_converted_deal', { synchronize: false })
 @Index('idx_leads_org_created', ['organizationId', 'createdAt', 'id'])
 @Index('idx_leads_org_owner_created', ['organizationId', 'ownerId', 'createdAt', 'id'])
 @Index('idx_leads_org_status_created', ['organizationId', 'status', 'createdAt', 'id'])

@@ -10,6 +10,7 @@ import { assertSupportedCurrency } from '../../common/validation/currency';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import { isUniqueViolation } from '../../database/pg-errors';
 import { AuditAction, AuditService } from '../audit/audit.service';
+import { PipelinesService } from '../pipelines/pipelines.service';
 import { User } from '../users/user.entity';
 import { MemberDto } from './dto/member.dto';
 import {
@@ -47,6 +48,7 @@ export class OrganizationsService {
     private readonly memberships: MembershipService,
     private readonly audit: AuditService,
     private readonly paginator: Paginator,
+    private readonly pipelines: PipelinesService,
   ) {}
 
   /** The caller's organizations with their role in each, oldest membership first. */
@@ -84,6 +86,7 @@ export class OrganizationsService {
       userId: ownerId,
       role: Role.OWNER,
     });
+    await this.pipelines.createDefault(manager, org.id);
     await this.audit.record(
       {
         action: AuditAction.ORGANIZATION_CREATED,

@@ -1,5 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { DEAL_STAGES, DealStage } from '../../deals/deal.enums';
+import { ApiPropertyOptional } from '@nestjs/swagger';
+import { IsOptional } from 'class-validator';
+import { IsUuid } from '../../../common/validation/text';
 
 export class StatusCountsDto {
   @ApiProperty({ type: 'integer', example: 6 })
@@ -17,10 +19,8 @@ export class StatusCountsDto {
 
 export class FunnelStageDto {
   @ApiProperty({
-    enum: DealStage,
-    enumName: 'DealStage',
-    example: DealStage.QUALIFICATION,
-    description: `In stage order: ${DEAL_STAGES.join(' < ')}`,
+    example: 'qualification',
+    description: "A stage key, in the pipeline's stage order",
   })
   stage: string;
 
@@ -35,10 +35,10 @@ export class FunnelStageDto {
 }
 
 export class FunnelConversionDto {
-  @ApiProperty({ example: DealStage.QUALIFICATION })
+  @ApiProperty({ example: 'qualification' })
   from: string;
 
-  @ApiProperty({ example: DealStage.PROPOSAL })
+  @ApiProperty({ example: 'proposal' })
   to: string;
 
   @ApiProperty({
@@ -79,4 +79,39 @@ export class DealFunnelDto {
     ],
   })
   conversion: FunnelConversionDto[];
+}
+
+export class PipelineQueryDto {
+  @ApiPropertyOptional({
+    format: 'uuid',
+    description: 'A pipeline of the organization; the default one when omitted',
+  })
+  @IsOptional()
+  @IsUuid()
+  pipelineId?: string;
+}
+
+const PER_CURRENCY = {
+  type: 'object',
+  additionalProperties: { type: 'string', pattern: '^\\d+\\.\\d{2}$' },
+} as const;
+
+export class DealForecastDto {
+  @ApiProperty({ format: 'uuid' })
+  pipelineId: string;
+
+  @ApiProperty({
+    ...PER_CURRENCY,
+    example: { USD: '4200.00', EUR: '150.00' },
+    description:
+      'Per currency: sum of amount x stage probability / 100 over open deals, rounded half-up',
+  })
+  weighted: Record<string, string>;
+
+  @ApiProperty({
+    ...PER_CURRENCY,
+    example: { USD: '12000.00', EUR: '500.00' },
+    description: 'Per currency: sum of open deal amounts',
+  })
+  open: Record<string, string>;
 }

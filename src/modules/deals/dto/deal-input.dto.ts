@@ -23,6 +23,14 @@ export class CreateDealDto {
   @IsUuid()
   contactId: string;
 
+  @ApiPropertyOptional({
+    format: 'uuid',
+    description: 'A pipeline of the organization; the default pipeline when omitted',
+  })
+  @OptionalNotNull()
+  @IsUuid()
+  pipelineId?: string;
+
   @ApiProperty({ minLength: 1, maxLength: 200, example: 'Annual licence renewal' })
   @Trim()
   @IsString()
@@ -132,6 +140,11 @@ export class DealListQueryDto extends ListQueryDto {
   @ApiPropertyOptional({ format: 'uuid' })
   @IsOptional()
   @IsUuid()
+  pipelineId?: string;
+
+  @ApiPropertyOptional({ format: 'uuid' })
+  @IsOptional()
+  @IsUuid()
   ownerId?: string;
 
   @ApiPropertyOptional({ format: 'uuid' })
@@ -153,4 +166,18 @@ export class DealListQueryDto extends ListQueryDto {
   @IsOptional()
   @IsIn(DEAL_ORDER_BY)
   orderBy: (typeof DEAL_ORDER_BY)[number] = 'createdAt';
+}
+
+export class MoveStageDto {
+  @ApiProperty({ example: 'negotiation', description: "A stage key of the deal's pipeline" })
+  @IsString()
+  @Matches(STAGE_KEY, { message: 'stage must be a stage key' })
+  stage: string;
+}
+
+export class LoseDealDto {
+  @ApiProperty({ minLength: 1, maxLength: 1000, example: 'Chose a competitor' })
+  @Trim()
+  @IsText(1, 1000)
+  reason: string;
 }

@@ -1,6 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import type { Deal } from '../deal.entity';
-import { DEAL_STAGES, DealStatus } from '../deal.enums';
+import { DealStatus } from '../deal.enums';
 
 export class DealDto {
   @ApiProperty({ format: 'uuid', example: '3c9d2e1f-7a6b-4c5d-8e9f-0a1b2c3d4e5f' })
@@ -11,6 +11,9 @@ export class DealDto {
 
   @ApiProperty({ format: 'uuid', example: '9b2f1c7e-0d4a-4c3b-8e6f-1a2b3c4d5e6f' })
   contactId: string;
+
+  @ApiProperty({ format: 'uuid', example: '7e1d2c3b-4a59-4867-9f00-112233445566' })
+  pipelineId: string;
 
   @ApiProperty({ format: 'uuid', example: '0b6a3c52-3f44-4d0e-a8e5-9b1d3b0f1c11' })
   ownerId: string;
@@ -33,9 +36,18 @@ export class DealDto {
 
   @ApiProperty({
     example: 'qualification',
-    description: `Stage key; default pipeline: ${DEAL_STAGES.join(' < ')}`,
+    description:
+      "A stage key of the deal's pipeline (default pipeline: qualification < proposal < negotiation < closed)",
   })
   stage: string;
+
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    example: null,
+    description: 'Set by POST /deals/{id}/lose',
+  })
+  lostReason: string | null;
 
   @ApiProperty({ format: 'date-time', example: '2026-11-21T10:00:00.000Z' })
   createdAt: string;
@@ -48,12 +60,14 @@ export class DealDto {
       id: d.id,
       organizationId: d.organizationId,
       contactId: d.contactId,
+      pipelineId: d.pipelineId,
       ownerId: d.ownerId,
       title: d.title,
       amount: d.amount,
       currency: d.currency,
       status: d.status,
       stage: d.stage,
+      lostReason: d.lostReason,
       createdAt: new Date(d.createdAt).toISOString(),
       updatedAt: new Date(d.updatedAt).toISOString(),
     };
