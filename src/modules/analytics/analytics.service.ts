@@ -101,12 +101,11 @@ export class AnalyticsService {
         const probability = `CASE d.stage ${pipeline.stages
           .map((_, i) => `WHEN :stageKey${i} THEN CAST(:stageProbability${i} AS int)`)
           .join(' ')} ELSE 0 END`;
-        const stageParameters = Object.fromEntries(
-          pipeline.stages.flatMap((stage, i) => [
-            [`stageKey${i}`, stage.key],
-            [`stageProbability${i}`, stage.probability],
-          ]),
-        );
+        const stageParameters: Record<string, string | number> = {};
+        pipeline.stages.forEach((stage, i) => {
+          stageParameters[`stageKey${i}`] = stage.key;
+          stageParameters[`stageProbability${i}`] = stage.probability;
+        });
         const rows = await this.visibleDeals(actor)
           .setParameters(stageParameters)
           .andWhere('d.pipeline_id = :pipelineId', { pipelineId: pipeline.id })

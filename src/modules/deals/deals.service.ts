@@ -70,9 +70,8 @@ export class DealsService {
     );
     const { status, stage, pipelineId, ownerId, contactId, minAmount, maxAmount } = query;
     if (status?.length) deals.andWhere('d.status IN (:...status)', { status });
-    // A stage key that is no stage of the pipeline matches nothing (the column is an enum:
-    // comparing it to an unknown label would be an SQL error).
-    else if (stage) deals.andWhere('d.stage = :stage', { stage });
+    if (stage) deals.andWhere('d.stage = :stage', { stage });
+    if (pipelineId) deals.andWhere('d.pipeline_id = :pipelineId', { pipelineId });
     if (ownerId) deals.andWhere('d.owner_id = :ownerId', { ownerId });
     if (contactId) deals.andWhere('d.contact_id = :contactId', { contactId });
     if (minAmount) deals.andWhere('d.amount >= CAST(:minAmount AS numeric)', { minAmount });
