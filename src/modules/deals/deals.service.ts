@@ -102,44 +102,51 @@ export class DealsService {
   }
 
   async create(actor: Actor, input: CreateDealDto): Promise<DealDto> {
-    const deal = await this.dataSource.transaction(async (manager) => {
-      await this.contacts.findVisible(manager, actor, input.contactId);
-      const pipeline = await this.pipelines.find(
-        manager,
-        actor.organizationId,
-        input.pipelineId,
-        'pessimistic_read',
-      );
-      const ownerId = this.ownership.requestedOwner(actor, null, input.ownerId);
-      const state = initialDealState(input, stageKeys(pipeline));
-      const currency =
-        input.currency ?? (await this.defaultCurrency(manager, actor.organizationId));
-      assertSupportedCurrency(this.config, currency);
-      await this.ownership.assertValidOwner(actor, ownerId, manager);
-      const created = await manager.save(
-        manager.create(Deal, {
-          organizationId: actor.organizationId,
-          contactId: input.contactId,
-          pipelineId: pipeline.id,
-          ownerId,
-          title: input.title,
-          currency,
-          ...state,
-        }),
-      );
-      await this.activities.record(manager, [
-        {
-          organizationId: actor.organizationId,
-          dealId: created.id,
-          authorId: null,
-          type: ActivityType.SYSTEM,
-          payload: { event: 'deal_created' },
-        },
-      ]);
-      return created;
-    });
+    const deal = await this.dataSource.transaction((manager) =>
+      this.createIn(manager, actor, input),
+    );
     await this.analytics.invalidate(actor.organizationId);
     return DealDto.from(deal);
+  }
+
+  /**
+   * Creates a deal inside the caller's transaction with every rule of POST /deals (lead
+   * conversion uses it too). The caller invalidates the analytics cache after its commit.
+   */
+  async createIn(manager: EntityManager, actor: Actor, input: CreateDealDto): Promise<Deal> {
+    await this.contacts.findVisible(manager, actor, input.contactId);
+    const pipeline = await this.pipelines.find(
+      manager,
+      actor.organizationId,
+      input.pipelineId,
+      'pessimistic_read',
+    );
+    const ownerId = this.ownership.requestedOwner(actor, null, input.ownerId);
+    const state = initialDealState(input, stageKeys(pipeline));
+    const currency = input.currency ?? (await this.defaultCurrency(manager, actor.organizationId));
+    assertSupportedCurrency(this.config, currency);
+    await this.ownership.assertValidOwner(actor, ownerId, manager);
+    const created = await manager.save(
+      manager.create(Deal, {
+        organizationId: actor.organizationId,
+        contactId: input.contactId,
+        pipelineId: pipeline.id,
+        ownerId,
+        title: input.title,
+        currency,
+        ...state,
+      }),
+    );
+    await this.activities.record(manager, [
+      {
+        organizationId: actor.organizationId,
+        dealId: created.id,
+        authorId: null,
+        type: ActivityType.SYSTEM,
+        payload: { event: 'deal_created' },
+      },
+    ]);
+    return created;
   }
 
   /**
