@@ -19,12 +19,14 @@ import { createTestApp, type TestApp } from './support/test-app';
 
 const API = '/api/v1';
 const CONTACTS = `${API}/contacts`;
+const COMPANIES = `${API}/companies`;
 const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const ROLES = ['owner', 'admin', 'manager', 'member'] as const;
 const MANAGING_ROLES = ['owner', 'admin', 'manager'] as const;
 
 const CONTACT_KEYS = [
+  'companyId',
   'createdAt',
   'email',
   'id',
@@ -44,6 +46,7 @@ interface ContactBody {
   name: string;
   email: string | null;
   phone: string | null;
+  companyId: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -62,6 +65,7 @@ interface ContactInput {
   email?: unknown;
   phone?: unknown;
   ownerId?: unknown;
+  companyId?: unknown;
   [extra: string]: unknown;
 }
 
@@ -88,6 +92,7 @@ function expectContact(value: unknown, expected: Partial<ContactBody>): void {
     name: expect.any(String),
     email: null,
     phone: null,
+    companyId: null,
     createdAt: expect.stringMatching(ISO_TIMESTAMP),
     updatedAt: expect.stringMatching(ISO_TIMESTAMP),
     ...expected,
@@ -1609,6 +1614,474 @@ describe('Contacts (API.md sections 4 and 5)', () => {
       expect(ids).toEqual([ada.id, alan.id, grace.id, other.id]);
       const example = await walk(team.owner, org, 'search=example&limit=2');
       expect([...example.ids].sort()).toEqual([ada.id, grace.id, other.id].sort());
+    });
+  });
+
+  // ---------------------------------------------------------------- companyId (API.md section 11)
+
+  describe('companyId (API.md section 11)', () => {
+    let team: Team & { member2: Session };
+    let org: string;
+    /** One company per role (owned by that role), and one in the outsider's organization. */
+    const companies: Partial<Record<RoleName | 'member2', string>> = {};
+    let otherOrgCompany: string;
+
+    const createCompany = async (
+      s: Session,
+      organizationId: string,
+      name: string,
+    ): Promise<string> => {
+      const res = await t.http().post(COMPANIES).set(as(s, organizationId)).send({ name });
+      expect(res.status).toBe(201);
+      return (res.body as { id: string }).id;
+    };
+    const companyOf = async (contactId: string): Promise<string | null> => {
+      const rows: { company_id: string | null }[] = await t.db.query(
+        'SELECT company_id FROM contacts WHERE id = $1',
+        [contactId],
+      );
+      return rows[0].company_id;
+    };
+
+    beforeAll(async () => {
+      team = await createTeamWithTwoMembers();
+      org = team.organizationId;
+      for (const role of [...ROLES, 'member2'] as const) {
+        companies[role] = await createCompany(team[role], org, `Company of ${role}`);
+      }
+      otherOrgCompany = await createCompany(
+        team.outsider,
+        team.outsider.organizationId,
+        'Elsewhere Ltd',
+      );
+    });
+
+    describe('POST /contacts', () => {
+      it.each(ROLES)(
+        'lets the %s link a new contact to its own company; Contact and GET show companyId',
+        async (role) => {
+          const contact = await createContact(team[role], org, {
+            name: `Linked by ${role}`,
+            companyId: companies[role],
+          });
+          expectContact(contact, {
+            organizationId: org,
+            ownerId: team[role].userId,
+            name: `Linked by ${role}`,
+            companyId: companies[role],
+          });
+          expect(await companyOf(contact.id)).toBe(companies[role]);
+          expect((await getContact(team[role], org, contact.id)).body).toEqual(contact);
+        },
+      );
+
+      it.each(MANAGING_ROLES)(
+        "lets the %s link to any company of the organization, also a member's",
+        async (role) => {
+          for (const target of ['owner', 'member', 'member2'] as const) {
+            const contact = await createContact(team[role], org, {
+              name: 'Any company',
+              companyId: companies[target],
+            });
+            expect(contact.companyId).toBe(companies[target]);
+          }
+        },
+      );
+
+      it('accepts null and absence (no company), and an upper-case id (answered in lower case)', async () => {
+        expect((await createContact(team.owner, org, { name: 'None' })).companyId).toBeNull();
+        expect(
+          (await createContact(team.owner, org, { name: 'Null', companyId: null })).companyId,
+        ).toBeNull();
+        const upper = await createContact(team.owner, org, {
+          name: 'Upper',
+          companyId: companies.owner!.toUpperCase(),
+        });
+        expect(upper.companyId).toBe(companies.owner);
+        expect(await companyOf(upper.id)).toBe(companies.owner);
+      });
+
+      it("answers 404 NOT_FOUND to a member linking another member's or the owner's company, and writes nothing", async () => {
+        const before = await dbContactCount();
+        for (const target of ['owner', 'manager', 'member2'] as const) {
+          expectError(
+            await postContact(team.member, org, { name: 'Sneaky', companyId: companies[target] }),
+            404,
+            'NOT_FOUND',
+          );
+        }
+        expect(await dbContactCount()).toBe(before);
+      });
+
+      it.each(ROLES)(
+        "answers 404 NOT_FOUND to the %s for another organization's company or an unknown id",
+        async (role) => {
+          const before = await dbContactCount();
+          for (const companyId of [otherOrgCompany, randomUUID()]) {
+            expectError(
+              await postContact(team[role], org, { name: 'Cross', companyId }),
+              404,
+              'NOT_FOUND',
+            );
+          }
+          expect(await dbContactCount()).toBe(before);
+        },
+      );
+
+      it("answers 404 even to the other organization's owner acting in their own organization with our company", async () => {
+        expectError(
+          await postContact(team.outsider, team.outsider.organizationId, {
+            name: 'Reverse',
+            companyId: companies.owner,
+          }),
+          404,
+          'NOT_FOUND',
+        );
+      });
+
+      it.each([
+        ['not a UUID', 'acme'],
+        ['a number', 42],
+        ['an object', { id: randomUUID() }],
+        ['an empty string', ''],
+      ])('answers 400 VALIDATION_FAILED (companyId) for %s', async (_label, companyId) => {
+        expectValidation(
+          await postContact(team.owner, org, { name: 'Bad', companyId }),
+          'companyId',
+        );
+      });
+
+      it('precedence: 400 before 404, 404 (company) before 403, 409 and 422', async () => {
+        await createContact(team.owner, org, { name: 'Holder', email: 'held@company.example' });
+        // validation before visibility
+        expectValidation(
+          await postContact(team.member, org, { name: '', companyId: companies.owner }),
+          'name',
+        );
+        // the company's visibility before the member's ownerId rule (403)
+        expectError(
+          await postContact(team.member, org, {
+            name: 'X',
+            companyId: companies.owner,
+            ownerId: team.owner.userId,
+          }),
+          404,
+          'NOT_FOUND',
+        );
+        // ... before the email conflict (409) and the owner rule (422)
+        expectError(
+          await postContact(team.owner, org, {
+            name: 'X',
+            email: 'held@company.example',
+            ownerId: randomUUID(),
+            companyId: otherOrgCompany,
+          }),
+          404,
+          'NOT_FOUND',
+        );
+        // a visible company lets the later rules decide
+        expectError(
+          await postContact(team.member, org, {
+            name: 'X',
+            companyId: companies.member,
+            ownerId: team.owner.userId,
+          }),
+          403,
+          'FORBIDDEN',
+        );
+        expectError(
+          await postContact(team.owner, org, {
+            name: 'X',
+            email: 'held@company.example',
+            companyId: companies.owner,
+            ownerId: randomUUID(),
+          }),
+          409,
+          'CONTACT_EMAIL_TAKEN',
+        );
+        expectError(
+          await postContact(team.owner, org, {
+            name: 'X',
+            companyId: companies.owner,
+            ownerId: team.outsider.userId,
+          }),
+          422,
+          'INVALID_OWNER',
+        );
+      });
+
+      it('lets a company linked by a manager show up for a member who owns the contact (companyId of a company they cannot see)', async () => {
+        const contact = await createContact(team.manager, org, {
+          name: 'Handed over with company',
+          ownerId: team.member.userId,
+          companyId: companies.manager,
+        });
+        const read = await getContact(team.member, org, contact.id);
+        expect(read.status).toBe(200);
+        expect((read.body as ContactBody).companyId).toBe(companies.manager);
+        expectError(
+          await t.http().get(`${COMPANIES}/${companies.manager}`).set(as(team.member, org)),
+          404,
+          'NOT_FOUND',
+        );
+      });
+    });
+
+    describe('PUT /contacts/{id}', () => {
+      it('sets, changes and (full replace) clears companyId', async () => {
+        const contact = await createContact(team.admin, org, { name: 'Mover' });
+        let res = await putContact(team.admin, org, contact.id, {
+          name: 'Mover',
+          companyId: companies.admin,
+        });
+        expect(res.status).toBe(200);
+        expectContact(res.body, {
+          id: contact.id,
+          name: 'Mover',
+          ownerId: team.admin.userId,
+          organizationId: org,
+          companyId: companies.admin,
+          createdAt: contact.createdAt,
+        });
+        res = await putContact(team.admin, org, contact.id, {
+          name: 'Mover',
+          companyId: companies.member,
+        });
+        expect((res.body as ContactBody).companyId).toBe(companies.member);
+        expect(await companyOf(contact.id)).toBe(companies.member);
+        // absent = null (PUT is a full replace)
+        res = await putContact(team.admin, org, contact.id, { name: 'Mover' });
+        expect(res.status).toBe(200);
+        expect((res.body as ContactBody).companyId).toBeNull();
+        expect(await companyOf(contact.id)).toBeNull();
+        await putContact(team.admin, org, contact.id, {
+          name: 'Mover',
+          companyId: companies.admin,
+        }).expect(200);
+        res = await putContact(team.admin, org, contact.id, { name: 'Mover', companyId: null });
+        expect((res.body as ContactBody).companyId).toBeNull();
+        expect((await getContact(team.admin, org, contact.id)).body).toEqual(res.body);
+      });
+
+      it('answers 404 NOT_FOUND to a member moving their contact to a company they cannot see, and changes nothing', async () => {
+        const contact = await createContact(team.member, org, {
+          name: 'Mine',
+          companyId: companies.member,
+        });
+        for (const companyId of [
+          companies.owner,
+          companies.member2,
+          otherOrgCompany,
+          randomUUID(),
+        ]) {
+          expectError(
+            await putContact(team.member, org, contact.id, { name: 'Moved', companyId }),
+            404,
+            'NOT_FOUND',
+          );
+        }
+        expect(await dbContact(contact.id)).toEqual(expect.objectContaining({ name: 'Mine' }));
+        expect(await companyOf(contact.id)).toBe(companies.member);
+      });
+
+      it.each(MANAGING_ROLES)(
+        "answers 404 NOT_FOUND to the %s for another organization's company, changing nothing",
+        async (role) => {
+          const contact = await createContact(team.owner, org, {
+            name: 'Stays',
+            companyId: companies.owner,
+          });
+          expectError(
+            await putContact(team[role], org, contact.id, {
+              name: 'Moved',
+              companyId: otherOrgCompany,
+            }),
+            404,
+            'NOT_FOUND',
+          );
+          expect(await companyOf(contact.id)).toBe(companies.owner);
+        },
+      );
+
+      it('lets a member keep a company a manager linked (an unchanged companyId is not re-checked), or drop it', async () => {
+        const contact = await createContact(team.manager, org, {
+          name: 'Linked for member',
+          ownerId: team.member.userId,
+          companyId: companies.manager,
+        });
+        const kept = await putContact(team.member, org, contact.id, {
+          name: 'Renamed',
+          companyId: companies.manager,
+        });
+        expect(kept.status).toBe(200);
+        expect(kept.body).toEqual(
+          expect.objectContaining({ name: 'Renamed', companyId: companies.manager }),
+        );
+        const dropped = await putContact(team.member, org, contact.id, { name: 'Renamed' });
+        expect((dropped.body as ContactBody).companyId).toBeNull();
+        // once dropped, it cannot be linked back by the member
+        expectError(
+          await putContact(team.member, org, contact.id, {
+            name: 'Renamed',
+            companyId: companies.manager,
+          }),
+          404,
+          'NOT_FOUND',
+        );
+      });
+
+      it('precedence on PUT: the contact 404, then the company 404 before 403/409/422', async () => {
+        const theirs = await createContact(team.owner, org, { name: 'Not for member' });
+        expectError(
+          await putContact(team.member, org, theirs.id, {
+            name: 'x',
+            companyId: companies.member,
+          }),
+          404,
+          'NOT_FOUND',
+        );
+        await createContact(team.owner, org, {
+          name: 'Has mail',
+          email: 'put-held@company.example',
+        });
+        const own = await createContact(team.member, org, { name: 'Own' });
+        expectError(
+          await putContact(team.member, org, own.id, {
+            name: 'x',
+            companyId: companies.owner,
+            ownerId: team.owner.userId,
+            email: 'put-held@company.example',
+          }),
+          404,
+          'NOT_FOUND',
+        );
+        expectError(
+          await putContact(team.member, org, own.id, {
+            name: 'x',
+            companyId: companies.member,
+            ownerId: team.owner.userId,
+          }),
+          403,
+          'FORBIDDEN',
+        );
+        expectValidation(
+          await putContact(team.member, org, own.id, { name: 'x', companyId: 'nope' }),
+          'companyId',
+        );
+        expect(await dbContact(own.id)).toEqual(expect.objectContaining({ name: 'Own' }));
+      });
+    });
+
+    describe('GET /contacts?companyId=', () => {
+      let linked: ContactBody[];
+      /** Fresh companies (earlier tests linked contacts to the per-role ones). */
+      let target: string;
+      let ownersCompany: string;
+      beforeAll(async () => {
+        target = await createCompany(team.member, org, 'Filter target');
+        ownersCompany = await createCompany(team.owner, org, 'Filter other target');
+        linked = [];
+        // the owner links contacts of several owners to the member's company
+        for (const [s, n] of [
+          [team.owner, 1],
+          [team.member, 2],
+          [team.member, 3],
+          [team.member2, 4],
+        ] as const) {
+          linked.push(
+            await createContact(team.owner, org, {
+              name: `Filter ${n}`,
+              ownerId: s.userId,
+              companyId: target,
+            }),
+          );
+        }
+        // a member's contact of another company, and one without a company
+        await createContact(team.owner, org, {
+          name: 'Filter other',
+          ownerId: team.member.userId,
+          companyId: ownersCompany,
+        });
+        await createContact(team.member, org, { name: 'Filter none' });
+      });
+
+      const withCompany = (companyId: string): ContactBody[] =>
+        linked.filter((c) => c.companyId === companyId);
+
+      it.each(MANAGING_ROLES)(
+        'shows the %s every contact of the company, and only those',
+        async (role) => {
+          const ids = await allVisible(team[role], org, `&companyId=${target}`);
+          expect(ids.sort()).toEqual(idsOf(withCompany(target)).sort());
+          const body = await page(team[role], org, `?companyId=${target}&search=filter`);
+          expect(body.total).toBe(4);
+          for (const item of body.items) expect(item.companyId).toBe(target);
+        },
+      );
+
+      it('shows a member only their own contacts of the company', async () => {
+        const ids = await allVisible(team.member, org, `&companyId=${target}`);
+        expect(ids.sort()).toEqual(
+          idsOf(linked.filter((c) => c.ownerId === team.member.userId)).sort(),
+        );
+        // a company they cannot see: only their own contacts linked to it
+        const owners = await page(team.member, org, `?companyId=${ownersCompany}`);
+        expect(owners.items.every((c) => c.ownerId === team.member.userId)).toBe(true);
+      });
+
+      it('combines with ownerId and search; unknown or foreign companies give an empty list', async () => {
+        const body = await page(
+          team.owner,
+          org,
+          `?companyId=${target}&ownerId=${team.member.userId}&search=filter%203`,
+        );
+        expect(idsOf(body.items)).toEqual([linked[2].id]);
+        for (const companyId of [randomUUID(), otherOrgCompany]) {
+          expect(await page(team.owner, org, `?companyId=${companyId}`)).toEqual({
+            items: [],
+            total: 0,
+            page: 1,
+            pageSize: 20,
+          });
+        }
+        const upper = await page(team.owner, org, `?companyId=${target.toUpperCase()}`);
+        expect(upper.total).toBe(4);
+      });
+
+      it('walks keyset pages with the filter, and binds the cursor to it', async () => {
+        const { ids } = await walk(team.owner, org, `limit=1&companyId=${target}`);
+        expect(ids).toEqual(
+          idsOf(
+            [...withCompany(target)].sort(
+              (a, b) => byCodeUnit(b.createdAt, a.createdAt) || byCodeUnit(b.id, a.id),
+            ),
+          ),
+        );
+        const first = await listContacts(team.owner, org, `?limit=1&companyId=${target}`);
+        const cursor = encodeURIComponent((first.body as CursorBody).nextCursor!);
+        for (const query of ['?limit=1', `?limit=1&companyId=${ownersCompany}`]) {
+          expectValidation(
+            await listContacts(team.owner, org, `${query}&cursor=${cursor}`),
+            'cursor',
+          );
+        }
+        const plain = await listContacts(team.owner, org, '?limit=1');
+        expectValidation(
+          await listContacts(
+            team.owner,
+            org,
+            `?limit=1&companyId=${target}&cursor=${encodeURIComponent((plain.body as CursorBody).nextCursor!)}`,
+          ),
+          'cursor',
+        );
+      });
+
+      it.each([
+        ['companyId=acme', 'companyId'],
+        [`companyId=${randomUUID()}&companyId=${randomUUID()}`, 'companyId'],
+      ])('answers 400 VALIDATION_FAILED for ?%s', async (query, field) => {
+        expectValidation(await listContacts(team.owner, org, `?${query}`), field);
+      });
     });
   });
 

@@ -47,13 +47,18 @@ export class ContactsController {
 
   @Post()
   @Roles()
-  @ApiOperation({ summary: 'Create a contact' })
+  @ApiOperation({
+    summary: 'Create a contact',
+    description:
+      'companyId, when given, must name a company visible to the caller (404 otherwise).',
+  })
   @ApiCreatedResponse({ type: ContactDto })
   @ApiError(
     403,
     [ErrorCode.NOT_A_MEMBER, ErrorCode.FORBIDDEN],
     'FORBIDDEN: a member setting ownerId to someone else',
   )
+  @ApiError(404, [ErrorCode.NOT_FOUND], 'NOT_FOUND: the company is not visible')
   @ApiError(409, [ErrorCode.CONTACT_EMAIL_TAKEN])
   @ApiError(422, [ErrorCode.INVALID_OWNER])
   create(@CurrentActor() actor: Actor, @Body() body: ContactInputDto): Promise<ContactDto> {
@@ -74,7 +79,7 @@ export class ContactsController {
   @ApiOperation({
     summary: 'Replace a contact',
     description:
-      'name, email and phone are replaced (absent email/phone become null); ownerId changes only when given.',
+      'name, email, phone and companyId are replaced (absent email/phone/companyId become null); ownerId changes only when given. A new companyId must name a company visible to the caller (404 otherwise).',
   })
   @ApiOkResponse({ type: ContactDto })
   @ApiError(
@@ -82,7 +87,11 @@ export class ContactsController {
     [ErrorCode.NOT_A_MEMBER, ErrorCode.FORBIDDEN],
     'FORBIDDEN: a member changing ownerId',
   )
-  @ApiError(404, [ErrorCode.NOT_FOUND])
+  @ApiError(
+    404,
+    [ErrorCode.NOT_FOUND],
+    'NOT_FOUND: the contact, or the new company, is not visible',
+  )
   @ApiError(409, [ErrorCode.CONTACT_EMAIL_TAKEN])
   @ApiError(422, [ErrorCode.INVALID_OWNER])
   replace(

@@ -10,9 +10,14 @@ import { escapeLike, selectAs } from '../../common/pagination/select-as';
 import { OwnershipService } from '../../common/visibility/ownership.service';
 import { visibleTo } from '../../common/visibility/visibility';
 import { isUniqueViolation } from '../../database/pg-errors';
+import { findVisibleCompany } from '../companies/company-access';
 import { Deal } from '../deals/deal.entity';
 import { Contact, contactSearchText } from './contact.entity';
-import { ContactInputDto, ContactListQueryDto } from './dto/contact-input.dto';
+import {
+  ContactInputDto,
+  ContactListFiltersDto,
+  ContactListQueryDto,
+} from './dto/contact-input.dto';
 import { ContactDto } from './dto/contact.dto';
 
 const COLUMNS = [
@@ -22,6 +27,7 @@ const COLUMNS = [
   'name',
   'email',
   'phone',
+  'companyId',
   'createdAt',
   'updatedAt',
 ] as const;
@@ -49,13 +55,27 @@ export class ContactsService {
     private readonly ownership: OwnershipService,
   ) {}
 
+  /** GET /contacts. */
   list(actor: Actor, query: ContactListQueryDto): Promise<ListResult<ContactDto>> {
+    return this.listOf(actor, query, { endpoint: 'contacts', companyId: query.companyId });
+  }
+
+  /**
+   * A list of the contacts visible to the actor, optionally of one company. `endpoint` names
+   * the listing its cursors belong to (GET /companies/{id}/contacts checks the company itself).
+   */
+  listOf(
+    actor: Actor,
+    query: ContactListFiltersDto,
+    { endpoint, companyId }: { endpoint: string; companyId?: string },
+  ): Promise<ListResult<ContactDto>> {
     const contacts = visibleTo(
       this.dataSource.getRepository(Contact).createQueryBuilder('c').select(selectAs('c', COLUMNS)),
       actor,
       'c',
     );
     if (query.ownerId) contacts.andWhere('c.owner_id = :ownerId', { ownerId: query.ownerId });
+    if (companyId) contacts.andWhere('c.company_id = :companyId', { companyId });
     const words = searchWords(query.search);
     // Every word must occur somewhere (a fragment is enough): trigram-indexed LIKE per word.
     words.forEach((word, i) =>
@@ -68,10 +88,10 @@ export class ContactsService {
       query,
       ORDER[query.orderBy],
       {
-        endpoint: 'contacts',
+        endpoint,
         actor,
         orderBy: query.orderBy,
-        filters: { words, ownerId: query.ownerId },
+        filters: { words, ownerId: query.ownerId, companyId },
       },
       (row: Contact) => ContactDto.from(row),
     );
@@ -100,29 +120,43 @@ export class ContactsService {
   }
 
   async create(actor: Actor, input: ContactInputDto): Promise<ContactDto> {
-    const ownerId = this.ownership.requestedOwner(actor, null, input.ownerId);
-    await this.assertEmailFree(this.dataSource.manager, actor, input.email);
-    await this.ownership.assertValidOwner(actor, ownerId);
     try {
-      const contact = await this.dataSource.getRepository(Contact).save({
-        organizationId: actor.organizationId,
-        ownerId,
-        name: input.name,
-        email: input.email ?? null,
-        phone: input.phone ?? null,
+      return await this.dataSource.transaction(async (manager) => {
+        // Precedence (API.md section 1): the company's visibility (404) before 403, 409, 422.
+        const companyId = input.companyId ?? null;
+        if (companyId) await findVisibleCompany(manager, actor, companyId, 'for_key_share');
+        const ownerId = this.ownership.requestedOwner(actor, null, input.ownerId);
+        await this.assertEmailFree(manager, actor, input.email);
+        await this.ownership.assertValidOwner(actor, ownerId, manager);
+        const contact = await manager.getRepository(Contact).save({
+          organizationId: actor.organizationId,
+          ownerId,
+          companyId,
+          name: input.name,
+          email: input.email ?? null,
+          phone: input.phone ?? null,
+        });
+        return ContactDto.from(contact);
       });
-      return ContactDto.from(contact);
     } catch (e) {
       if (isUniqueViolation(e, 'uq_contacts_org_email_ci')) throw emailTaken();
       throw e;
     }
   }
 
-  /** PUT: name, email and phone are replaced (absent = null); ownerId changes only when given. */
+  /**
+   * PUT: name, email, phone and companyId are replaced (absent = null); ownerId changes only
+   * when given. Only a changed company is checked for visibility: keeping the company someone
+   * else linked is not the client's choice, so it is no reason for a 404.
+   */
   async replace(actor: Actor, id: string, input: ContactInputDto): Promise<ContactDto> {
     try {
       return await this.dataSource.transaction(async (manager) => {
         const contact = await this.findVisible(manager, actor, id, true);
+        const companyId = input.companyId ?? null;
+        if (companyId && companyId !== contact.companyId) {
+          await findVisibleCompany(manager, actor, companyId, 'for_key_share');
+        }
         const currentOwner = contact.ownerId;
         contact.ownerId = this.ownership.requestedOwner(actor, currentOwner, input.ownerId);
         await this.assertEmailFree(manager, actor, input.email, contact.id);
@@ -134,6 +168,7 @@ export class ContactsService {
         contact.name = input.name;
         contact.email = input.email ?? null;
         contact.phone = input.phone ?? null;
+        contact.companyId = companyId;
         return ContactDto.from(await manager.save(contact));
       });
     } catch (e) {

@@ -6,10 +6,10 @@ import { Trim } from '../../../common/validation/transforms';
 
 /** Digits with an optional leading +, spaces, dashes, dots and parentheses (API.md section 5). */
 export const PHONE = /^\+?(?=[^+]*\d)[\d ().-]+$/;
-const PHONE_MESSAGE =
+export const PHONE_MESSAGE =
   'phone must be digits with an optional leading +, spaces, dashes, dots or parentheses';
 
-/** POST /contacts, and PUT /contacts/{id} (a full replace: absent email/phone become null). */
+/** POST /contacts, and PUT /contacts/{id} (a full replace: absent email/phone/companyId become null). */
 export class ContactInputDto {
   @ApiProperty({ minLength: 1, maxLength: 200, example: 'Grace Hopper' })
   @Trim()
@@ -53,11 +53,23 @@ export class ContactInputDto {
   @IsOptional()
   @IsUuid()
   ownerId?: string;
+
+  @ApiPropertyOptional({
+    type: String,
+    format: 'uuid',
+    nullable: true,
+    description:
+      'A company of the organization visible to the caller (404 otherwise); null or absent: no company. PUT replaces it too (absent = null)',
+  })
+  @IsOptional()
+  @IsUuid()
+  companyId?: string | null;
 }
 
 export const CONTACT_ORDER_BY = ['createdAt', 'name'] as const;
 
-export class ContactListQueryDto extends ListQueryDto {
+/** The list parameters of a contact list: GET /contacts and GET /companies/{id}/contacts. */
+export class ContactListFiltersDto extends ListQueryDto {
   @ApiPropertyOptional({
     maxLength: 200,
     description:
@@ -78,4 +90,15 @@ export class ContactListQueryDto extends ListQueryDto {
   @IsOptional()
   @IsIn(CONTACT_ORDER_BY)
   orderBy: (typeof CONTACT_ORDER_BY)[number] = 'createdAt';
+}
+
+export class ContactListQueryDto extends ContactListFiltersDto {
+  @ApiPropertyOptional({
+    format: 'uuid',
+    description:
+      'Contacts of this company (an empty list when the company is not visible to the caller)',
+  })
+  @IsOptional()
+  @IsUuid()
+  companyId?: string;
 }

@@ -20,6 +20,15 @@ export class ContactDto {
   @ApiProperty({ type: String, nullable: true, example: '+1 (555) 010-2030' })
   phone: string | null;
 
+  @ApiProperty({
+    type: String,
+    format: 'uuid',
+    nullable: true,
+    example: '2a7c9e1b-4d3f-4e5a-9b8c-7d6e5f4a3b2c',
+    description: 'The company the contact works for; null when none',
+  })
+  companyId: string | null;
+
   @ApiProperty({ format: 'date-time', example: '2026-11-21T10:00:00.000Z' })
   createdAt: string;
 
@@ -34,6 +43,7 @@ export class ContactDto {
       name: c.name,
       email: c.email,
       phone: c.phone,
+      companyId: c.companyId,
       createdAt: c.createdAt.toISOString(),
       updatedAt: c.updatedAt.toISOString(),
     };

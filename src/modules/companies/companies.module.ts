@@ -1,0 +1,13 @@
+import { Module } from '@nestjs/common';
+import { ContactsModule } from '../contacts/contacts.module';
+import { CompaniesController } from './companies.controller';
+import { CompaniesService } from './companies.service';
+
+/** Companies (API.md section 11) and their contacts. */
+@Module({
+  imports: [ContactsModule],
+  controllers: [CompaniesController],
+  providers: [CompaniesService],
+  exports: [CompaniesService],
+})
+export class CompaniesModule {}
