@@ -5,6 +5,7 @@ import type { Actor } from '../../common/http/request-context';
 import { seesWholeOrganization, visibleTo } from '../../common/visibility/visibility';
 import { Deal } from '../deals/deal.entity';
 import { DealStatus } from '../deals/deal.enums';
+import type { Pipeline } from '../pipelines/pipeline.entity';
 import { PipelinesService, stageKeys } from '../pipelines/pipelines.service';
 import { AnalyticsCache } from './analytics-cache.service';
 import {
@@ -61,15 +62,12 @@ export class AnalyticsService {
 
   /** The funnel of one pipeline (the default one when `pipelineId` is omitted), in its stage order. */
   async funnel(actor: Actor, pipelineId?: string): Promise<DealFunnelDto> {
-    const pipeline = await this.pipelines.find(
-      this.dataSource.manager,
-      actor.organizationId,
-      pipelineId,
-    );
+    const { id } = await this.findPipeline(actor, pipelineId);
     return this.cache.getOrCompute(
       actor.organizationId,
-      `deals-funnel:${scopeOf(actor)}:pipeline=${pipeline.id}`,
+      `deals-funnel:${scopeOf(actor)}:pipeline=${id}`,
       async () => {
+        const pipeline = await this.findPipeline(actor, id);
         const rows = await this.visibleDeals(actor)
           .andWhere('d.pipeline_id = :pipelineId', { pipelineId: pipeline.id })
           .select('d.stage', 'stage')
@@ -89,15 +87,12 @@ export class AnalyticsService {
    * The stages' probabilities enter the query as a CASE over the stage key.
    */
   async forecast(actor: Actor, pipelineId?: string): Promise<DealForecastDto> {
-    const pipeline = await this.pipelines.find(
-      this.dataSource.manager,
-      actor.organizationId,
-      pipelineId,
-    );
+    const { id } = await this.findPipeline(actor, pipelineId);
     return this.cache.getOrCompute(
       actor.organizationId,
-      `deals-forecast:${scopeOf(actor)}:pipeline=${pipeline.id}`,
+      `deals-forecast:${scopeOf(actor)}:pipeline=${id}`,
       async () => {
+        const pipeline = await this.findPipeline(actor, id);
         const probability = `CASE d.stage ${pipeline.stages
           .map((_, i) => `WHEN :stageKey${i} THEN CAST(:stageProbability${i} AS int)`)
           .join(' ')} ELSE 0 END`;
@@ -111,11 +106,10 @@ export class AnalyticsService {
           .andWhere('d.pipeline_id = :pipelineId', { pipelineId: pipeline.id })
           .andWhere('d.status IN (:...open)', { open: [DealStatus.NEW, DealStatus.IN_PROGRESS] })
           .select('d.currency', 'currency')
-          .addSelect('sum(d.amount)::numeric(14, 2)::text', 'open')
-          .addSelect(
-            `round(sum(d.amount * ${probability} / 100.0), 2)::numeric(14, 2)::text`,
-            'weighted',
-          )
+          // No numeric(14, 2) cast: a sum of several amounts may exceed a single amount's
+          // range; round(numeric, 2) keeps two fraction digits whatever the magnitude.
+          .addSelect('round(sum(d.amount), 2)::text', 'open')
+          .addSelect(`round(sum(d.amount * ${probability} / 100.0), 2)::text`, 'weighted')
           .groupBy('d.currency')
           .orderBy('d.currency')
           .getRawMany<{ currency: string; open: string; weighted: string }>();
@@ -126,6 +120,17 @@ export class AnalyticsService {
         };
       },
     );
+  }
+
+  /**
+   * The pipeline (404 when not in the organization). Funnel and forecast read it twice: before
+   * the cache lookup (404, and the default pipeline's id for the cache key), and again inside
+   * the computation, i.e. after the cache generation was read. Computing from the first read
+   * could store stages that a PATCH committed and invalidated in between under the new
+   * generation, serving stale probabilities or stage order until the entry expires.
+   */
+  private findPipeline(actor: Actor, pipelineId?: string): Promise<Pipeline> {
+    return this.pipelines.find(this.dataSource.manager, actor.organizationId, pipelineId);
   }
 
   private visibleDeals(actor: Actor): SelectQueryBuilder<Deal> {

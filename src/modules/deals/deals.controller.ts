@@ -10,6 +10,7 @@ import {
   Query,
 } from '@nestjs/common';
 import {
+  ApiBody,
   ApiCreatedResponse,
   ApiNoContentResponse,
   ApiOkResponse,
@@ -30,6 +31,7 @@ import {
   LoseDealDto,
   MoveStageDto,
   UpdateDealDto,
+  WinDealDto,
 } from './dto/deal-input.dto';
 import { DealDto } from './dto/deal.dto';
 
@@ -127,7 +129,13 @@ export class DealsController {
   @ApiError(404, [ErrorCode.NOT_FOUND])
   @ApiError(409, [ErrorCode.INVALID_STATUS_TRANSITION])
   @ApiError(422, [ErrorCode.AMOUNT_REQUIRED_TO_WIN])
-  win(@CurrentActor() actor: Actor, @UuidParam('id') id: string): Promise<DealDto> {
+  @ApiBody({ type: WinDealDto, required: false, description: 'No properties; may be omitted' })
+  win(
+    @CurrentActor() actor: Actor,
+    @UuidParam('id') id: string,
+    // Validated so that unknown properties and malformed JSON are a 400, as everywhere.
+    @Body() _body: WinDealDto,
+  ): Promise<DealDto> {
     return this.deals.win(actor, id);
   }
 

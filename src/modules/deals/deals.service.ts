@@ -87,6 +87,7 @@ export class DealsService {
         filters: {
           status: status ? [...status].sort() : null,
           stage,
+          pipelineId,
           ownerId,
           contactId,
           minAmount,
@@ -113,8 +114,16 @@ export class DealsService {
    * Creates a deal inside the caller's transaction with every rule of POST /deals (lead
    * conversion uses it too). The caller invalidates the analytics cache after its commit.
    */
-  async createIn(manager: EntityManager, actor: Actor, input: CreateDealDto): Promise<Deal> {
-    await this.contacts.findVisible(manager, actor, input.contactId);
+  async createIn(
+    manager: EntityManager,
+    actor: Actor,
+    input: CreateDealDto,
+    options: { contactChosenByServer?: boolean } = {},
+  ): Promise<Deal> {
+    // A client-named contact must be visible to the caller (404 otherwise). Lead conversion
+    // passes a contact the server picked itself (reused by email, possibly someone else's).
+    if (!options.contactChosenByServer)
+      await this.contacts.findVisible(manager, actor, input.contactId);
     const pipeline = await this.pipelines.find(
       manager,
       actor.organizationId,
@@ -182,8 +191,12 @@ export class DealsService {
         title: input.title ?? deal.title,
         currency: input.currency ?? deal.currency,
         contactId: input.contactId ?? deal.contactId,
-        // Only `lose` records a reason; it stays with the (terminal) lost deal.
-        lostReason: input.lostReason ?? deal.lostReason,
+        // Only `lose` records a reason, when it makes the deal lost; it stays with the
+        // (terminal) lost deal: losing a lost deal again is a no-op, as PATCH {status: lost}.
+        lostReason:
+          input.lostReason !== undefined && next.status !== deal.status
+            ? input.lostReason
+            : deal.lostReason,
       };
       const changed = (Object.keys(values) as (keyof typeof values)[]).some(
         (key) => values[key] !== deal[key],

@@ -8,7 +8,7 @@ import type { ListResult } from '../../common/pagination/list-result.dto';
 import { Paginator } from '../../common/pagination/paginator';
 import { escapeLike, selectAs } from '../../common/pagination/select-as';
 import { OwnershipService } from '../../common/visibility/ownership.service';
-import { seesWholeOrganization, visibleTo } from '../../common/visibility/visibility';
+import { visibleTo } from '../../common/visibility/visibility';
 import { ActivitiesService } from '../activities/activities.service';
 import { ActivityType } from '../activities/activity.enums';
 import { AnalyticsCache } from '../analytics/analytics-cache.service';
@@ -19,7 +19,6 @@ import { searchWords } from '../contacts/contacts.service';
 import { ContactDto } from '../contacts/dto/contact.dto';
 import { DealsService } from '../deals/deals.service';
 import { DealDto } from '../deals/dto/deal.dto';
-import { Role } from '../organizations/role.enum';
 import { PipelinesService } from '../pipelines/pipelines.service';
 import {
   ConvertLeadDto,
@@ -237,14 +236,19 @@ export class LeadsService {
         ? await this.findOrCreateCompany(manager, lead, lead.companyName)
         : null;
       const contact = await this.findOrCreateContact(manager, lead, company);
-      const deal = await this.deals.createIn(manager, conversionActor(actor), {
-        contactId: contact.id,
-        title: input.dealTitle ?? lead.name,
-        amount: input.amount,
-        currency: input.currency,
-        pipelineId: input.pipelineId,
-        ownerId: lead.ownerId,
-      });
+      const deal = await this.deals.createIn(
+        manager,
+        actor,
+        {
+          contactId: contact.id,
+          title: input.dealTitle ?? lead.name,
+          amount: input.amount,
+          currency: input.currency,
+          pipelineId: input.pipelineId,
+          ownerId: lead.ownerId,
+        },
+        { contactChosenByServer: true },
+      );
       // One time for the lead's conversion and its timeline entry, taken under the lead lock and
       // after deal_created (stamped at the transaction start), so the timeline shows it last.
       const [{ at }] = await manager.query<{ at: string }[]>(
@@ -392,16 +396,4 @@ export class LeadsService {
       .execute();
     return manager.findOneByOrFail(Lead, { id: lead.id });
   }
-}
-
-/**
- * The actor DealsService.createIn acts as during a conversion. createIn checks that the deal's
- * contact is visible to its actor; the conversion picks that contact itself (the organization's
- * contact with the lead's email, whoever owns it), so a member converting their own lead must be
- * able to link a colleague's contact: the member acts with a manager's organization-wide
- * visibility. Nothing else of createIn changes for them: the deal's owner is the lead's owner,
- * who for a member is the member (they only see their own leads).
- */
-function conversionActor(actor: Actor): Actor {
-  return seesWholeOrganization(actor) ? actor : { ...actor, role: Role.MANAGER };
 }

@@ -35,7 +35,9 @@ export class PipelinesController {
 
   @Get()
   @Roles()
-  @ApiOperation({ summary: "The organization's pipelines (oldest first by default: order=asc)" })
+  @ApiOperation({
+    summary: "The organization's pipelines (newest first by default; order=asc for oldest first)",
+  })
   @ApiListResponse(PipelineDto)
   list(
     @CurrentActor() actor: Actor,

@@ -181,3 +181,6 @@ export class LoseDealDto {
   @IsText(1, 1000)
   reason: string;
 }
+
+/** POST /deals/{id}/win takes no properties: anything sent is refused (400), not ignored. */
+export class WinDealDto {}

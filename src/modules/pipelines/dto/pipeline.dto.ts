@@ -90,7 +90,7 @@ export class PipelineStageInputDto {
 }
 
 const STAGES_DOC: ApiPropertyOptions = {
-  type: [PipelineStageInputDto],
+  type: PipelineStageInputDto,
   isArray: true,
   minItems: 2,
   maxItems: 20,
