@@ -1,4 +1,5 @@
 import helmet from '@fastify/helmet';
+import multipart from '@fastify/multipart';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { LogController } from 'fastify';
@@ -58,6 +59,12 @@ export async function createApp(
         imgSrc: ["'self'", 'data:'],
       },
     },
+  });
+  // multipart/form-data (CSV imports). Nothing is read until a handler asks for the file, after
+  // the guards; each import route sets its own file size limit (IMPORT_MAX_FILE_BYTES).
+  await app.register(multipart, {
+    throwFileSizeLimit: true,
+    limits: { fileSize: config.bodyLimitBytes, files: 1, fields: 10, fieldSize: 1024, parts: 20 },
   });
   if (config.corsOrigins.length) {
     app.enableCors({

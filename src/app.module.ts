@@ -11,14 +11,17 @@ import type { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
 import { ContactsModule } from './modules/contacts/contacts.module';
+import { CompaniesModule } from './modules/companies/companies.module';
 import { AnalyticsCacheModule } from './modules/analytics/analytics-cache.module';
 import { DealsModule } from './modules/deals/deals.module';
+import { LeadsModule } from './modules/leads/leads.module';
 import { AnalyticsModule } from './modules/analytics/analytics.module';
 import { TasksModule } from './modules/tasks/tasks.module';
 import { PipelinesModule } from './modules/pipelines/pipelines.module';
 import { AuditModule } from './modules/audit/audit.module';
 import { AuthModule } from './modules/auth/auth.module';
 import { HealthModule } from './modules/health/health.module';
+import { ImportExportModule } from './modules/import-export/import-export.module';
 import { OrganizationsModule } from './modules/organizations/organizations.module';
 import { UsersModule } from './modules/users/users.module';
 
@@ -39,9 +42,12 @@ export class AppModule {
         AuthModule,
         PipelinesModule,
         ContactsModule,
+        CompaniesModule,
         DealsModule,
+        LeadsModule,
         TasksModule,
         AnalyticsModule,
+        ImportExportModule,
         HealthModule,
       ],
       providers: [

@@ -1,15 +1,20 @@
-import { Controller, Get } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Controller, Get, Res, StreamableFile } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags, getSchemaPath } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
 import { Authenticated } from '../../common/decorators/access.decorator';
 import { CurrentUser } from '../../common/decorators/context.decorators';
 import type { AuthUser } from '../../common/http/request-context';
 import { UserDto } from './dto/user.dto';
+import { UserExportService } from './user-export.service';
 import { UsersService } from './users.service';
 
 @ApiTags('users')
 @Controller('users')
 export class UsersController {
-  constructor(private readonly users: UsersService) {}
+  constructor(
+    private readonly users: UsersService,
+    private readonly exports: UserExportService,
+  ) {}
 
   @Get('me')
   @Authenticated()
@@ -17,5 +22,72 @@ export class UsersController {
   @ApiOkResponse({ type: UserDto })
   async me(@CurrentUser() user: AuthUser): Promise<UserDto> {
     return UserDto.from(await this.users.get(user.id));
+  }
+
+  @Get('me/export')
+  @Authenticated()
+  @ApiOperation({
+    summary: 'Export my personal data (JSON attachment)',
+    description:
+      'No X-Organization-Id header. A JSON document, sent as the attachment crm-export-<userId>.json: ' +
+      '{exportedAt, user, memberships: [{organizationId, name, role, joinedAt}], organizations: ' +
+      '[{organizationId, contacts, companies, leads, deals, tasks}]}, with one entry in organizations per ' +
+      'membership (same order, oldest membership first). Each list holds, in the representation of its API, ' +
+      'the records the caller owns in that organization (tasks: those of the deals they own), oldest first. ' +
+      'Read from one consistent snapshot and streamed.',
+  })
+  @ApiProduces('application/json')
+  @ApiOkResponse({
+    description: 'The export document',
+    schema: {
+      type: 'object',
+      properties: {
+        exportedAt: { type: 'string', format: 'date-time' },
+        user: { $ref: getSchemaPath(UserDto) },
+        memberships: {
+          type: 'array',
+          items: {
+            type: 'object',
+            properties: {
+              organizationId: { type: 'string', format: 'uuid' },
+              name: { type: 'string' },
+              role: { type: 'string', enum: ['owner', 'admin', 'manager', 'member'] },
+              joinedAt: { type: 'string', format: 'date-time' },
+            },
+          },
+        },
+        organizations: {
+          type: 'array',
+          items: {
+            type: 'object',
+            properties: {
+              organizationId: { type: 'string', format: 'uuid' },
+              contacts: { type: 'array', items: { type: 'object' } },
+              companies: { type: 'array', items: { type: 'object' } },
+              leads: { type: 'array', items: { type: 'object' } },
+              deals: { type: 'array', items: { type: 'object' } },
+              tasks: { type: 'array', items: { type: 'object' } },
+            },
+          },
+        },
+      },
+    },
+    headers: {
+      'Content-Disposition': {
+        description: 'attachment; filename="crm-export-<userId>.json"',
+        schema: { type: 'string' },
+      },
+    },
+  })
+  async export(
+    @CurrentUser() user: AuthUser,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<StreamableFile> {
+    const document = await this.exports.open(user.id);
+    void reply.header('cache-control', 'no-store');
+    return new StreamableFile(document, {
+      type: 'application/json; charset=utf-8',
+      disposition: `attachment; filename="crm-export-${user.id}.json"`,
+    });
   }
 }

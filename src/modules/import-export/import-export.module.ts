@@ -1,0 +1,16 @@
+import { Module } from '@nestjs/common';
+import { CompaniesImporter } from './companies.importer';
+import { ContactsImporter } from './contacts.importer';
+import { ExportService } from './export.service';
+import { ImportExportController } from './import-export.controller';
+import { ImportRunner } from './import-runner';
+
+/**
+ * CSV import and export (API.md section 11): POST /contacts/import, /companies/import and
+ * GET /contacts/export, /companies/export, /deals/export.
+ */
+@Module({
+  controllers: [ImportExportController],
+  providers: [ImportRunner, ExportService, ContactsImporter, CompaniesImporter],
+})
+export class ImportExportModule {}
