@@ -219,3 +219,19 @@ describe('toErrorBody', () => {
     });
   });
 });
+
+describe('toErrorBody for an exhausted connection pool', () => {
+  it('answers 503 NOT_READY (overload), not an internal 500', () => {
+    const { body, internal } = toErrorBody(
+      new Error('timeout exceeded when trying to connect'),
+      'req-pool',
+    );
+    expect(internal).toBe(false);
+    expect(body).toEqual({
+      statusCode: 503,
+      code: 'NOT_READY',
+      message: 'The database is busy; retry shortly',
+      requestId: 'req-pool',
+    });
+  });
+});

@@ -55,6 +55,11 @@ function isFrameworkError(e: unknown): e is FrameworkError {
   );
 }
 
+/** pg-pool gave up waiting for a free connection (overload, not a bug): a 503, not a 500. */
+export function isPoolExhausted(e: unknown): boolean {
+  return e instanceof Error && e.message === 'timeout exceeded when trying to connect';
+}
+
 /**
  * Maps any thrown value to API.md's error body. `internal` is true when the error is not one
  * we expected: the caller logs it with its stack, and the client sees only a generic 500.
@@ -84,6 +89,17 @@ export function toErrorBody(
     framework = exception;
   }
   const message = framework ? FRAMEWORK_MESSAGE[framework.code] : undefined;
+  if (status === undefined && isPoolExhausted(exception)) {
+    return {
+      body: {
+        statusCode: HttpStatus.SERVICE_UNAVAILABLE,
+        code: ErrorCode.NOT_READY,
+        message: 'The database is busy; retry shortly',
+        requestId,
+      },
+      internal: false,
+    };
+  }
   const code = status !== undefined ? CODE_BY_STATUS[status] : undefined;
   if (status === undefined || code === undefined) {
     return {

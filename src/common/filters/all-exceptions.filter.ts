@@ -18,6 +18,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
       request.log.error({ err: exception }, 'unhandled error');
     } else if (body.statusCode >= 500) {
       request.log.warn({ code: body.code }, body.message);
+      if (body.statusCode === 503) void reply.header('Retry-After', '1');
     }
     void reply
       .status(body.statusCode)

@@ -1,0 +1,170 @@
+/**
+ * BASELINE for the benchmark (never shipped): a bare node:http + pg server answering
+ *   GET /api/v1/contacts          (page 1, pageSize 20: the list query + its count, in parallel)
+ *   GET /api/v1/deals/{id}
+ * with exactly the SQL the app runs (captured at start-up from the app's own services, see
+ * lib/app-queries.ts), the same pool size, and authentication reduced to an HS256 JWT verify
+ * (jsonwebtoken, same secret, issuer and `typ` check as the app). No framework, no guards, no
+ * validation, no membership lookup, no logging: the floor the app is compared with.
+ *
+ * Env: DATABASE_URL, JWT_ACCESS_SECRET, PORT (0 = any), HOST (127.0.0.1), DB_POOL_MAX (20),
+ *      BENCH_OWNER_EMAIL (whose organization's queries are captured).
+ * Prints one JSON line {"listening": port} on stdout when ready.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import * as jwt from 'jsonwebtoken';
+import { Pool } from 'pg';
+import { AppQueries, benchContext, type CapturedQuery } from './lib/app-queries';
+import { BENCH_LOGIN_EMAIL } from './lib/common';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const PREFIX = '/api/v1';
+
+function env(name: string, fallback?: string): string {
+  const value = process.env[name] ?? fallback;
+  if (value === undefined) throw new Error(`${name} is required`);
+  return value;
+}
+
+/** A captured query with its parameters re-bound: sample values are replaced by request values. */
+function binder(query: CapturedQuery, samples: Record<string, string>) {
+  const slots = query.params.map((p) => Object.keys(samples).find((name) => samples[name] === p));
+  return (values: Record<string, string>): unknown[] =>
+    query.params.map((p, i) => (slots[i] ? values[slots[i]] : p));
+}
+
+const camel = (s: string): string => s.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+
+/** Raw row to the API's JSON shape: `d_created_at` -> `createdAt`, dates as ISO strings. */
+function toItem(row: Record<string, unknown>, alias?: string): Record<string, unknown> {
+  const item: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(row)) {
+    const name = alias && key.startsWith(`${alias}_`) ? camel(key.slice(alias.length + 1)) : key;
+    item[name] = value instanceof Date ? value.toISOString() : value;
+  }
+  return item;
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const json = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(json),
+  });
+  res.end(json);
+}
+
+async function main(): Promise<void> {
+  const databaseUrl = env('DATABASE_URL');
+  const secret = env('JWT_ACCESS_SECRET');
+  const ownerEmail = env('BENCH_OWNER_EMAIL', BENCH_LOGIN_EMAIL);
+  const pool = new Pool({
+    connectionString: databaseUrl,
+    max: Number(env('DB_POOL_MAX', '20')),
+    min: Number(env('DB_POOL_MIN', '5')),
+    idleTimeoutMillis: 30_000,
+    application_name: 'crm-bench-baseline',
+  });
+
+  // Capture the app's SQL once, with sample values that are re-bound per request.
+  const context = await benchContext((sql, params) => pool.query(sql, params), ownerEmail);
+  const sampleDeal = await pool.query<{ id: string }>(
+    `SELECT id FROM deals WHERE organization_id = $1 LIMIT 1`,
+    [context.organizationId],
+  );
+  const capture = await new AppQueries(databaseUrl, context).open();
+  let listQueries: CapturedQuery[];
+  let dealQueries: CapturedQuery[];
+  try {
+    listQueries = (await capture.contactList({ page: 1, pageSize: 20 })).queries;
+    dealQueries = (await capture.dealById(sampleDeal.rows[0]?.id ?? context.userId)).queries;
+  } finally {
+    await capture.close();
+  }
+  if (listQueries.length !== 2 || dealQueries.length !== 1) {
+    throw new Error(
+      `unexpected app queries: list ${listQueries.length}, deal ${dealQueries.length} (expected 2 and 1)`,
+    );
+  }
+  const [listSql, countSql] = listQueries;
+  const samples = { org: context.organizationId, id: sampleDeal.rows[0]?.id ?? '' };
+  const listParams = binder(listSql, samples);
+  const countParams = binder(countSql, samples);
+  const dealParams = binder(dealQueries[0], samples);
+  const dealAlias = /FROM "deals" "(\w+)"/.exec(dealQueries[0].sql)?.[1] ?? 'd';
+
+  /** The app's access-token check: HS256 only, issuer crm-api, typ access, a subject. */
+  function authenticate(req: IncomingMessage): string | null {
+    const header = req.headers.authorization;
+    if (!header?.startsWith('Bearer ')) return null;
+    try {
+      const claims = jwt.verify(header.slice(7), secret, {
+        algorithms: ['HS256'],
+        issuer: 'crm-api',
+      }) as jwt.JwtPayload;
+      return claims.typ === 'access' && typeof claims.sub === 'string' ? claims.sub : null;
+    } catch {
+      return null;
+    }
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/health') return send(res, 200, { status: 'ok' });
+    if (req.method !== 'GET' || !path.startsWith(PREFIX))
+      return send(res, 404, { code: 'NOT_FOUND' });
+    if (!authenticate(req)) return send(res, 401, { code: 'UNAUTHENTICATED' });
+    const org = req.headers['x-organization-id'];
+    if (typeof org !== 'string' || !UUID.test(org))
+      return send(res, 400, { code: 'INVALID_ORGANIZATION_HEADER' });
+    const values = { org: org.toLowerCase(), id: '' };
+    const route = path.slice(PREFIX.length);
+
+    if (route === '/contacts') {
+      const [rows, count] = await Promise.all([
+        pool.query(listSql.sql, listParams(values)),
+        pool.query<{ cnt: string }>(countSql.sql, countParams(values)),
+      ]);
+      return send(res, 200, {
+        items: rows.rows.map((r: Record<string, unknown>) => toItem(r)),
+        total: Number(count.rows[0]?.cnt ?? 0),
+        page: 1,
+        pageSize: 20,
+      });
+    }
+    const deal = /^\/deals\/([^/]+)$/.exec(route);
+    if (deal) {
+      if (!UUID.test(deal[1])) return send(res, 400, { code: 'VALIDATION_FAILED' });
+      values.id = deal[1].toLowerCase();
+      const { rows } = await pool.query(dealQueries[0].sql, dealParams(values));
+      if (!rows[0]) return send(res, 404, { code: 'NOT_FOUND' });
+      return send(res, 200, toItem(rows[0] as Record<string, unknown>, dealAlias));
+    }
+    return send(res, 404, { code: 'NOT_FOUND' });
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((e: unknown) => {
+      console.error(e);
+      if (!res.headersSent) send(res, 500, { code: 'INTERNAL' });
+    });
+  });
+  server.keepAliveTimeout = 72_000;
+  const port = Number(env('PORT', '0'));
+  server.listen(port, env('HOST', '127.0.0.1'), () => {
+    const address = server.address();
+    console.log(JSON.stringify({ listening: typeof address === 'object' ? address?.port : port }));
+  });
+  const stop = (): void => {
+    server.close();
+    void pool.end().finally(() => process.exit(0));
+    setTimeout(() => process.exit(0), 3000).unref();
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+main().catch((e: unknown) => {
+  console.error('baseline-server failed:', e instanceof Error ? (e.stack ?? e.message) : e);
+  process.exit(1);
+});

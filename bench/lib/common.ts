@@ -1,0 +1,106 @@
+/**
+ * What the seed, the benchmark, the baseline server and the plan dump share: where the bench
+ * database is, who the bench users are, and a tiny argument parser. Never shipped (bench/ is
+ * outside tsconfig.build.json).
+ */
+import { Client } from 'pg';
+
+/** The dedicated database (dropped and re-created by the seed). Override: BENCH_DATABASE_URL. */
+export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/crm_bench';
+
+export function benchDatabaseUrl(args: Args): string {
+  return args.string('database-url', process.env.BENCH_DATABASE_URL ?? DEFAULT_DATABASE_URL);
+}
+
+/** The password of every bench user (a letter and a digit, as the password policy wants). */
+export const BENCH_PASSWORD = 'bench-password-2026';
+
+/** The large organization the benchmark runs against, and its users (first = owner). */
+export const BIG_ORG_NAME = 'Bench Corp';
+export const BIG_ORG_USERS: readonly { email: string; name: string; role: string }[] = [
+  { email: 'owner@bench-corp.test', name: 'Olivia Owner', role: 'owner' },
+  { email: 'admin@bench-corp.test', name: 'Adam Admin', role: 'admin' },
+  { email: 'manager@bench-corp.test', name: 'Mona Manager', role: 'manager' },
+  { email: 'member1@bench-corp.test', name: 'Mark Member', role: 'member' },
+  { email: 'member2@bench-corp.test', name: 'Mia Member', role: 'member' },
+  { email: 'member3@bench-corp.test', name: 'Max Member', role: 'member' },
+  { email: 'member4@bench-corp.test', name: 'Mila Member', role: 'member' },
+  { email: 'member5@bench-corp.test', name: 'Milo Member', role: 'member' },
+];
+export const BENCH_LOGIN_EMAIL = BIG_ORG_USERS[0].email;
+
+/** The URL of the server's maintenance database, for DROP/CREATE DATABASE. */
+export function adminUrlOf(databaseUrl: string): { adminUrl: string; database: string } {
+  const url = new URL(databaseUrl);
+  const database = decodeURIComponent(url.pathname.replace(/^\//, ''));
+  url.pathname = '/postgres';
+  return { adminUrl: url.toString(), database };
+}
+
+export async function withClient<T>(url: string, fn: (client: Client) => Promise<T>): Promise<T> {
+  const client = new Client({ connectionString: url, application_name: 'crm-bench' });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** `--name value` / `--name=value` / `--flag` arguments. */
+export class Args {
+  private readonly values = new Map<string, string>();
+
+  constructor(argv: readonly string[] = process.argv.slice(2)) {
+    for (let i = 0; i < argv.length; i++) {
+      const arg = argv[i];
+      if (!arg.startsWith('--')) throw new Error(`unexpected argument: ${arg}`);
+      const eq = arg.indexOf('=');
+      if (eq > 0) {
+        this.values.set(arg.slice(2, eq), arg.slice(eq + 1));
+      } else if (i + 1 < argv.length && !argv[i + 1].startsWith('--')) {
+        this.values.set(arg.slice(2), argv[++i]);
+      } else {
+        this.values.set(arg.slice(2), 'true');
+      }
+    }
+  }
+
+  has(name: string): boolean {
+    return this.values.has(name);
+  }
+
+  string(name: string, fallback: string): string {
+    return this.values.get(name) ?? fallback;
+  }
+
+  /** A non-negative integer; `1_000_000`, `1e6`, `1m` and `300k` are accepted. */
+  count(name: string, fallback: number): number {
+    const raw = this.values.get(name);
+    if (raw === undefined) return fallback;
+    const match = /^(\d+(?:\.\d+)?)(?:e(\d+))?([km]?)$/i.exec(raw.replace(/_/g, ''));
+    if (!match) throw new Error(`--${name} must be a count, got ${raw}`);
+    const [, base, exp, unit] = match;
+    const scale = { '': 1, k: 1e3, m: 1e6 }[unit.toLowerCase()] ?? 1;
+    const value = Math.round(Number(base) * 10 ** Number(exp ?? 0) * scale);
+    if (!Number.isSafeInteger(value) || value < 0) throw new Error(`--${name}: bad count ${raw}`);
+    return value;
+  }
+
+  flag(name: string): boolean {
+    const v = this.values.get(name);
+    return v !== undefined && v !== 'false';
+  }
+
+  /** Names given that are not in `known`: typos should fail loudly, not be ignored. */
+  assertOnly(known: readonly string[]): void {
+    const unknown = [...this.values.keys()].filter((k) => !known.includes(k));
+    if (unknown.length)
+      throw new Error(`unknown option(s): ${unknown.map((u) => `--${u}`).join(', ')}`);
+  }
+}
+
+export const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+
+/** Thousands with a thin separator: 1,000,000. */
+export const thousands = (n: number): string => n.toLocaleString('en-US');

@@ -1,0 +1,173 @@
+/**
+ * Child servers of the benchmark (the app, the baseline) and what is measured about them from
+ * outside: readiness and peak resident memory (VmRSS of /proc/<pid>/status).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Resident memory of a process in MiB, or null once it is gone. */
+export function rssMiB(pid: number): number | null {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
+    return kb ? Number(kb[1]) / 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Samples a process's RSS every `intervalMs`; `window()` returns and restarts the peak. */
+export class RssSampler {
+  private timer: NodeJS.Timeout;
+  private windowPeak = 0;
+  peak = 0;
+
+  constructor(
+    readonly pid: number,
+    intervalMs = 100,
+  ) {
+    this.timer = setInterval(() => this.sample(), intervalMs);
+    this.timer.unref();
+    this.sample();
+  }
+
+  sample(): number | null {
+    const rss = rssMiB(this.pid);
+    if (rss !== null) {
+      this.windowPeak = Math.max(this.windowPeak, rss);
+      this.peak = Math.max(this.peak, rss);
+    }
+    return rss;
+  }
+
+  /** The peak since the previous call (sampling once more now). */
+  window(): number {
+    this.sample();
+    const peak = this.windowPeak;
+    this.windowPeak = rssMiB(this.pid) ?? 0;
+    return peak;
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+}
+
+export interface Server {
+  name: string;
+  url: string;
+  child: ChildProcess;
+  pid: number;
+  rss: RssSampler;
+  /** The last lines the process printed (for error messages). */
+  output(): string;
+  /** Error-level log lines (pino JSON, level >= 50) by message, since start. */
+  errors: Map<string, number>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `node <args>` and waits until GET `readyPath` answers 200 (at most `timeoutMs`).
+ * Nothing is shared with the caller but the environment given.
+ */
+export async function startServer(options: {
+  name: string;
+  args: string[];
+  env: NodeJS.ProcessEnv;
+  port: number;
+  readyPath: string;
+  cwd: string;
+  timeoutMs?: number;
+}): Promise<Server> {
+  const child = spawn(process.execPath, options.args, {
+    cwd: options.cwd,
+    env: options.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  const errors = new Map<string, number>();
+  let partial = '';
+  const keep = (chunk: Buffer): void => {
+    const text = partial + chunk.toString();
+    const complete = text.split('\n');
+    partial = complete.pop() ?? '';
+    for (const line of complete.filter(Boolean)) {
+      lines.push(line);
+      try {
+        const entry = JSON.parse(line) as {
+          level?: number;
+          msg?: string;
+          err?: { message?: string };
+        };
+        if ((entry.level ?? 0) >= 50) {
+          const key = `${entry.msg ?? ''}${entry.err?.message ? `: ${entry.err.message}` : ''}`;
+          errors.set(key, (errors.get(key) ?? 0) + 1);
+        }
+      } catch {
+        // not a JSON log line
+      }
+    }
+    if (lines.length > 40) lines.splice(0, lines.length - 40);
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  const state: { exited: number | null } = { exited: null };
+  const exit = new Promise<void>((resolve) =>
+    child.once('exit', (code, signal) => {
+      state.exited = code ?? (signal ? 128 : 1);
+      resolve();
+    }),
+  );
+  const url = `http://127.0.0.1:${options.port}`;
+  const deadline = Date.now() + (options.timeoutMs ?? 90_000);
+  for (;;) {
+    if (state.exited !== null) {
+      throw new Error(
+        `${options.name} exited (${state.exited}) during start-up:\n${lines.join('\n')}`,
+      );
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`${options.name} not ready in time:\n${lines.join('\n')}`);
+    }
+    try {
+      const res = await fetch(url + options.readyPath, { signal: AbortSignal.timeout(1000) });
+      if (res.ok) break;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const pid = child.pid!;
+  const rss = new RssSampler(pid);
+  return {
+    name: options.name,
+    url,
+    child,
+    pid,
+    rss,
+    output: () => lines.join('\n'),
+    errors,
+    async stop() {
+      rss.stop();
+      if (state.exited !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exit;
+      clearTimeout(timer);
+    },
+  };
+}
