@@ -1,5 +1,6 @@
 import { CrmCore1795292771086 } from './1795292771086-CrmCore';
 import { SalesPipeline1795294377413 } from './1795294377413-SalesPipeline';
+import { DealFilterIndex1795298171768 } from './1795298171768-DealFilterIndex';
 import { Foundation1795291187924 } from './1795291187924-Foundation';
 
 /** Every migration, in order. `npm run migration:generate` adds a file; list it here too. */
@@ -7,4 +8,5 @@ export const MIGRATIONS = [
   Foundation1795291187924,
   CrmCore1795292771086,
   SalesPipeline1795294377413,
+  DealFilterIndex1795298171768,
 ];

@@ -21,6 +21,7 @@ import { DealStatus } from './deal.enums';
 @Index('idx_deals_org_status_created', ['organizationId', 'status', 'createdAt', 'id'])
 @Index('idx_deals_org_pipeline_stage', ['organizationId', 'pipelineId', 'stage'])
 @Index('idx_deals_org_amount', ['organizationId', 'amount', 'id'])
+@Index('idx_deals_org_status_amount', ['organizationId', 'status', 'amount'])
 @Index('idx_deals_org_updated', ['organizationId', 'updatedAt', 'id'])
 @Index('idx_deals_contact', ['contactId'])
 export class Deal {

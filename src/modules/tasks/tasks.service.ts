@@ -7,7 +7,7 @@ import type { Actor } from '../../common/http/request-context';
 import type { ListResult } from '../../common/pagination/list-result.dto';
 import { Paginator } from '../../common/pagination/paginator';
 import { selectAs } from '../../common/pagination/select-as';
-import { visibleTo } from '../../common/visibility/visibility';
+import { seesWholeOrganization, visibleTo } from '../../common/visibility/visibility';
 import { ActivitiesService } from '../activities/activities.service';
 import { ActivityType } from '../activities/activity.enums';
 import { DealAccess } from '../deals/deal-access';
@@ -159,13 +159,14 @@ export class TasksService {
     return task;
   }
 
-  /** Tasks of the actor's organization whose deal the actor may see (API.md section 4). */
+  /**
+   * Tasks of the actor's organization whose deal the actor may see (API.md section 4). Only a
+   * member's visibility depends on the deal (its owner): for the other roles no join is made,
+   * which keeps list counts a plain count(*) over tasks (docs/performance-at-scale.md).
+   */
   private visible(manager: EntityManager, actor: Actor): SelectQueryBuilder<Task> {
-    return visibleTo(
-      manager.getRepository(Task).createQueryBuilder('t').innerJoin('t.deal', 'd'),
-      actor,
-      't',
-      'd.owner_id',
-    );
+    const tasks = manager.getRepository(Task).createQueryBuilder('t');
+    if (!seesWholeOrganization(actor)) tasks.innerJoin('t.deal', 'd');
+    return visibleTo(tasks, actor, 't', 'd.owner_id');
   }
 }
