@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Response, Test } from 'supertest';
 import { as, createTeam, expectError, type Session, type Team } from './support/api';
+import { ISO_TIMESTAMP, keysOf, UUID } from './support/resource';
 import { createTestApp, type TestApp } from './support/test-app';
 
 /*
@@ -10,8 +11,6 @@ import { createTestApp, type TestApp } from './support/test-app';
 
 const API = '/api/v1';
 const DEALS = `${API}/deals`;
-const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const ROLES = ['owner', 'admin', 'manager', 'member'] as const;
 const ACTIVITY_KEYS = ['authorId', 'createdAt', 'dealId', 'id', 'payload', 'type'];
 
@@ -34,7 +33,6 @@ interface CursorBody {
   nextCursor: string | null;
 }
 
-const keysOf = (value: unknown): string[] => Object.keys(value as object).sort();
 const idsOf = (items: { id: string }[]): string[] => items.map((a) => a.id);
 
 function expectValidation(res: Response, field?: string): void {

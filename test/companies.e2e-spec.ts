@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Response, Test } from 'supertest';
+import type { Test } from 'supertest';
 import {
   as,
   createTeam,
@@ -9,6 +9,7 @@ import {
   type Session,
   type Team,
 } from './support/api';
+import { expectValidation, ISO_TIMESTAMP, keysOf, resource, UUID } from './support/resource';
 import { createTestApp, type TestApp } from './support/test-app';
 
 /*
@@ -20,8 +21,6 @@ import { createTestApp, type TestApp } from './support/test-app';
 const API = '/api/v1';
 const COMPANIES = `${API}/companies`;
 const CONTACTS = `${API}/contacts`;
-const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const ROLES = ['owner', 'admin', 'manager', 'member'] as const;
 const MANAGING_ROLES = ['owner', 'admin', 'manager'] as const;
 
@@ -97,7 +96,6 @@ interface CursorBody<T = CompanyBody> {
 }
 type Body = Record<string, unknown>;
 
-const keysOf = (value: unknown): string[] => Object.keys(value as object).sort();
 const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 const idsOf = (items: { id: string }[]): string[] => items.map((c) => c.id);
 const EMPTY_PAGE = { items: [], total: 0, page: 1, pageSize: 20 };
@@ -109,15 +107,6 @@ const NO_ADDRESS: AddressBody = {
   postalCode: null,
   country: null,
 };
-
-/** 400 VALIDATION_FAILED with `details` naming `field` (when given). */
-function expectValidation(res: Response, field?: string): void {
-  expectError(res, 400, 'VALIDATION_FAILED');
-  const details = (res.body as { details?: { field: string; message: string }[] }).details;
-  expect(details).toEqual(
-    expect.arrayContaining([{ field: field ?? expect.any(String), message: expect.any(String) }]),
-  );
-}
 
 /** Asserts the exact Company shape of API.md section 11. */
 function expectCompany(value: unknown, expected: Partial<CompanyBody>): void {
@@ -150,24 +139,12 @@ describe('Companies (API.md sections 4 and 11)', () => {
 
   // ---------------------------------------------------------------- helpers
 
-  const postCompany = (s: Session, organizationId: string, body: unknown): Test =>
-    t
-      .http()
-      .post(COMPANIES)
-      .set(as(s, organizationId))
-      .send(body as object);
-  const getCompany = (s: Session, organizationId: string, id: string): Test =>
-    t.http().get(`${COMPANIES}/${id}`).set(as(s, organizationId));
-  const patchCompany = (s: Session, organizationId: string, id: string, body: unknown): Test =>
-    t
-      .http()
-      .patch(`${COMPANIES}/${id}`)
-      .set(as(s, organizationId))
-      .send(body as object);
-  const deleteCompany = (s: Session, organizationId: string, id: string): Test =>
-    t.http().delete(`${COMPANIES}/${id}`).set(as(s, organizationId));
-  const listCompanies = (s: Session, organizationId: string, query = ''): Test =>
-    t.http().get(`${COMPANIES}${query}`).set(as(s, organizationId));
+  const companies = resource(() => t, COMPANIES);
+  const postCompany = companies.post;
+  const getCompany = companies.get;
+  const patchCompany = companies.patch;
+  const deleteCompany = companies.remove;
+  const listCompanies = companies.list;
   const listCompanyContacts = (s: Session, organizationId: string, id: string, query = ''): Test =>
     t.http().get(`${COMPANIES}/${id}/contacts${query}`).set(as(s, organizationId));
 

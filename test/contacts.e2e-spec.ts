@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { jest } from '@jest/globals';
-import type { Response, Test } from 'supertest';
+import type { Test } from 'supertest';
 import {
   as,
   createTeam,
@@ -10,6 +10,7 @@ import {
   type Session,
   type Team,
 } from './support/api';
+import { expectValidation, ISO_TIMESTAMP, keysOf, resource, UUID } from './support/resource';
 import { createTestApp, type TestApp } from './support/test-app';
 
 /*
@@ -20,8 +21,6 @@ import { createTestApp, type TestApp } from './support/test-app';
 const API = '/api/v1';
 const CONTACTS = `${API}/contacts`;
 const COMPANIES = `${API}/companies`;
-const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const ROLES = ['owner', 'admin', 'manager', 'member'] as const;
 const MANAGING_ROLES = ['owner', 'admin', 'manager'] as const;
 
@@ -69,18 +68,8 @@ interface ContactInput {
   [extra: string]: unknown;
 }
 
-const keysOf = (value: unknown): string[] => Object.keys(value as object).sort();
 const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 const idsOf = (items: { id: string }[]): string[] => items.map((c) => c.id);
-
-/** 400 VALIDATION_FAILED with `details` naming `field` (when given). */
-function expectValidation(res: Response, field?: string): void {
-  expectError(res, 400, 'VALIDATION_FAILED');
-  const details = (res.body as { details?: { field: string; message: string }[] }).details;
-  expect(details).toEqual(
-    expect.arrayContaining([{ field: field ?? expect.any(String), message: expect.any(String) }]),
-  );
-}
 
 /** Asserts the exact Contact shape of API.md section 5. */
 function expectContact(value: unknown, expected: Partial<ContactBody>): void {
@@ -109,24 +98,12 @@ describe('Contacts (API.md sections 4 and 5)', () => {
 
   // ---------------------------------------------------------------- helpers
 
-  const postContact = (s: Session, organizationId: string, body: unknown): Test =>
-    t
-      .http()
-      .post(CONTACTS)
-      .set(as(s, organizationId))
-      .send(body as object);
-  const getContact = (s: Session, organizationId: string, id: string): Test =>
-    t.http().get(`${CONTACTS}/${id}`).set(as(s, organizationId));
-  const putContact = (s: Session, organizationId: string, id: string, body: unknown): Test =>
-    t
-      .http()
-      .put(`${CONTACTS}/${id}`)
-      .set(as(s, organizationId))
-      .send(body as object);
-  const deleteContact = (s: Session, organizationId: string, id: string): Test =>
-    t.http().delete(`${CONTACTS}/${id}`).set(as(s, organizationId));
-  const listContacts = (s: Session, organizationId: string, query = ''): Test =>
-    t.http().get(`${CONTACTS}${query}`).set(as(s, organizationId));
+  const contacts = resource(() => t, CONTACTS);
+  const postContact = contacts.post;
+  const getContact = contacts.get;
+  const putContact = contacts.put;
+  const deleteContact = contacts.remove;
+  const listContacts = contacts.list;
 
   async function createContact(
     s: Session,

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Response, Test } from 'supertest';
 import { as, createTeam, expectError, type Session, type Team } from './support/api';
+import { ISO_TIMESTAMP, UUID } from './support/resource';
 import { createTestApp, type TestApp } from './support/test-app';
 
 /*
@@ -16,8 +17,6 @@ const CONTACTS = `${API}/contacts`;
 const PIPELINES = `${API}/pipelines`;
 const SUMMARY = `${API}/analytics/deals/summary`;
 const FUNNEL = `${API}/analytics/deals/funnel`;
-const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const DEAL_KEYS = [
   'amount',
   'contactId',

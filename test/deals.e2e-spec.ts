@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { jest } from '@jest/globals';
 import type { Response, Test } from 'supertest';
 import { as, createTeam, expectError, register, type Session, type Team } from './support/api';
+import { expectValidation, ISO_TIMESTAMP, keysOf, UUID } from './support/resource';
 import { createTestApp, type TestApp } from './support/test-app';
 
 /*
@@ -13,8 +14,6 @@ import { createTestApp, type TestApp } from './support/test-app';
 const API = '/api/v1';
 const DEALS = `${API}/deals`;
 const CONTACTS = `${API}/contacts`;
-const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const ROLES = ['owner', 'admin', 'manager', 'member'] as const;
 type Role = (typeof ROLES)[number];
 const STATUSES = ['new', 'in_progress', 'won', 'lost'] as const;
@@ -70,18 +69,8 @@ interface ActivityRow {
   createdAt: string;
 }
 
-const keysOf = (value: unknown): string[] => Object.keys(value as object).sort();
 const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 const idsOf = (items: { id: string }[]): string[] => items.map((d) => d.id);
-
-/** 400 VALIDATION_FAILED with `details` naming `field` (when given). */
-function expectValidation(res: Response, field?: string): void {
-  expectError(res, 400, 'VALIDATION_FAILED');
-  const details = (res.body as { details?: { field: string; message: string }[] }).details;
-  expect(details).toEqual(
-    expect.arrayContaining([{ field: field ?? expect.any(String), message: expect.any(String) }]),
-  );
-}
 
 describe('Deals (API.md sections 4 and 6)', () => {
   let t: TestApp;

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { Response, Test } from 'supertest';
+import type { Test } from 'supertest';
 import { as, createTeam, expectError, register, type Session, type Team } from './support/api';
+import { expectValidation, ISO_TIMESTAMP, keysOf, UUID } from './support/resource';
 import { createTestApp, type TestApp } from './support/test-app';
 
 /*
@@ -12,8 +13,6 @@ import { createTestApp, type TestApp } from './support/test-app';
 
 const API = '/api/v1';
 const LEADS = `${API}/leads`;
-const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const ROLES = ['owner', 'admin', 'manager', 'member'] as const;
 type Role = (typeof ROLES)[number];
 const STATUSES = ['new', 'contacted', 'qualified', 'disqualified', 'converted'] as const;
@@ -94,18 +93,8 @@ interface Counts {
   activities: number;
 }
 
-const keysOf = (value: unknown): string[] => Object.keys(value as object).sort();
 const idsOf = (items: { id: string }[]): string[] => items.map((l) => l.id);
 const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
-
-/** 400 VALIDATION_FAILED with `details` naming `field` (when given). */
-function expectValidation(res: Response, field?: string): void {
-  expectError(res, 400, 'VALIDATION_FAILED');
-  const details = (res.body as { details?: { field: string; message: string }[] }).details;
-  expect(details).toEqual(
-    expect.arrayContaining([{ field: field ?? expect.any(String), message: expect.any(String) }]),
-  );
-}
 
 /** Asserts the exact Lead shape of API.md section 11. */
 function expectLead(value: unknown, expected: Partial<LeadBody>): void {

@@ -10,6 +10,7 @@ import {
   type Session,
   type Team,
 } from './support/api';
+import { expectValidation, ISO_TIMESTAMP, keysOf, resource } from './support/resource';
 import { createTestApp, type TestApp } from './support/test-app';
 
 /*
@@ -21,7 +22,6 @@ const API = '/api/v1';
 const ORGS = `${API}/organizations`;
 const CURRENT = `${ORGS}/current`;
 const MEMBERS = `${CURRENT}/members`;
-const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 interface OrganizationBody {
@@ -61,17 +61,7 @@ const ORGANIZATION_WITH_ROLE_KEYS = [...ORGANIZATION_KEYS, 'role'].sort();
 const MEMBER_KEYS = ['createdAt', 'email', 'name', 'role', 'userId'];
 const PAGE_KEYS = ['items', 'page', 'pageSize', 'total'];
 
-const keysOf = (value: unknown): string[] => Object.keys(value as object).sort();
 const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
-
-/** 400 VALIDATION_FAILED with `details` naming `field` (when given). */
-function expectValidation(res: Response, field?: string): void {
-  expectError(res, 400, 'VALIDATION_FAILED');
-  const details = (res.body as { details?: { field: string; message: string }[] }).details;
-  expect(details).toEqual(
-    expect.arrayContaining([{ field: field ?? expect.any(String), message: expect.any(String) }]),
-  );
-}
 
 describe('Users, organizations and members (API.md sections 1, 3 and 4)', () => {
   let t: TestApp;
@@ -91,22 +81,11 @@ describe('Users, organizations and members (API.md sections 1, 3 and 4)', () => 
       .patch(CURRENT)
       .set(as(s, organizationId))
       .send(body as object);
-  const listMembers = (s: Session, organizationId: string, query = ''): Test =>
-    t.http().get(`${MEMBERS}${query}`).set(as(s, organizationId));
-  const postMember = (s: Session, organizationId: string, body: unknown): Test =>
-    t
-      .http()
-      .post(MEMBERS)
-      .set(as(s, organizationId))
-      .send(body as object);
-  const patchMember = (s: Session, organizationId: string, userId: string, body: unknown): Test =>
-    t
-      .http()
-      .patch(`${MEMBERS}/${userId}`)
-      .set(as(s, organizationId))
-      .send(body as object);
-  const deleteMember = (s: Session, organizationId: string, userId: string): Test =>
-    t.http().delete(`${MEMBERS}/${userId}`).set(as(s, organizationId));
+  const members = resource(() => t, MEMBERS);
+  const listMembers = members.list;
+  const postMember = members.post;
+  const patchMember = members.patch;
+  const deleteMember = members.remove;
 
   async function addMember(
     by: Session,

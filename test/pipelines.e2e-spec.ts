@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Test } from 'supertest';
 import { as, createTeam, expectError, register, type Session, type Team } from './support/api';
+import { ISO_TIMESTAMP, keysOf, UUID } from './support/resource';
 import { createTestApp, type TestApp } from './support/test-app';
 
 /*
@@ -14,8 +15,6 @@ const API = '/api/v1';
 const PIPELINES = `${API}/pipelines`;
 const DEALS = `${API}/deals`;
 const CONTACTS = `${API}/contacts`;
-const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const PIPELINE_KEYS = [
   'createdAt',
   'id',
@@ -84,7 +83,6 @@ const stage = (key: string, probability = 50): StageInput => ({
 });
 const positioned = (stages: StageInput[]): Stage[] =>
   stages.map((s, position) => ({ key: s.key, name: s.name, position, probability: s.probability }));
-const keysOf = (value: unknown): string[] => Object.keys(value as object).sort();
 const idsOf = (items: { id: string }[]): string[] => items.map((i) => i.id);
 
 describe('Pipelines (API.md section 11)', () => {

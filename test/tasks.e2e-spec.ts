@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Response, Test } from 'supertest';
+import type { Test } from 'supertest';
 import {
   as,
   createTeam,
@@ -9,6 +9,7 @@ import {
   type Session,
   type Team,
 } from './support/api';
+import { expectValidation, ISO_TIMESTAMP, keysOf, resource, UUID } from './support/resource';
 import { createTestApp, type TestApp } from './support/test-app';
 
 /*
@@ -20,9 +21,7 @@ import { createTestApp, type TestApp } from './support/test-app';
 
 const API = '/api/v1';
 const TASKS = `${API}/tasks`;
-const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const CALENDAR_DATE = /^\d{4}-\d{2}-\d{2}$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const ROLES = ['owner', 'admin', 'manager', 'member'] as const;
 const MANAGING_ROLES = ['owner', 'admin', 'manager'] as const;
 
@@ -68,7 +67,6 @@ interface ActivityBody {
   createdAt: string;
 }
 
-const keysOf = (value: unknown): string[] => Object.keys(value as object).sort();
 const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 const idsOf = (items: { id: string }[]): string[] => items.map((x) => x.id);
 
@@ -92,15 +90,6 @@ async function onOneUtcDay<T>(fn: (today: string) => Promise<T>): Promise<T> {
       if (utcToday() === today || attempt >= 3) throw e;
     }
   }
-}
-
-/** 400 VALIDATION_FAILED with `details` naming `field` (when given). */
-function expectValidation(res: Response, field?: string): void {
-  expectError(res, 400, 'VALIDATION_FAILED');
-  const details = (res.body as { details?: { field: string; message: string }[] }).details;
-  expect(details).toEqual(
-    expect.arrayContaining([{ field: field ?? expect.any(String), message: expect.any(String) }]),
-  );
 }
 
 /** Asserts the exact Task shape of API.md section 7. */
@@ -129,24 +118,12 @@ describe('Tasks (API.md sections 4 and 7)', () => {
 
   // ---------------------------------------------------------------- helpers
 
-  const postTask = (s: Session, organizationId: string, body: unknown): Test =>
-    t
-      .http()
-      .post(TASKS)
-      .set(as(s, organizationId))
-      .send(body as object);
-  const getTask = (s: Session, organizationId: string, id: string): Test =>
-    t.http().get(`${TASKS}/${id}`).set(as(s, organizationId));
-  const patchTask = (s: Session, organizationId: string, id: string, body: unknown): Test =>
-    t
-      .http()
-      .patch(`${TASKS}/${id}`)
-      .set(as(s, organizationId))
-      .send(body as object);
-  const deleteTask = (s: Session, organizationId: string, id: string): Test =>
-    t.http().delete(`${TASKS}/${id}`).set(as(s, organizationId));
-  const listTasks = (s: Session, organizationId: string, query = ''): Test =>
-    t.http().get(`${TASKS}${query}`).set(as(s, organizationId));
+  const tasks = resource(() => t, TASKS);
+  const postTask = tasks.post;
+  const getTask = tasks.get;
+  const patchTask = tasks.patch;
+  const deleteTask = tasks.remove;
+  const listTasks = tasks.list;
 
   /** A contact and a deal owned by `s` (created through the API). */
   async function createDeal(s: Session, organizationId: string, title = 'Deal'): Promise<string> {
