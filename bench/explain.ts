@@ -17,7 +17,7 @@ import {
   type AppQueryContext,
   type CapturedQuery,
 } from './lib/app-queries';
-import { Args, BENCH_LOGIN_EMAIL, benchDatabaseUrl, thousands, withClient } from './lib/common';
+import { Args, BENCH_LOGIN_EMAIL, openBenchDatabase, thousands, withClient } from './lib/common';
 
 export interface PlanOptions {
   outDir: string;
@@ -217,12 +217,19 @@ async function describe(db: Client, context: AppQueryContext): Promise<string[]>
 if (require.main === module) {
   const args = new Args();
   args.assertOnly(['database-url', 'out', 'search', 'min-amount', 'depth']);
-  dumpPlans(benchDatabaseUrl(args), {
-    outDir: resolve(args.string('out', 'docs/query-plans')),
-    search: args.string('search', 'mart'),
-    minAmount: args.string('min-amount', '100000'),
-    depth: args.count('depth', 800_000),
-  })
+  openBenchDatabase(args)
+    .then(async (database) => {
+      try {
+        return await dumpPlans(database.url, {
+          outDir: resolve(args.string('out', 'docs/query-plans')),
+          search: args.string('search', 'mart'),
+          minAmount: args.string('min-amount', '100000'),
+          depth: args.count('depth', 800_000),
+        });
+      } finally {
+        await database.close();
+      }
+    })
     .then((summaries) => {
       for (const s of summaries)
         console.log(

@@ -25,7 +25,7 @@ import {
   adminUrlOf,
   Args,
   BENCH_PASSWORD,
-  benchDatabaseUrl,
+  openBenchDatabase,
   BIG_ORG_NAME,
   BIG_ORG_USERS,
   seconds,
@@ -182,7 +182,15 @@ async function main(): Promise<void> {
   if (big.tasks > 0 && big.deals === 0) throw new Error('tasks need deals');
   if (big.activities > 0 && big.deals === 0) throw new Error('activities need deals');
   const smallOrgs = args.count('small-orgs', 3);
-  const url = benchDatabaseUrl(args);
+  const database = await openBenchDatabase(args);
+  try {
+    await seed(database.url, big, smallOrgs);
+  } finally {
+    await database.close();
+  }
+}
+
+async function seed(url: string, big: Counts, smallOrgs: number): Promise<void> {
   const { adminUrl, database } = adminUrlOf(url);
   if (!/bench/i.test(database) || !/^[a-z0-9_]+$/i.test(database)) {
     throw new Error(`refusing to drop database "${database}": its name must contain "bench"`);
@@ -355,13 +363,18 @@ interface IndexDefinition {
   table: string;
   definition: string;
   gin: boolean;
+  /** Statistics targets set on its columns (ALTER INDEX ... SET STATISTICS), not in the definition. */
+  statistics: { column: number; target: number }[] | null;
 }
 
 /** Drops the secondary indexes (not those behind a constraint: primary keys stay). */
 async function dropIndexes(db: Client): Promise<IndexDefinition[]> {
   const { rows } = await db.query<IndexDefinition>(
     `SELECT ci.relname AS name, t.relname AS "table", pg_get_indexdef(i.indexrelid) AS definition,
-            am.amname = 'gin' AS gin
+            am.amname = 'gin' AS gin,
+            (SELECT json_agg(json_build_object('column', a.attnum, 'target', a.attstattarget))
+               FROM pg_attribute a
+              WHERE a.attrelid = i.indexrelid AND a.attstattarget > 0) AS statistics
        FROM pg_index i
        JOIN pg_class ci ON ci.oid = i.indexrelid
        JOIN pg_class t ON t.oid = i.indrelid
@@ -386,6 +399,8 @@ async function createIndexes(url: string, indexes: IndexDefinition[]): Promise<v
       for (let next = queue.shift(); next; next = queue.shift()) {
         const start = performance.now();
         await db.query(next.definition);
+        for (const { column, target } of next.statistics ?? [])
+          await db.query(`ALTER INDEX "${next.name}" ALTER COLUMN ${column} SET STATISTICS ${target}`);
         log(`  ${next.name}: ${seconds(performance.now() - start)}`);
       }
     });

@@ -2,6 +2,7 @@ import { CrmCore1795292771086 } from './1795292771086-CrmCore';
 import { SalesPipeline1795294377413 } from './1795294377413-SalesPipeline';
 import { DealFilterIndex1795298171768 } from './1795298171768-DealFilterIndex';
 import { Foundation1795291187924 } from './1795291187924-Foundation';
+import { SearchStatistics1796233021709 } from './1796233021709-SearchStatistics';
 
 /** Every migration, in order. `npm run migration:generate` adds a file; list it here too. */
 export const MIGRATIONS = [
@@ -9,4 +10,5 @@ export const MIGRATIONS = [
   CrmCore1795292771086,
   SalesPipeline1795294377413,
   DealFilterIndex1795298171768,
+  SearchStatistics1796233021709,
 ];

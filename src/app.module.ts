@@ -1,5 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { TenantCacheModule } from './common/cache/tenant-cache.module';
 import { CommonModule } from './common/common.module';
 import { AllExceptionsFilter } from './common/filters/all-exceptions.filter';
 import { AuthGuard } from './common/guards/auth.guard';
@@ -12,7 +13,6 @@ import { ConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
 import { ContactsModule } from './modules/contacts/contacts.module';
 import { CompaniesModule } from './modules/companies/companies.module';
-import { AnalyticsCacheModule } from './modules/analytics/analytics-cache.module';
 import { DealsModule } from './modules/deals/deals.module';
 import { LeadsModule } from './modules/leads/leads.module';
 import { AnalyticsModule } from './modules/analytics/analytics.module';
@@ -35,7 +35,7 @@ export class AppModule {
         ConfigModule.forRoot(config),
         DatabaseModule.forRoot(config, databaseUrl),
         CommonModule,
-        AnalyticsCacheModule,
+        TenantCacheModule,
         AuditModule,
         UsersModule,
         OrganizationsModule,

@@ -316,7 +316,7 @@ async function redis(...args: string[]): Promise<string> {
 }
 
 async function redisKeysOf(organizationId: string): Promise<string[]> {
-  const out = await redis('--scan', '--pattern', `*analytics:${organizationId}:*`);
+  const out = await redis('--scan', '--pattern', `*:${organizationId}*`);
   return out ? out.split('\n').sort() : [];
 }
 
@@ -738,10 +738,8 @@ describe('Deal analytics (API.md section 9)', () => {
       await expectFigures(a, shared, owner, 'owner');
       await expectFigures(a, shared, member, 'member');
       const keys = await redisKeysOf(owner.organizationId);
-      const entries = keys.filter((k) => !k.endsWith(':generation'));
-      expect(keys.some((k) => k.endsWith(`analytics:${owner.organizationId}:generation`))).toBe(
-        true,
-      );
+      const entries = keys.filter((k) => k.includes(`:analytics:${owner.organizationId}:`));
+      expect(keys.some((k) => k.endsWith(`:generation:${owner.organizationId}`))).toBe(true);
       expect(entries.some((k) => k.endsWith(':deals-summary:all:days=30'))).toBe(true);
       expect(entries.some((k) => k.includes(':deals-funnel:all:pipeline='))).toBe(true);
       expect(entries.some((k) => k.includes(`:deals-summary:owner=${member.userId}:`))).toBe(true);

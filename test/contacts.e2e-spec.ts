@@ -2392,8 +2392,9 @@ describe('Contacts (API.md sections 4 and 5)', () => {
         await list('?pageSize=5', 5); // warm-up (membership cache)
         const small = await countQueries(() => list('?pageSize=5', 5));
         const large = await countQueries(() => list('?pageSize=50', total));
+        // The rows; the total was counted by the warm-up and comes from the cache.
         expect(small.length).toBeLessThanOrEqual(3);
-        expect(small.filter((sql) => /\bcontacts\b/.test(sql)).length).toBeGreaterThanOrEqual(2);
+        expect(small.filter((sql) => /\bcontacts\b/.test(sql))).toHaveLength(1);
         expect({ count: large.length, sql: large }).toEqual({
           count: small.length,
           sql: expect.any(Array),

@@ -89,12 +89,14 @@ export class AppQueries {
       DATA_DIR: mkdtempSync(join(tmpdir(), 'crm-bench-capture-')),
     });
     const ds = this.dataSource;
-    const paginator = new Paginator(new CursorCodec(config));
+    // No cache: every call runs its queries (list totals and analytics included).
     const noCache = {
-      getOrCompute: <T>(_o: string, _k: string, compute: () => Promise<T>) => compute(),
+      getOrCompute: <T>(_kind: unknown, _o: string, _k: string, compute: () => Promise<T>) =>
+        compute(),
       invalidate: () => Promise.resolve(),
-    };
-    const pipelines = new PipelinesService(ds, paginator, noCache as Loose);
+    } as Loose;
+    const paginator = new Paginator(new CursorCodec(config), noCache);
+    const pipelines = new PipelinesService(ds, paginator);
     this.contacts = new ContactsService(ds, paginator, undefined as Loose);
     const access = new DealAccess();
     this.deals = new (DealsService as unknown as new (...a: unknown[]) => DealsService)(
@@ -105,11 +107,10 @@ export class AppQueries {
       access,
       this.contacts,
       undefined,
-      noCache,
       pipelines,
     );
     this.tasks = new TasksService(ds, paginator, access, undefined as Loose);
-    this.analytics = new AnalyticsService(ds, noCache as Loose, pipelines);
+    this.analytics = new AnalyticsService(ds, noCache, pipelines);
     return this;
   }
 

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { plainToInstance, Transform } from 'class-transformer';
 import {
@@ -93,6 +94,13 @@ class Environment {
   @Max(15)
   BCRYPT_COST = 12;
 
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(256)
+  BCRYPT_THREADS?: number;
+
   @Transform(({ value }: { value: unknown }) =>
     typeof value === 'string' ? value.toUpperCase() : value,
   )
@@ -150,6 +158,12 @@ class Environment {
   @Transform(toInt)
   @IsInt()
   @Min(0)
+  @Max(86_400)
+  LIST_TOTAL_CACHE_TTL_SECONDS = 60;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
   SHUTDOWN_TIMEOUT_MS = 10_000;
 
   @IsString()
@@ -173,6 +187,8 @@ export interface AppConfig {
     refreshTtlSeconds: number;
   };
   bcryptCost: number;
+  /** Threads of the bcrypt pool (default: the number of CPUs). */
+  bcryptThreads: number;
   defaultCurrency: string;
   currencies: ReadonlySet<string>;
   corsOrigins: string[];
@@ -182,10 +198,12 @@ export interface AppConfig {
   rateLimit: { userPerMinute: number; loginPerMinute: number };
   membershipCacheTtlMs: number;
   swaggerEnabled: boolean;
-  /** Shared cache (analytics) when set; in-memory per process otherwise. */
+  /** Shared cache (analytics, list totals) when set; in-memory per process otherwise. */
   redisUrl: string | null;
   /** 0 disables the analytics cache. */
   analyticsCacheTtlSeconds: number;
+  /** 0 counts every offset list page's `total` afresh. */
+  listTotalCacheTtlSeconds: number;
   shutdownTimeoutMs: number;
   dataDir: string;
 }
@@ -265,6 +283,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       refreshTtlSeconds,
     },
     bcryptCost: raw.BCRYPT_COST,
+    bcryptThreads: raw.BCRYPT_THREADS ?? availableParallelism(),
     defaultCurrency: raw.DEFAULT_CURRENCY,
     currencies: new Set(currencies),
     corsOrigins: raw.CORS_ORIGINS.split(',')
@@ -281,6 +300,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     swaggerEnabled: raw.SWAGGER_ENABLED,
     redisUrl: raw.REDIS_URL ?? null,
     analyticsCacheTtlSeconds: raw.ANALYTICS_CACHE_TTL_SECONDS,
+    listTotalCacheTtlSeconds: raw.LIST_TOTAL_CACHE_TTL_SECONDS,
     shutdownTimeoutMs: raw.SHUTDOWN_TIMEOUT_MS,
     dataDir: raw.DATA_DIR,
   };

@@ -22,6 +22,8 @@ export interface EmbeddedDatabaseOptions {
   /** false: the data directory is deleted on stop (tests). */
   persistent: boolean;
   log: (message: string) => void;
+  /** Server settings (`-c name=value`) on top of PostgreSQL's defaults. */
+  settings?: Readonly<Record<string, string>>;
 }
 
 function isAlive(pid: number): boolean {
@@ -76,7 +78,11 @@ export class EmbeddedDatabase {
       persistent: this.options.persistent,
       createPostgresUser: process.getuid?.() === 0,
       // TCP on 127.0.0.1 only; no unix socket (its default directory may not exist or be shared).
-      postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+      postgresFlags: Object.entries({
+        listen_addresses: '127.0.0.1',
+        unix_socket_directories: '',
+        ...this.options.settings,
+      }).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
       onLog: (m: unknown) => this.remember(String(m)),
       onError: (m: unknown) => this.remember(m instanceof Error ? m.message : String(m)),
     });

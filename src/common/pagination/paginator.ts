@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import type { ObjectLiteral, SelectQueryBuilder } from 'typeorm';
+import { LIST_TOTALS, TenantCache } from '../cache/tenant-cache';
 import { CursorCodec } from './cursor.codec';
 import type { Actor } from '../http/request-context';
 import { seesWholeOrganization } from '../visibility/visibility';
@@ -26,16 +28,30 @@ export interface ListScope {
 
 const KEY = '__cursor_key';
 const ID = '__cursor_id';
+/**
+ * From this offset on, an offset page first finds its ids (`SELECT id ... OFFSET n LIMIT k`,
+ * an index-only scan of the list's (organization, sort, id) index), then reads those rows:
+ * the skipped rows cost an index entry each instead of a table row each.
+ */
+export const ID_FIRST_OFFSET = 1_000;
 
 /**
  * Runs a list query as API.md section 1 describes. Offset pages (`page`, `pageSize`) answer
  * `{items, total, page, pageSize}`; keyset pages (`limit`, `cursor`) answer `{items, nextCursor}`
  * with a `WHERE (sort, id) < (last sort, last id)` seek whose cost does not grow with depth.
  * A cursor only works for the listing (`scope`) that issued it.
+ *
+ * `total` is an exact `count(*)` of the list's query, cached in the TenantCache under the
+ * count's SQL and parameters (visibility and filters included): every write to the
+ * organization invalidates it, so a client always counts its own writes, and concurrent pages
+ * of one list share one count. The query may join only to-one relations (one row per item).
  */
 @Injectable()
 export class Paginator {
-  constructor(private readonly cursors: CursorCodec) {}
+  constructor(
+    private readonly cursors: CursorCodec,
+    private readonly cache: TenantCache,
+  ) {}
 
   async list<Row extends ObjectLiteral, Item>(
     query: SelectQueryBuilder<ObjectLiteral>,
@@ -58,14 +74,16 @@ export class Paginator {
     if (!params.isKeyset) {
       const page = params.page ?? 1;
       const pageSize = params.pageSize ?? 20;
-      const [rows, total] = await Promise.all([
-        ordered
-          .offset((page - 1) * pageSize)
-          .limit(pageSize)
-          .getRawMany<Row>(),
-        query.clone().getCount(),
+      const offset = (page - 1) * pageSize;
+      const rows =
+        offset < ID_FIRST_OFFSET
+          ? ordered.clone().offset(offset).limit(pageSize)
+          : this.idsFirst(query, ordered, order, direction, offset, pageSize);
+      const [items, total] = await Promise.all([
+        rows.getRawMany<Row>(),
+        this.total(query, actor.organizationId),
       ]);
-      return { items: rows.map(toItem), total, page, pageSize };
+      return { items: items.map(toItem), total, page, pageSize };
     }
 
     const limit = params.limit ?? 20;
@@ -87,5 +105,36 @@ export class Paginator {
         ? this.cursors.encode(scope, { key: last[KEY], id: last[ID] })
         : null;
     return { items: page.map(toItem), nextCursor };
+  }
+
+  /** The page's rows, found through their ids: `WHERE id IN (SELECT id ... OFFSET n LIMIT k)`. */
+  private idsFirst(
+    query: SelectQueryBuilder<ObjectLiteral>,
+    ordered: SelectQueryBuilder<ObjectLiteral>,
+    order: ListOrder,
+    direction: 'ASC' | 'DESC',
+    offset: number,
+    limit: number,
+  ): SelectQueryBuilder<ObjectLiteral> {
+    const ids = ordered.clone().select(order.id).offset(offset).limit(limit);
+    return query
+      .clone()
+      .andWhere(`${order.id} IN (${ids.getQuery()})`)
+      .orderBy(order.column, direction)
+      .addOrderBy(order.id, direction);
+  }
+
+  /** The exact number of rows of `query`, from the cache when no write happened since. */
+  private total(query: SelectQueryBuilder<ObjectLiteral>, organizationId: string): Promise<number> {
+    const count = query.clone().select('count(*)::int', 'total');
+    const [sql, parameters] = count.getQueryAndParameters();
+    const key = createHash('sha256')
+      .update(sql)
+      .update(JSON.stringify(parameters))
+      .digest('base64url');
+    return this.cache.getOrCompute(LIST_TOTALS, organizationId, key, async () => {
+      const row = await count.getRawOne<{ total: number }>();
+      return row?.total ?? 0;
+    });
   }
 }

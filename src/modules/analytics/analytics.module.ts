@@ -2,7 +2,7 @@ import { Module } from '@nestjs/common';
 import { AnalyticsController } from './analytics.controller';
 import { AnalyticsService } from './analytics.service';
 
-/** Analytics (API.md section 9); the cache lives in AnalyticsCacheModule (global). */
+/** Analytics (API.md section 9); the cache is the global TenantCache. */
 @Module({
   controllers: [AnalyticsController],
   providers: [AnalyticsService],

@@ -1,13 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type SelectQueryBuilder } from 'typeorm';
+import { ANALYTICS, TenantCache } from '../../common/cache/tenant-cache';
 import type { Actor } from '../../common/http/request-context';
 import { seesWholeOrganization, visibleTo } from '../../common/visibility/visibility';
 import { Deal } from '../deals/deal.entity';
 import { DealStatus } from '../deals/deal.enums';
 import type { Pipeline } from '../pipelines/pipeline.entity';
 import { PipelinesService, stageKeys } from '../pipelines/pipelines.service';
-import { AnalyticsCache } from './analytics-cache.service';
 import {
   funnelFromRows,
   summaryFromRows,
@@ -20,19 +20,20 @@ import type { DealSummaryDto } from './dto/deal-summary.dto';
 /**
  * Deal analytics (API.md section 9) over the deals visible to the caller (members: their own),
  * each answer one aggregate query (GROUP BY) — deal rows never reach the process — cached per
- * organization, visibility scope and parameters. Deal writes invalidate the organization's
- * entries (DealsService -> AnalyticsCache.invalidate).
+ * organization, visibility scope and parameters. Every write to the organization invalidates
+ * its entries (TenantWriteInterceptor -> TenantCache.invalidate).
  */
 @Injectable()
 export class AnalyticsService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
-    private readonly cache: AnalyticsCache,
+    private readonly cache: TenantCache,
     private readonly pipelines: PipelinesService,
   ) {}
 
   summary(actor: Actor, days: number): Promise<DealSummaryDto> {
     return this.cache.getOrCompute(
+      ANALYTICS,
       actor.organizationId,
       `deals-summary:${scopeOf(actor)}:days=${days}`,
       async () => {
@@ -64,6 +65,7 @@ export class AnalyticsService {
   async funnel(actor: Actor, pipelineId?: string): Promise<DealFunnelDto> {
     const { id } = await this.findPipeline(actor, pipelineId);
     return this.cache.getOrCompute(
+      ANALYTICS,
       actor.organizationId,
       `deals-funnel:${scopeOf(actor)}:pipeline=${id}`,
       async () => {
@@ -89,6 +91,7 @@ export class AnalyticsService {
   async forecast(actor: Actor, pipelineId?: string): Promise<DealForecastDto> {
     const { id } = await this.findPipeline(actor, pipelineId);
     return this.cache.getOrCompute(
+      ANALYTICS,
       actor.organizationId,
       `deals-forecast:${scopeOf(actor)}:pipeline=${id}`,
       async () => {

@@ -11,7 +11,6 @@ import { visibleTo } from '../../common/visibility/visibility';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import { ActivitiesService } from '../activities/activities.service';
 import { ActivityType } from '../activities/activity.enums';
-import { AnalyticsCache } from '../analytics/analytics-cache.service';
 import { ContactsService } from '../contacts/contacts.service';
 import { Organization } from '../organizations/organization.entity';
 import { PipelinesService, stageKeys } from '../pipelines/pipelines.service';
@@ -58,7 +57,6 @@ export class DealsService {
     private readonly access: DealAccess,
     private readonly contacts: ContactsService,
     private readonly activities: ActivitiesService,
-    private readonly analytics: AnalyticsCache,
     private readonly pipelines: PipelinesService,
   ) {}
 
@@ -106,13 +104,12 @@ export class DealsService {
     const deal = await this.dataSource.transaction((manager) =>
       this.createIn(manager, actor, input),
     );
-    await this.analytics.invalidate(actor.organizationId);
     return DealDto.from(deal);
   }
 
   /**
    * Creates a deal inside the caller's transaction with every rule of POST /deals (lead
-   * conversion uses it too). The caller invalidates the analytics cache after its commit.
+   * conversion uses it too).
    */
   async createIn(
     manager: EntityManager,
@@ -169,7 +166,7 @@ export class DealsService {
    * changes were applied.
    */
   async update(actor: Actor, id: string, input: DealChangeInput): Promise<DealDto> {
-    const { deal, changed } = await this.dataSource.transaction(async (manager) => {
+    const updated = await this.dataSource.transaction(async (manager) => {
       const deal = await this.access.findVisible(manager, actor, id, true);
       const pipeline = await this.pipelines.find(
         manager,
@@ -202,7 +199,7 @@ export class DealsService {
         (key) => values[key] !== deal[key],
       );
       // Setting what is already there is a no-op: nothing written, updatedAt unchanged.
-      if (!changed) return { deal, changed };
+      if (!changed) return deal;
 
       const result = await manager
         .createQueryBuilder()
@@ -224,10 +221,9 @@ export class DealsService {
         })),
         at,
       );
-      return { deal: Object.assign(deal, values, { updatedAt }), changed };
+      return Object.assign(deal, values, { updatedAt });
     });
-    if (changed) await this.analytics.invalidate(actor.organizationId);
-    return DealDto.from(deal);
+    return DealDto.from(updated);
   }
 
   /** POST /deals/{id}/move-stage: exactly PATCH {stage}. */
@@ -251,7 +247,6 @@ export class DealsService {
       const deal = await this.access.findVisible(manager, actor, id, true);
       await manager.delete(Deal, { id: deal.id });
     });
-    await this.analytics.invalidate(actor.organizationId);
   }
 
   private async defaultCurrency(manager: EntityManager, organizationId: string): Promise<string> {

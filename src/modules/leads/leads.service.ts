@@ -11,7 +11,6 @@ import { OwnershipService } from '../../common/visibility/ownership.service';
 import { visibleTo } from '../../common/visibility/visibility';
 import { ActivitiesService } from '../activities/activities.service';
 import { ActivityType } from '../activities/activity.enums';
-import { AnalyticsCache } from '../analytics/analytics-cache.service';
 import { Company } from '../companies/company.entity';
 import { CompanyDto } from '../companies/dto/company.dto';
 import { Contact } from '../contacts/contact.entity';
@@ -75,7 +74,6 @@ export class LeadsService {
     private readonly deals: DealsService,
     private readonly pipelines: PipelinesService,
     private readonly activities: ActivitiesService,
-    private readonly analytics: AnalyticsCache,
   ) {}
 
   list(actor: Actor, query: LeadListQueryDto): Promise<ListResult<LeadDto>> {
@@ -284,7 +282,6 @@ export class LeadsService {
         deal: DealDto.from(deal),
       };
     });
-    await this.analytics.invalidate(actor.organizationId);
     return result;
   }
 

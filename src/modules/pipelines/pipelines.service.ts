@@ -8,7 +8,6 @@ import type { ListQueryDto } from '../../common/pagination/list-query.dto';
 import type { ListResult } from '../../common/pagination/list-result.dto';
 import { Paginator } from '../../common/pagination/paginator';
 import { selectAs } from '../../common/pagination/select-as';
-import { AnalyticsCache } from '../analytics/analytics-cache.service';
 import { Deal } from '../deals/deal.entity';
 import { DealStatus } from '../deals/deal.enums';
 import {
@@ -58,7 +57,6 @@ export class PipelinesService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly paginator: Paginator,
-    private readonly analytics: AnalyticsCache,
   ) {}
 
   /** The default pipeline of a new organization (inside its creating transaction). */
@@ -141,7 +139,6 @@ export class PipelinesService {
       if (input.name !== undefined) pipeline.name = input.name;
       return manager.save(pipeline);
     });
-    await this.analytics.invalidate(actor.organizationId);
     return PipelineDto.from(saved);
   }
 

@@ -1,8 +1,8 @@
 /**
- * The in-memory store of the analytics cache: a Map that keeps at most `maxEntries` keys,
+ * The in-memory store of the tenant cache: a Map that keeps at most `maxEntries` keys,
  * dropping the oldest written first. Keyv's own in-memory store only drops an expired entry
  * when it is read again, and entries of an invalidated generation are never read again, so
- * without a bound every deal write would leave garbage behind for the life of the process.
+ * without a bound every write would leave garbage behind for the life of the process.
  * Dropping any key early is safe: a missing entry is recomputed, a missing generation token is
  * replaced by a fresh one (which only makes older entries unreachable).
  */
