@@ -1,5 +1,5 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig } from './app-config';
 
@@ -60,6 +60,9 @@ describe('loadConfig', () => {
       expect(config.jwt.accessTtlSeconds).toBe(900);
       expect(config.jwt.refreshTtlSeconds).toBe(604_800);
       expect(config.bcryptCost).toBe(12);
+      expect(config.bcryptThreads).toBe(availableParallelism());
+      expect(config.analyticsCacheTtlSeconds).toBe(60);
+      expect(config.listTotalCacheTtlSeconds).toBe(60);
       expect(config.defaultCurrency).toBe('USD');
       expect(config.currencies.has('USD')).toBe(true);
       expect(config.currencies.has('EUR')).toBe(true);
@@ -95,6 +98,8 @@ describe('loadConfig', () => {
           JWT_ACCESS_TTL: '60',
           JWT_REFRESH_TTL: '12h',
           BCRYPT_COST: '4',
+          BCRYPT_THREADS: '3',
+          LIST_TOTAL_CACHE_TTL_SECONDS: '0',
           MEMBERSHIP_CACHE_TTL_MS: '0',
           DATABASE_URL: 'postgresql://u:p@db:5432/crm',
         }),
@@ -106,6 +111,8 @@ describe('loadConfig', () => {
       expect(config.jwt.accessTtlSeconds).toBe(60);
       expect(config.jwt.refreshTtlSeconds).toBe(43_200);
       expect(config.bcryptCost).toBe(4);
+      expect(config.bcryptThreads).toBe(3);
+      expect(config.listTotalCacheTtlSeconds).toBe(0);
       expect(config.membershipCacheTtlMs).toBe(0);
       expect(config.databaseUrl).toBe('postgresql://u:p@db:5432/crm');
     });
@@ -146,6 +153,9 @@ describe('loadConfig', () => {
       ['DATABASE_URL', { DATABASE_URL: 'mysql://x' }],
       ['TRUST_PROXY', { TRUST_PROXY: 'yes' }],
       ['BODY_LIMIT_BYTES', { BODY_LIMIT_BYTES: '100' }],
+      ['BCRYPT_THREADS', { BCRYPT_THREADS: '0' }],
+      ['LIST_TOTAL_CACHE_TTL_SECONDS', { LIST_TOTAL_CACHE_TTL_SECONDS: '-1' }],
+      ['LIST_TOTAL_CACHE_TTL_SECONDS', { LIST_TOTAL_CACHE_TTL_SECONDS: '86401' }],
     ])('reports %s for %j', (variable, bad) => {
       const error = configError(devEnv(bad));
       expect(error.name).toBe('ConfigError');

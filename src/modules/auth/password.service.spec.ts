@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jest } from '@jest/globals';
 import { type AppConfig, loadConfig } from '../../config/app-config';
-import { PasswordService } from './password.service';
+import { readdirSync, readFileSync } from 'node:fs';
+import { AppException } from '../../common/errors/app.exception';
+import { PasswordService, QUEUED_PER_THREAD } from './password.service';
 
 describe('PasswordService', () => {
   let dataDir: string;
@@ -49,6 +51,56 @@ describe('PasswordService', () => {
     );
     // A real bcrypt comparison happens in both cases; without it `missing` would be ~0 ms.
     expect(missing).toBeGreaterThan(wrong * 0.25);
+  });
+
+  /** Nice values of this process's threads (Linux: /proc/self/task/<tid>/stat, field 19). */
+  function threadNiceValues(): number[] {
+    return readdirSync('/proc/self/task').map((tid) => {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+    });
+  }
+
+  (process.platform === 'linux' ? it : it.skip)(
+    'runs bcrypt in BCRYPT_THREADS worker threads at nice 19, the rest of the process untouched',
+    async () => {
+      const before = threadNiceValues().filter((n) => n === 19).length;
+      const service = new PasswordService(config({ BCRYPT_COST: '4', BCRYPT_THREADS: '3' }));
+      try {
+        const hash = await service.hash('s3cret-Passw0rd');
+        await Promise.all([1, 2, 3].map(() => service.verify('s3cret-Passw0rd', hash)));
+        expect(threadNiceValues().filter((n) => n === 19).length - before).toBe(3);
+        expect(threadNiceValues().filter((n) => n === 0).length).toBeGreaterThan(0);
+      } finally {
+        await service.onModuleDestroy();
+      }
+    },
+  );
+
+  it('answers 503 NOT_READY once more than QUEUED_PER_THREAD tasks per thread wait', async () => {
+    const service = new PasswordService(config({ BCRYPT_COST: '8', BCRYPT_THREADS: '1' }));
+    try {
+      const hash = await service.hash('s3cret-Passw0rd');
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: QUEUED_PER_THREAD + 6 }, () => service.verify('guess-123', hash)),
+      );
+      const rejected = outcomes.filter((o) => o.status === 'rejected');
+      // One running, QUEUED_PER_THREAD waiting: the remaining 5 are refused at once.
+      expect(rejected).toHaveLength(5);
+      for (const r of rejected) {
+        const error = (r as PromiseRejectedResult).reason as AppException;
+        expect(error).toBeInstanceOf(AppException);
+        expect({ status: error.status, code: error.code }).toEqual({
+          status: 503,
+          code: 'NOT_READY',
+        });
+      }
+      expect(outcomes.filter((o) => o.status === 'fulfilled' && o.value === false)).toHaveLength(
+        QUEUED_PER_THREAD + 1,
+      );
+    } finally {
+      await service.onModuleDestroy();
+    }
   });
 
   describe('at a low cost', () => {
