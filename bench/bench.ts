@@ -16,6 +16,7 @@
  * Options: --duration 10 --warmup 2 --connections 32 --database-url URL --search mart
  *          --min-amount 100000 --probe-rate 100 --only <regex of scenario ids>
  *          --no-explain --no-doc --doc docs/performance-at-scale.md --plans-dir docs/query-plans
+ *          --app-env NAME=value,NAME=value (extra environment of the app copies)
  */
 import { execSync } from 'node:child_process';
 import { createSecretKey, randomBytes } from 'node:crypto';
@@ -119,6 +120,7 @@ async function benchmark(args: Args, database: BenchDatabase): Promise<void> {
     'no-doc',
     'doc',
     'plans-dir',
+    'app-env',
   ]);
   const duration = args.count('duration', 10);
   const warmup = args.count('warmup', 2);
@@ -130,6 +132,19 @@ async function benchmark(args: Args, database: BenchDatabase): Promise<void> {
   const only = args.has('only') ? new RegExp(args.string('only', '.')) : null;
   const docPath = resolve(ROOT, args.string('doc', 'docs/performance-at-scale.md'));
   const plansDir = resolve(ROOT, args.string('plans-dir', 'docs/query-plans'));
+  // Extra environment of the app copies (e.g. DB_POOL_MAX=20,UV_THREADPOOL_SIZE=8): the
+  // measurements behind docs/decisions/ are this benchmark with one setting changed.
+  const appExtraEnv = Object.fromEntries(
+    args
+      .string('app-env', '')
+      .split(',')
+      .filter(Boolean)
+      .map((pair) => {
+        const eq = pair.indexOf('=');
+        if (eq < 1) throw new Error(`--app-env: expected NAME=value, got ${pair}`);
+        return [pair.slice(0, eq), pair.slice(eq + 1)];
+      }),
+  );
   const mainJs = join(ROOT, 'dist', 'src', 'main.js');
   if (!existsSync(mainJs))
     throw new Error(`${mainJs} is missing: run npm run build (npm run bench does)`);
@@ -263,13 +278,14 @@ async function benchmark(args: Args, database: BenchDatabase): Promise<void> {
     DATABASE_URL: databaseUrl,
     DB_MIGRATIONS_RUN: 'false',
     DB_POOL_MIN: '5',
-    DB_POOL_MAX: '20',
+    DB_POOL_MAX: '10',
     ...secrets,
     JWT_ACCESS_TTL: '4h',
     LOG_LEVEL: 'warn',
     RATE_LIMIT_USER_PER_MINUTE: '1000000000',
     RATE_LIMIT_LOGIN_PER_MINUTE: '1000000000',
     DATA_DIR: dataDir,
+    ...appExtraEnv,
     ...extra,
   });
   const servers: Server[] = [];
@@ -301,7 +317,7 @@ async function benchmark(args: Args, database: BenchDatabase): Promise<void> {
         JWT_ACCESS_SECRET: secrets.JWT_ACCESS_SECRET,
         PORT: String(basePort),
         DB_POOL_MIN: '5',
-        DB_POOL_MAX: '20',
+        DB_POOL_MAX: '10',
         TS_NODE_PROJECT: join(ROOT, 'tsconfig.json'),
       },
       port: basePort,

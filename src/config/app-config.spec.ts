@@ -56,7 +56,7 @@ describe('loadConfig', () => {
       expect(config.host).toBe('0.0.0.0');
       expect(config.databaseUrl).toBeNull();
       expect(config.embeddedPg).toEqual({ dir: '.data/postgres', port: 54329 });
-      expect(config.db).toEqual({ poolMin: 5, poolMax: 20, migrationsRun: true });
+      expect(config.db).toEqual({ poolMin: 5, poolMax: 10, migrationsRun: true });
       expect(config.jwt.accessTtlSeconds).toBe(900);
       expect(config.jwt.refreshTtlSeconds).toBe(604_800);
       expect(config.bcryptCost).toBe(12);

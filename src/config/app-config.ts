@@ -68,7 +68,7 @@ class Environment {
   @IsInt()
   @Min(1)
   @Max(1000)
-  DB_POOL_MAX = 20;
+  DB_POOL_MAX = 10;
 
   @Transform(toBool)
   @IsBoolean()
