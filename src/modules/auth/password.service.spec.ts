@@ -88,7 +88,7 @@ describe('PasswordService', () => {
       // One running, QUEUED_PER_THREAD waiting: the remaining 5 are refused at once.
       expect(rejected).toHaveLength(5);
       for (const r of rejected) {
-        const error = (r).reason as AppException;
+        const error = r.reason as AppException;
         expect(error).toBeInstanceOf(AppException);
         expect({ status: error.status, code: error.code }).toEqual({
           status: 503,
