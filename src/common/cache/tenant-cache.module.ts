@@ -1,15 +1,14 @@
 import { CacheModule } from '@nestjs/cache-manager';
 import { Global, Module } from '@nestjs/common';
-import { APP_INTERCEPTOR } from '@nestjs/core';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import { createCacheKeyv } from './cache-store';
 import { TenantCache } from './tenant-cache';
-import { TenantWriteInterceptor } from './tenant-write.interceptor';
 
 /**
  * The tenant cache (analytics, list totals) on @nestjs/cache-manager; its store is Redis when
  * REDIS_URL is set, else process memory (bounded). cache-manager closes the store on shutdown.
- * Every tenant-scoped write request invalidates its organization's entries.
+ * Every tenant-scoped write request invalidates its organization's entries (tenant-write.hook.ts,
+ * installed by createApp).
  */
 @Global()
 @Module({
@@ -19,7 +18,7 @@ import { TenantWriteInterceptor } from './tenant-write.interceptor';
       useFactory: (config: AppConfig) => ({ stores: [createCacheKeyv(config)] }),
     }),
   ],
-  providers: [TenantCache, { provide: APP_INTERCEPTOR, useClass: TenantWriteInterceptor }],
+  providers: [TenantCache],
   exports: [TenantCache],
 })
 export class TenantCacheModule {}

@@ -45,7 +45,7 @@ class CacheTimeoutError extends Error {
  *
  * Invalidation: every organization has a generation token, part of every entry's key. After
  * any write to the organization's data commits, `invalidate` replaces the token (the
- * TenantWriteInterceptor does so after every tenant-scoped write request): entries of older
+ * onSend hook of tenant-write.hook.ts does so after every tenant-scoped write request): entries of older
  * generations are never read again and expire on their own. A computation always starts after
  * the token was read, so an answer is only ever stored under a generation that was current
  * before the computation began: a write that commits and invalidates later makes it

@@ -21,7 +21,7 @@ import type { DealSummaryDto } from './dto/deal-summary.dto';
  * Deal analytics (API.md section 9) over the deals visible to the caller (members: their own),
  * each answer one aggregate query (GROUP BY) — deal rows never reach the process — cached per
  * organization, visibility scope and parameters. Every write to the organization invalidates
- * its entries (TenantWriteInterceptor -> TenantCache.invalidate).
+ * its entries (tenant-write.hook.ts -> TenantCache.invalidate).
  */
 @Injectable()
 export class AnalyticsService {
