@@ -3,6 +3,7 @@ import { SalesPipeline1795294377413 } from './1795294377413-SalesPipeline';
 import { DealFilterIndex1795298171768 } from './1795298171768-DealFilterIndex';
 import { Foundation1795291187924 } from './1795291187924-Foundation';
 import { SearchStatistics1796233021709 } from './1796233021709-SearchStatistics';
+import { AnalyticsIndexes1796400000000 } from './1796400000000-AnalyticsIndexes';
 
 /** Every migration, in order. `npm run migration:generate` adds a file; list it here too. */
 export const MIGRATIONS = [
@@ -11,4 +12,5 @@ export const MIGRATIONS = [
   SalesPipeline1795294377413,
   DealFilterIndex1795298171768,
   SearchStatistics1796233021709,
+  AnalyticsIndexes1796400000000,
 ];

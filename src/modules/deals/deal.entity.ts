@@ -19,7 +19,14 @@ import { DealStatus } from './deal.enums';
 @Index('idx_deals_org_created', ['organizationId', 'createdAt', 'id'])
 @Index('idx_deals_org_owner_created', ['organizationId', 'ownerId', 'createdAt', 'id'])
 @Index('idx_deals_org_status_created', ['organizationId', 'status', 'createdAt', 'id'])
-@Index('idx_deals_org_pipeline_stage', ['organizationId', 'pipelineId', 'stage'])
+@Index('idx_deals_org_pipeline_stage_status', ['organizationId', 'pipelineId', 'stage', 'status'])
+@Index('idx_deals_org_currency_status', [
+  'organizationId',
+  'currency',
+  'status',
+  'amount',
+  'createdAt',
+])
 @Index('idx_deals_org_amount', ['organizationId', 'amount', 'id'])
 @Index('idx_deals_org_status_amount', ['organizationId', 'status', 'amount'])
 @Index('idx_deals_org_updated', ['organizationId', 'updatedAt', 'id'])
