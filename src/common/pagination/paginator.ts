@@ -77,7 +77,7 @@ export class Paginator {
       const offset = (page - 1) * pageSize;
       const rows =
         offset < ID_FIRST_OFFSET
-          ? ordered.clone().offset(offset).limit(pageSize)
+          ? ordered.offset(offset).limit(pageSize)
           : this.idsFirst(query, ordered, order, direction, offset, pageSize);
       const [items, total] = await Promise.all([
         rows.getRawMany<Row>(),
