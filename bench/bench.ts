@@ -11,11 +11,11 @@
  * p50/p99, req/s, errors and non-2xx, the app's peak RSS, the bcrypt limit of the machine and
  * the event-loop health under logins; a second app instance runs with the analytics cache off.
  * Finally dumps EXPLAIN (ANALYZE, BUFFERS) plans (bench/explain.ts) and writes the results:
- * bench/results/*.json and the generated section of docs/performance-at-scale.md.
+ * bench/results/*.json and the generated section of docs/performance.md.
  *
  * Options: --duration 10 --warmup 2 --connections 32 --database-url URL --search mart
  *          --min-amount 100000 --probe-rate 100 --only <regex of scenario ids>
- *          --no-explain --no-doc --doc docs/performance-at-scale.md --plans-dir docs/query-plans
+ *          --no-explain --no-doc --doc docs/performance.md --plans-dir docs/query-plans
  *          --app-env NAME=value,NAME=value (extra environment of the app copies)
  */
 import { execSync } from 'node:child_process';
@@ -130,7 +130,7 @@ async function benchmark(args: Args, database: BenchDatabase): Promise<void> {
   const minAmount = args.string('min-amount', '100000');
   const probeRate = args.count('probe-rate', 100);
   const only = args.has('only') ? new RegExp(args.string('only', '.')) : null;
-  const docPath = resolve(ROOT, args.string('doc', 'docs/performance-at-scale.md'));
+  const docPath = resolve(ROOT, args.string('doc', 'docs/performance.md'));
   const plansDir = resolve(ROOT, args.string('plans-dir', 'docs/query-plans'));
   // Extra environment of the app copies (e.g. DB_POOL_MAX=20,UV_THREADPOOL_SIZE=8): the
   // measurements behind docs/decisions/ are this benchmark with one setting changed.

@@ -3,6 +3,7 @@ import { jest } from '@jest/globals';
 import type { Test } from 'supertest';
 import { as, createTeam, expectError, register, type Session, type Team } from './support/api';
 import { createTestApp, type TestApp } from './support/test-app';
+import { TenantCache } from '../src/common/cache/tenant-cache';
 import { PipelinesService } from '../src/modules/pipelines/pipelines.service';
 
 /*
@@ -578,6 +579,24 @@ describe('Funnel and forecast per pipeline (API.md sections 9 and 11)', () => {
       await expectCurrent();
     });
 
+    it('a cached forecast or funnel costs no query, not even the pipeline lookup', async () => {
+      const service = t.app.get(PipelinesService);
+      for (const read of [
+        () => forecast(team.owner, sales.id),
+        () => funnel(team.owner, sales.id),
+        () => funnel(team.owner),
+      ]) {
+        await read();
+        const spy = jest.spyOn(service, 'find');
+        try {
+          await read();
+          expect(spy).not.toHaveBeenCalled();
+        } finally {
+          spy.mockRestore();
+        }
+      }
+    });
+
     it('a stage change committing while a forecast or funnel is computed is not cached stale', async () => {
       const service = t.app.get(PipelinesService);
       const find = service.find.bind(service);
@@ -591,8 +610,10 @@ describe('Funnel and forecast per pipeline (API.md sections 9 and 11)', () => {
             ? salesStages.map((s) => ({ ...s, probability: Math.max(0, s.probability - 5) }))
             : [salesStages[0], salesStages[2], salesStages[1], salesStages[3]];
         let injected = false;
-        // Right after the analytics read the pipeline (before its cache lookup), the pipeline
-        // changes through the API (commit and invalidation).
+        // A cache miss (another write invalidated the answers); right after the computation read
+        // the pipeline, the pipeline changes through the API (commit and invalidation). The
+        // answer computed from the old stages must not be served afterwards.
+        await t.app.get(TenantCache).invalidate(team.organizationId);
         const spy = jest
           .spyOn(service, 'find')
           .mockImplementation(async (manager, organizationId, id, lock) => {

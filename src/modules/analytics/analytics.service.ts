@@ -65,13 +65,12 @@ export class AnalyticsService {
 
   /** The funnel of one pipeline (the default one when `pipelineId` is omitted), in its stage order. */
   async funnel(actor: Actor, pipelineId?: string): Promise<DealFunnelDto> {
-    const { id } = await this.findPipeline(actor, pipelineId);
     return this.cache.getOrCompute(
       ANALYTICS,
       actor.organizationId,
-      `deals-funnel:${scopeOf(actor)}:pipeline=${id}`,
+      `deals-funnel:${scopeOf(actor)}:pipeline=${pipelineKey(pipelineId)}`,
       async () => {
-        const pipeline = await this.findPipeline(actor, id);
+        const pipeline = await this.findPipeline(actor, pipelineId);
         const rows = await this.visibleDeals(actor)
           .andWhere('d.pipeline_id = :pipelineId', { pipelineId: pipeline.id })
           .select('d.stage', 'stage')
@@ -91,13 +90,12 @@ export class AnalyticsService {
    * The stages' probabilities enter the query as a CASE over the stage key.
    */
   async forecast(actor: Actor, pipelineId?: string): Promise<DealForecastDto> {
-    const { id } = await this.findPipeline(actor, pipelineId);
     return this.cache.getOrCompute(
       ANALYTICS,
       actor.organizationId,
-      `deals-forecast:${scopeOf(actor)}:pipeline=${id}`,
+      `deals-forecast:${scopeOf(actor)}:pipeline=${pipelineKey(pipelineId)}`,
       async () => {
-        const pipeline = await this.findPipeline(actor, id);
+        const pipeline = await this.findPipeline(actor, pipelineId);
         const probability = `CASE d.stage ${pipeline.stages
           .map((_, i) => `WHEN :stageKey${i} THEN CAST(:stageProbability${i} AS int)`)
           .join(' ')} ELSE 0 END`;
@@ -128,11 +126,11 @@ export class AnalyticsService {
   }
 
   /**
-   * The pipeline (404 when not in the organization). Funnel and forecast read it twice: before
-   * the cache lookup (404, and the default pipeline's id for the cache key), and again inside
-   * the computation, i.e. after the cache generation was read. Computing from the first read
-   * could store stages that a PATCH committed and invalidated in between under the new
-   * generation, serving stale probabilities or stage order until the entry expires.
+   * The pipeline (404 when not in the organization), read inside the cached computation, i.e.
+   * after the cache generation was read: a cache hit costs no query, and an answer is never
+   * computed from stages that a PATCH committed and invalidated before it was stored (a pipeline
+   * change, a new default pipeline or a deletion is a write, which invalidates the entries). A
+   * 404 is not cached.
    */
   private findPipeline(actor: Actor, pipelineId?: string): Promise<Pipeline> {
     return this.pipelines.find(this.dataSource.manager, actor.organizationId, pipelineId);
@@ -146,4 +144,9 @@ export class AnalyticsService {
 /** Whose deals an answer covers: the whole organization, or one member's own deals. */
 function scopeOf(actor: Actor): string {
   return seesWholeOrganization(actor) ? 'all' : `owner=${actor.userId}`;
+}
+
+/** The cache key's part for a pipeline: as requested (ids are case-insensitive), or the default. */
+function pipelineKey(pipelineId: string | undefined): string {
+  return pipelineId === undefined ? 'default' : pipelineId.toLowerCase();
 }

@@ -16,7 +16,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
     super({
       jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
       // A KeyObject, not the string: jsonwebtoken otherwise tries to parse a string secret as a
-      // public key on every verify (measured: ~2,900 vs ~130,000 verifies/s; docs/performance-at-scale.md).
+      // public key on every verify (measured: ~2,900 vs ~130,000 verifies/s; docs/performance.md).
       // passport-jwt hands it to jsonwebtoken as is, which accepts a KeyObject (its typings
       // only name string | Buffer).
       secretOrKey: createSecretKey(

@@ -162,7 +162,7 @@ export class TasksService {
   /**
    * Tasks of the actor's organization whose deal the actor may see (API.md section 4). Only a
    * member's visibility depends on the deal (its owner): for the other roles no join is made,
-   * which keeps list counts a plain count(*) over tasks (docs/performance-at-scale.md).
+   * which keeps list counts a plain count(*) over tasks (docs/performance.md).
    */
   private visible(manager: EntityManager, actor: Actor): SelectQueryBuilder<Task> {
     const tasks = manager.getRepository(Task).createQueryBuilder('t');
