@@ -1062,7 +1062,7 @@ function renderMarkdown(report: Report, targets: Target[]): string {
   const d = report.data;
   const seed = report.seed as { command?: string; seconds?: number } | null;
   const lines: string[] = [
-    `### Run of ${report.startedAt.slice(0, 16).replace('T', ' ')} UTC`,
+    `#### Run of ${report.startedAt.slice(0, 16).replace('T', ' ')} UTC`,
     '',
     `- Command: \`${seed?.command ?? 'npm run bench:seed -- …'}\` (seeded in ${seed?.seconds ?? '?'} s), then \`${report.command}\``,
     `- Machine: ${m.nproc} CPUs (${m.cpu}), ${m.memoryGiB} GiB, Node ${m.node}, PostgreSQL ${m.postgres} (${m.postgresSettings.join(', ')}); load average before/after ${m.loadAverageBefore.join(' ')} / ${m.loadAverageAfter.join(' ')}; commit ${m.commit}`,
