@@ -1,9 +1,8 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import request from 'supertest';
 import { createApp } from '../src/app.factory';
 import { createLogger } from '../src/common/logging/logger';
 import { as, createTeam, expectError, register, type Session, type Team } from './support/api';
+import { redis, redisKeysOf, REDIS_URL } from './support/redis';
 import { createTestApp, type TestApp } from './support/test-app';
 import { REDIS_ENV } from './support/database';
 
@@ -20,7 +19,6 @@ const FUNNEL = `${API}/analytics/deals/funnel`;
 const STATUSES = ['new', 'in_progress', 'won', 'lost'] as const;
 const STAGES = ['qualification', 'proposal', 'negotiation', 'closed'] as const;
 const DAY_MS = 86_400_000;
-const REDIS_URL = process.env[REDIS_ENV] ?? 'redis://127.0.0.1:6379';
 /** Redis tests need a real Redis (see the global setup); skipped with a notice without one. */
 const describeOnRedis = process.env[REDIS_ENV] ? describe : describe.skip;
 
@@ -305,19 +303,6 @@ async function secondInstance(t: TestApp): Promise<{
   const app = await createApp(t.config, url, createLogger(t.config));
   await app.getHttpAdapter().getInstance().ready();
   return { http: () => request(app.getHttpServer()), close: () => app.close() };
-}
-
-const run = promisify(execFile);
-
-async function redis(...args: string[]): Promise<string> {
-  const { hostname, port } = new URL(REDIS_URL);
-  const { stdout } = await run('redis-cli', ['-h', hostname, '-p', port || '6379', ...args]);
-  return stdout.trim();
-}
-
-async function redisKeysOf(organizationId: string): Promise<string[]> {
-  const out = await redis('--scan', '--pattern', `*:${organizationId}*`);
-  return out ? out.split('\n').sort() : [];
 }
 
 // ---- the tests ----

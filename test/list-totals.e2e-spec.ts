@@ -1,5 +1,3 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import request from 'supertest';
 import { createApp } from '../src/app.factory';
 import { createLogger } from '../src/common/logging/logger';
@@ -14,6 +12,7 @@ import {
 } from './support/api';
 import { REDIS_ENV } from './support/database';
 import { keysOf } from './support/resource';
+import { redis, redisKeysOf, REDIS_URL } from './support/redis';
 import { createTestApp, type TestApp } from './support/test-app';
 
 /*
@@ -33,7 +32,6 @@ import { createTestApp, type TestApp } from './support/test-app';
  */
 
 const API = '/api/v1';
-const REDIS_URL = process.env[REDIS_ENV] ?? 'redis://127.0.0.1:6379';
 /** Redis tests need a real Redis (see the global setup); skipped with a notice without one. */
 const describeOnRedis = process.env[REDIS_ENV] ? describe : describe.skip;
 const PAGE_KEYS = ['items', 'page', 'pageSize', 'total'];
@@ -227,19 +225,6 @@ async function secondCopy(t: TestApp): Promise<{ copy: TestApp; close: () => Pro
     copy: { ...t, app, http: () => request(app.getHttpServer()) },
     close: () => app.close(),
   };
-}
-
-const run = promisify(execFile);
-
-async function redis(...args: string[]): Promise<string> {
-  const { hostname, port } = new URL(REDIS_URL);
-  const { stdout } = await run('redis-cli', ['-h', hostname, '-p', port || '6379', ...args]);
-  return stdout.trim();
-}
-
-async function redisKeysOf(organizationId: string): Promise<string[]> {
-  const out = await redis('--scan', '--pattern', `*:${organizationId}*`);
-  return out ? out.split('\n').sort() : [];
 }
 
 // ---------------------------------------------------------------- the tests
