@@ -9,6 +9,7 @@ import { TenantCache } from './common/cache/tenant-cache';
 import { invalidateAfterTenantWrites } from './common/cache/tenant-write.hook';
 import { PinoNestLogger } from './common/logging/logger';
 import { createValidationPipe } from './common/pipes/validation';
+import { answerNotReadyWhileClosing, clientErrorHandler } from './common/http/client-error';
 import { useDeferredJsonParser } from './common/http/json-body';
 import { requestIdFor } from './common/http/request-id';
 import type { AppConfig } from './config/app-config';
@@ -33,7 +34,10 @@ export async function createApp(
     logController: new LogController({ requestIdLogLabel: 'requestId' }),
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustProxy,
-    return503OnClosing: true,
+    // While closing, new requests get 503 NOT_READY from answerNotReadyWhileClosing (the
+    // error body of API.md section 1, not Fastify's).
+    return503OnClosing: false,
+    clientErrorHandler,
   });
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(config, databaseUrl),
@@ -48,6 +52,7 @@ export async function createApp(
     void reply.header('x-request-id', request.id);
     done();
   });
+  answerNotReadyWhileClosing(fastify);
 
   // Security headers (helmet), built once: @fastify/helmet rebuilds helmet's middleware, CSP
   // directives included, on every request (3-4% of a simple GET's CPU).

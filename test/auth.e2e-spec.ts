@@ -517,6 +517,16 @@ describe('Auth (API.md section 2)', () => {
         ],
         ['a token signed with the access secret', () => forge({}, TEST_ACCESS_SECRET)],
         ['a well-signed token with an unknown jti', () => forge({ jti: randomUUID() })],
+        ['a well-signed token whose jti is not a UUID', () => forge({ jti: 'nope' })],
+        ['a well-signed token whose sub is not a UUID', () => forge({ sub: 'nope' })],
+        [
+          'a well-signed token without exp',
+          () =>
+            jwt.sign(unsignedClaims(s.refreshToken), TEST_REFRESH_SECRET, {
+              algorithm: 'HS256',
+              issuer: 'crm-api',
+            }),
+        ],
         [
           'a well-signed but expired token',
           () => {
@@ -685,12 +695,52 @@ describe('Auth (API.md section 2)', () => {
         () => `Bearer ${sign({ sub: s.userId, typ: 'refresh' }, TEST_ACCESS_SECRET)}`,
       ],
       ['a token without typ', () => `Bearer ${sign({ sub: s.userId }, TEST_ACCESS_SECRET)}`],
+      // Issue 10: claims of the wrong shape, signed with the right secret.
+      [
+        'a token whose sub is not a UUID',
+        () => `Bearer ${sign({ sub: 'not-a-uuid', typ: 'access' }, TEST_ACCESS_SECRET)}`,
+      ],
+      [
+        'a token whose sub is a number',
+        () => `Bearer ${sign({ sub: 42, typ: 'access' }, TEST_ACCESS_SECRET)}`,
+      ],
+      [
+        'a token without exp (it would never expire)',
+        () =>
+          `Bearer ${jwt.sign({ sub: s.userId, typ: 'access' }, TEST_ACCESS_SECRET, { algorithm: 'HS256', issuer: 'crm-api' })}`,
+      ],
+      [
+        'a token without iat',
+        () =>
+          `Bearer ${jwt.sign({ sub: s.userId, typ: 'access', exp: now() + 900 }, TEST_ACCESS_SECRET, { algorithm: 'HS256', issuer: 'crm-api', noTimestamp: true })}`,
+      ],
+      [
+        'a token without iss',
+        () =>
+          `Bearer ${jwt.sign({ sub: s.userId, typ: 'access' }, TEST_ACCESS_SECRET, { algorithm: 'HS256', expiresIn: 900 })}`,
+      ],
+      [
+        'a token with a string exp',
+        () =>
+          // jsonwebtoken refuses to sign a string exp: the payload goes in as a JSON string.
+          `Bearer ${jwt.sign(JSON.stringify({ sub: s.userId, typ: 'access', iss: 'crm-api', iat: now(), exp: String(now() + 900) }), TEST_ACCESS_SECRET, { algorithm: 'HS256' })}`,
+      ],
     ];
 
     it.each(cases)('%s -> 401 UNAUTHENTICATED', async (_case, header) => {
       const res = await me(header());
       expectError(res, 401, 'UNAUTHENTICATED');
       expectPlainError(res);
+    });
+
+    it('a token with a non-UUID sub on a tenant route is 401, and the server keeps serving', async () => {
+      const token = sign({ sub: "x' OR 1=1 --", typ: 'access' }, TEST_ACCESS_SECRET);
+      const res = await t
+        .http()
+        .get('/api/v1/contacts')
+        .set({ authorization: `Bearer ${token}`, 'x-organization-id': s.organizationId });
+      expectError(res, 401, 'UNAUTHENTICATED');
+      expect((await t.http().get('/api/v1/health')).status).toBe(200);
     });
   });
 

@@ -11,17 +11,63 @@ export class MalformedJsonBody {
 }
 
 /**
+ * How deeply objects and arrays may nest in a JSON body. No request of the API nests more than
+ * three levels; everything that walks a body afterwards (validation, class-transformer, the NUL
+ * check) recurses, and a few thousand levels overflow the stack (an anonymous 500).
+ */
+export const MAX_JSON_DEPTH = 32;
+
+const OPEN_BRACE = 0x7b;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACE = 0x7d;
+const CLOSE_BRACKET = 0x5d;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/**
+ * Whether the JSON text nests objects and arrays deeper than `max`: one pass over the bytes
+ * (brackets inside strings do not count), run before the text is parsed, so no recursion ever
+ * sees a deeper value. Malformed text is left to the parser.
+ */
+export function nestsDeeperThan(text: Buffer, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === BACKSLASH) i++;
+      else if (c === QUOTE) inString = false;
+    } else if (c === QUOTE) {
+      inString = true;
+    } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+      if (++depth > max) return true;
+    } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
+      depth--;
+    }
+  }
+  return false;
+}
+
+/**
  * Registers the JSON body parser: Fastify's own (prototype-poisoning safe, size-limited), with
- * parse errors deferred as a MalformedJsonBody.
+ * a nesting bound checked first and parse errors deferred as a MalformedJsonBody.
  */
 export function useDeferredJsonParser(app: NestFastifyApplication, bodyLimit: number): void {
   const fastify = app.getHttpAdapter().getInstance();
   const parse = fastify.getDefaultJsonParser('error', 'error');
-  app.useBodyParser('application/json', { bodyLimit }, (request, body, done) =>
-    parse(request as Parameters<typeof parse>[0], body.toString('utf8'), (error, value) => {
+  app.useBodyParser('application/json', { bodyLimit }, (request, body, done) => {
+    if (nestsDeeperThan(body, MAX_JSON_DEPTH)) {
+      request.log.info({ maxDepth: MAX_JSON_DEPTH }, 'JSON body nested too deeply');
+      return done(
+        null,
+        new MalformedJsonBody(`JSON body nests deeper than ${MAX_JSON_DEPTH} levels`),
+      );
+    }
+    const text = body.toString('utf8');
+    void parse(request as Parameters<typeof parse>[0], text, (error, value) => {
       if (!error) return done(null, value);
       const code = (error as { code?: string }).code ?? '';
       done(null, new MalformedJsonBody(FRAMEWORK_MESSAGE[code] ?? 'Malformed JSON body'));
-    }),
-  );
+    });
+  });
 }

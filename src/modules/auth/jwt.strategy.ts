@@ -4,11 +4,13 @@ import { PassportStrategy } from '@nestjs/passport';
 import { ExtractJwt, Strategy } from 'passport-jwt';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import type { AuthUser } from '../../common/http/request-context';
-import { AccessClaims, JWT_ALGORITHM, JWT_ISSUER } from './token-claims';
+import { isAccessClaims, JWT_ALGORITHM, JWT_ISSUER } from './token-claims';
 
 /**
  * Verifies access tokens: HS256 only (no `none`, no algorithm confusion), the access secret
- * (refresh tokens are signed with another one), our issuer, not expired, and `typ: access`.
+ * (refresh tokens are signed with another one), our issuer, not expired, and claims shaped as
+ * we issue them (`typ: access`, a UUID `sub`, numeric `iat` and `exp`: a token without `exp`
+ * would otherwise never expire).
  */
 @Injectable()
 export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
@@ -28,8 +30,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
     });
   }
 
-  validate(claims: Partial<AccessClaims>): AuthUser | false {
-    if (claims.typ !== 'access' || typeof claims.sub !== 'string') return false;
-    return { id: claims.sub };
+  validate(claims: unknown): AuthUser | false {
+    return isAccessClaims(claims) ? { id: claims.sub } : false;
   }
 }

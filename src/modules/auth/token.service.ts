@@ -6,7 +6,13 @@ import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import type { RequestMeta } from '../../common/http/request-context';
 import { TokenPairDto } from './dto/auth-response.dto';
 import { RefreshToken } from './refresh-token.entity';
-import { AccessClaims, JWT_ALGORITHM, JWT_ISSUER, RefreshClaims } from './token-claims';
+import {
+  AccessClaims,
+  isRefreshClaims,
+  JWT_ALGORITHM,
+  JWT_ISSUER,
+  RefreshClaims,
+} from './token-claims';
 
 export const hashToken = (token: string): string =>
   createHash('sha256').update(token).digest('hex');
@@ -71,17 +77,12 @@ export class TokenService {
   /** The claims of a well-signed, unexpired refresh token; null for anything else. */
   async readRefreshToken(token: string): Promise<RefreshClaims | null> {
     try {
-      const claims = await this.jwt.verifyAsync<Partial<RefreshClaims>>(token, {
+      const claims = await this.jwt.verifyAsync<object>(token, {
         secret: this.config.jwt.refreshSecret,
         algorithms: [JWT_ALGORITHM],
         issuer: JWT_ISSUER,
       });
-      const valid =
-        claims.typ === 'refresh' &&
-        typeof claims.sub === 'string' &&
-        typeof claims.jti === 'string' &&
-        typeof claims.fam === 'string';
-      return valid ? (claims as RefreshClaims) : null;
+      return isRefreshClaims(claims) ? claims : null;
     } catch {
       return null;
     }

@@ -5,6 +5,7 @@ import {
   type DealChange,
   type DealState,
   initialDealState,
+  creationEvents,
   isClosedStatus,
 } from './deal-rules';
 import { DEAL_STAGES, DealStatus } from './deal.enums';
@@ -477,6 +478,37 @@ describe('deal rules (API.md section 6)', () => {
       const copy = { ...current };
       apply(current, { status: DealStatus.WON, amount: '9.00' });
       expect(current).toEqual(copy);
+    });
+  });
+
+  describe('creationEvents (a deal created in a later status goes through the machine)', () => {
+    const events = (requested: DealChange, role = Role.MEMBER) =>
+      creationEvents(initialDealState(requested, DEAL_STAGES), role, DEAL_STAGES);
+
+    it('records nothing for a new deal, whatever its stage', () => {
+      expect(events({})).toEqual([]);
+      expect(events({ stage: 'negotiation' })).toEqual([]);
+    });
+
+    it('in_progress: new -> in_progress, the stage kept', () => {
+      expect(events({ status: DealStatus.IN_PROGRESS, stage: 'proposal' })).toEqual([
+        { type: 'status_changed', from: 'new', to: 'in_progress' },
+      ]);
+    });
+
+    it('won: new -> in_progress -> won, and the first stage -> closed', () => {
+      expect(events({ status: DealStatus.WON, amount: '5.00' })).toEqual([
+        { type: 'status_changed', from: 'new', to: 'in_progress' },
+        { type: 'status_changed', from: 'in_progress', to: 'won' },
+        { type: 'stage_changed', from: 'qualification', to: 'closed' },
+      ]);
+    });
+
+    it('lost: new -> lost, and the first stage -> closed', () => {
+      expect(events({ status: DealStatus.LOST, stage: 'closed' })).toEqual([
+        { type: 'status_changed', from: 'new', to: 'lost' },
+        { type: 'stage_changed', from: 'qualification', to: 'closed' },
+      ]);
     });
   });
 

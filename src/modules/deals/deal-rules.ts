@@ -60,6 +60,39 @@ export function initialDealState(requested: DealChange, stages: readonly string[
   return { status, stage, amount };
 }
 
+/** The transitions of the status machine that lead from `new` to each status. */
+const PATH_FROM_NEW: Record<DealStatus, readonly DealStatus[]> = {
+  [DealStatus.NEW]: [],
+  [DealStatus.IN_PROGRESS]: [DealStatus.IN_PROGRESS],
+  [DealStatus.WON]: [DealStatus.IN_PROGRESS, DealStatus.WON],
+  [DealStatus.LOST]: [DealStatus.LOST],
+};
+
+/**
+ * A deal created in a later status goes through the status machine from `new`: the changes it
+ * makes on the way, as PATCH would record them (`new -> in_progress -> won` with the stage moving
+ * to the closing one, `new -> lost`, `new -> in_progress`). A won or lost deal starts at the
+ * first stage before it closes. `state` is the valid state of initialDealState.
+ */
+export function creationEvents(
+  state: DealState,
+  role: Role,
+  stages: readonly string[],
+): DealEvent[] {
+  let current: DealState = {
+    status: DealStatus.NEW,
+    stage: isClosedStatus(state.status) ? stages[0] : state.stage,
+    amount: state.amount,
+  };
+  const events: DealEvent[] = [];
+  for (const status of PATH_FROM_NEW[state.status]) {
+    const step = applyDealChange(current, { status }, role, stages);
+    events.push(...step.events);
+    current = step.next;
+  }
+  return events;
+}
+
 /** Applies a change to a deal; returns the new state and the activities it must record. */
 export function applyDealChange(
   current: DealState,

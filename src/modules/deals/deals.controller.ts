@@ -58,7 +58,15 @@ export class DealsController {
 
   @Post()
   @Roles()
-  @ApiOperation({ summary: 'Create a deal for a visible contact', description: RULES })
+  @ApiOperation({
+    summary: 'Create a deal for a visible contact',
+    description:
+      `${RULES} A deal is created in status new unless \`status\` says otherwise; a later status ` +
+      'is reached through the status machine, and the timeline records each step after ' +
+      'deal_created, as PATCH would: in_progress is new -> in_progress; won is new -> in_progress -> won ' +
+      '(and the stage moves from the first stage to closed); lost is new -> lost (stage to closed). ' +
+      'The rules of each step apply (won needs amount > 0).',
+  })
   @ApiCreatedResponse({ type: DealDto })
   @ApiError(403, [ErrorCode.NOT_A_MEMBER, ErrorCode.FORBIDDEN])
   @ApiError(404, [ErrorCode.NOT_FOUND], 'NOT_FOUND: the contact is not visible')

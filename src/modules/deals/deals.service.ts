@@ -9,13 +9,13 @@ import { assertSupportedCurrency } from '../../common/validation/currency';
 import { OwnershipService } from '../../common/visibility/ownership.service';
 import { visibleTo } from '../../common/visibility/visibility';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
-import { ActivitiesService } from '../activities/activities.service';
+import { ActivitiesService, type NewActivity } from '../activities/activities.service';
 import { ActivityType } from '../activities/activity.enums';
 import { ContactsService } from '../contacts/contacts.service';
 import { Organization } from '../organizations/organization.entity';
 import { PipelinesService, stageKeys } from '../pipelines/pipelines.service';
 import { DealAccess } from './deal-access';
-import { applyDealChange, initialDealState } from './deal-rules';
+import { applyDealChange, creationEvents, type DealEvent, initialDealState } from './deal-rules';
 import { DealStatus } from './deal.enums';
 import { Deal } from './deal.entity';
 import { CreateDealDto, DealListQueryDto, UpdateDealDto } from './dto/deal-input.dto';
@@ -128,7 +128,8 @@ export class DealsService {
       'pessimistic_read',
     );
     const ownerId = this.ownership.requestedOwner(actor, null, input.ownerId);
-    const state = initialDealState(input, stageKeys(pipeline));
+    const stages = stageKeys(pipeline);
+    const state = initialDealState(input, stages);
     const currency = input.currency ?? (await this.defaultCurrency(manager, actor.organizationId));
     assertSupportedCurrency(this.config, currency);
     await this.ownership.assertValidOwner(actor, ownerId, manager);
@@ -151,6 +152,7 @@ export class DealsService {
         type: ActivityType.SYSTEM,
         payload: { event: 'deal_created' },
       },
+      ...this.changeActivities(actor, created.id, creationEvents(state, actor.role, stages)),
     ]);
     return created;
   }
@@ -209,21 +211,21 @@ export class DealsService {
         .returning('updated_at AS "updatedAt", updated_at::text AS "at"')
         .execute();
       const [{ updatedAt, at }] = result.raw as { updatedAt: Date; at: string }[];
-      await this.activities.record(
-        manager,
-        events.map(({ type, from, to }) => ({
-          organizationId: actor.organizationId,
-          dealId: deal.id,
-          authorId: actor.userId,
-          type:
-            type === 'status_changed' ? ActivityType.STATUS_CHANGED : ActivityType.STAGE_CHANGED,
-          payload: { from, to },
-        })),
-        at,
-      );
+      await this.activities.record(manager, this.changeActivities(actor, deal.id, events), at);
       return Object.assign(deal, values, { updatedAt });
     });
     return DealDto.from(updated);
+  }
+
+  /** The status_changed / stage_changed activities of a change, by the actor. */
+  private changeActivities(actor: Actor, dealId: string, events: DealEvent[]): NewActivity[] {
+    return events.map(({ type, from, to }) => ({
+      organizationId: actor.organizationId,
+      dealId,
+      authorId: actor.userId,
+      type: type === 'status_changed' ? ActivityType.STATUS_CHANGED : ActivityType.STAGE_CHANGED,
+      payload: { from, to },
+    }));
   }
 
   /** POST /deals/{id}/move-stage: exactly PATCH {stage}. */
