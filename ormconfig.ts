@@ -6,6 +6,7 @@ import 'reflect-metadata';
 import { DataSource } from 'typeorm';
 import { loadConfig } from './src/config/app-config';
 import { dataSourceOptions } from './src/database/data-source-options';
+import { ENTITIES } from './src/entities';
 import { embeddedDatabaseUrl } from './src/database/embedded-url';
 
 if (typeof process.loadEnvFile === 'function') {
@@ -23,5 +24,6 @@ export default new DataSource(
     poolMin: 0,
     poolMax: 2,
     migrationsRun: false,
+    entities: ENTITIES,
   }),
 );

@@ -21,6 +21,7 @@ import * as bcrypt from 'bcrypt';
 import type { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { dataSourceOptions } from '../src/database/data-source-options';
+import { ENTITIES } from '../src/entities';
 import {
   adminUrlOf,
   Args,
@@ -208,7 +209,7 @@ async function seed(url: string, big: Counts, smallOrgs: number): Promise<void> 
   );
   await timed('migrations', async () => {
     const dataSource = new DataSource(
-      dataSourceOptions({ url, poolMin: 0, poolMax: 1, migrationsRun: false }),
+      dataSourceOptions({ url, poolMin: 0, poolMax: 1, migrationsRun: false, entities: ENTITIES }),
     );
     await dataSource.initialize();
     try {
@@ -405,7 +406,9 @@ async function createIndexes(url: string, indexes: IndexDefinition[]): Promise<v
         const start = performance.now();
         await db.query(next.definition);
         for (const { column, target } of next.statistics ?? [])
-          await db.query(`ALTER INDEX "${next.name}" ALTER COLUMN ${column} SET STATISTICS ${target}`);
+          await db.query(
+            `ALTER INDEX "${next.name}" ALTER COLUMN ${column} SET STATISTICS ${target}`,
+          );
         log(`  ${next.name}: ${seconds(performance.now() - start)}`);
       }
     });

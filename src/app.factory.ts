@@ -5,11 +5,13 @@ import { LogController } from 'fastify';
 import helmet from 'helmet';
 import type { Logger } from 'pino';
 import { AppModule } from './app.module';
-import { TenantCache } from './common/cache/tenant-cache';
-import { invalidateAfterTenantWrites } from './common/cache/tenant-write.hook';
 import { PinoNestLogger } from './common/logging/logger';
 import { createValidationPipe } from './common/pipes/validation';
-import { answerNotReadyWhileClosing, clientErrorHandler } from './common/http/client-error';
+import {
+  answerNotReadyWhileClosing,
+  clientErrorHandler,
+  frameworkErrorHandler,
+} from './common/http/client-error';
 import { useDeferredJsonParser } from './common/http/json-body';
 import { requestIdFor } from './common/http/request-id';
 import type { AppConfig } from './config/app-config';
@@ -38,6 +40,7 @@ export async function createApp(
     // error body of API.md section 1, not Fastify's).
     return503OnClosing: false,
     clientErrorHandler,
+    frameworkErrors: frameworkErrorHandler,
   });
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(config, databaseUrl),
@@ -74,7 +77,6 @@ export async function createApp(
       done(error instanceof Error ? error : undefined),
     );
   });
-  fastify.addHook('onSend', invalidateAfterTenantWrites(app.get(TenantCache)));
   // multipart/form-data (CSV imports). Nothing is read until a handler asks for the file, after
   // the guards; each import route sets its own file size limit (IMPORT_MAX_FILE_BYTES).
   await app.register(multipart, {

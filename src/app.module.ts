@@ -2,15 +2,17 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { TenantCacheModule } from './common/cache/tenant-cache.module';
 import { CommonModule } from './common/common.module';
+import { TenancyModule } from './tenancy/tenancy.module';
 import { AllExceptionsFilter } from './common/filters/all-exceptions.filter';
-import { AuthGuard } from './common/guards/auth.guard';
-import { OrganizationGuard } from './common/guards/organization.guard';
-import { RolesGuard } from './common/guards/roles.guard';
+import { AuthGuard } from './tenancy/access/auth.guard';
+import { OrganizationGuard } from './tenancy/access/organization.guard';
+import { RolesGuard } from './tenancy/access/roles.guard';
 import { RateLimitGuard } from './common/rate-limit/rate-limit.guard';
 import { MemoryRateLimitStore, RATE_LIMIT_STORE } from './common/rate-limit/rate-limit.store';
 import type { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
+import { ENTITIES } from './entities';
 import { ContactsModule } from './modules/contacts/contacts.module';
 import { CompaniesModule } from './modules/companies/companies.module';
 import { DealsModule } from './modules/deals/deals.module';
@@ -33,9 +35,10 @@ export class AppModule {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
-        DatabaseModule.forRoot(config, databaseUrl),
+        DatabaseModule.forRoot(config, databaseUrl, ENTITIES),
         CommonModule,
         TenantCacheModule,
+        TenancyModule,
         AuditModule,
         UsersModule,
         OrganizationsModule,

@@ -7,7 +7,7 @@ import type {
   ParameterObject,
   PathItemObject,
 } from '@nestjs/swagger';
-import { ACCESS_KEY, type AccessRule } from '../src/common/decorators/access.decorator';
+import { ACCESS_KEY, type AccessRule } from '../src/tenancy/access/access.decorator';
 import type request from 'supertest';
 import { as, expectError, register } from './support/api';
 import { createTestApp, TestApp } from './support/test-app';

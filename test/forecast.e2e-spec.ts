@@ -614,21 +614,19 @@ describe('Funnel and forecast per pipeline (API.md sections 9 and 11)', () => {
         // the pipeline, the pipeline changes through the API (commit and invalidation). The
         // answer computed from the old stages must not be served afterwards.
         await t.app.get(TenantCache).invalidate(team.organizationId);
-        const spy = jest
-          .spyOn(service, 'find')
-          .mockImplementation(async (manager, organizationId, id, lock) => {
-            const pipeline = await find(manager, organizationId, id, lock);
-            if (!injected && lock === undefined && id === sales.id) {
-              injected = true;
-              const res = await t
-                .http()
-                .patch(`${PIPELINES}/${sales.id}`)
-                .set(headers(team.admin))
-                .send({ stages: next });
-              expect(res.status).toBe(200);
-            }
-            return pipeline;
-          });
+        const spy = jest.spyOn(service, 'find').mockImplementation(async (reader, id, lock) => {
+          const pipeline = await find(reader, id, lock);
+          if (!injected && lock === undefined && id === sales.id) {
+            injected = true;
+            const res = await t
+              .http()
+              .patch(`${PIPELINES}/${sales.id}`)
+              .set(headers(team.admin))
+              .send({ stages: next });
+            expect(res.status).toBe(200);
+          }
+          return pipeline;
+        });
         try {
           await read();
         } finally {

@@ -1,7 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { connect } from 'node:net';
+import jwt from 'jsonwebtoken';
 import type { AddressInfo } from 'node:net';
 import { as, expectError, register, type Session } from './support/api';
-import { createTestApp, type TestApp } from './support/test-app';
+import { createTestApp, TEST_ACCESS_SECRET, type TestApp } from './support/test-app';
 import { UUID } from './support/resource';
 
 /**
@@ -184,6 +186,100 @@ describe('Hardening (issue 10 regressions)', () => {
       expect(doc.components.schemas.ErrorCode.enum).toEqual(
         expect.arrayContaining(['HEADERS_TOO_LARGE', 'BAD_REQUEST']),
       );
+    });
+  });
+
+  describe('what the fuzz test found (test/fuzz.e2e-spec.ts)', () => {
+    it.each(['%zz', '%E0%A4%A', '%ff%fe', '%'])(
+      'a path parameter with the malformed percent-encoding %s -> 400 VALIDATION_FAILED, the URL not echoed',
+      async (escape) => {
+        const res = await t.http().get(`/api/v1/contacts/${escape}`).set(as(s, s.organizationId));
+        expectError(res, 400, 'VALIDATION_FAILED');
+        expect(Object.keys(res.body as object).sort()).toEqual([
+          'code',
+          'message',
+          'requestId',
+          'statusCode',
+        ]);
+        expect(res.text).not.toContain(escape);
+        await expectServing();
+      },
+    );
+
+    it('a path parameter over 100 characters -> 400 VALIDATION_FAILED', async () => {
+      const res = await t
+        .http()
+        .get(`/api/v1/contacts/${'9'.repeat(1000)}`)
+        .set(as(s, s.organizationId));
+      expectError(res, 400, 'VALIDATION_FAILED');
+    });
+
+    it.each([
+      [
+        'login (anonymous, an email)',
+        '/api/v1/auth/login',
+        { email: 'a\ud800@example.com', password: 'x' },
+        'email',
+      ],
+      ['a contact name', '/api/v1/contacts', { name: 'Ada \udfff' }, 'name'],
+      [
+        'a nested array value',
+        '/api/v1/contacts',
+        { name: 'Ada', tags: ['ok', '\ud800'] },
+        'tags[1]',
+      ],
+    ])(
+      'an unpaired surrogate in %s -> 400 VALIDATION_FAILED naming the field',
+      async (_case, path, body, field) => {
+        const res = await t
+          .http()
+          .post(path)
+          .set(as(s, s.organizationId))
+          .set('content-type', 'application/json')
+          .send(JSON.stringify(body));
+        expectError(res, 400, 'VALIDATION_FAILED');
+        expect((res.body as { details: { field: string }[] }).details).toEqual([
+          { field, message: `${field} must not contain NUL characters or unpaired surrogates` },
+        ]);
+        await expectServing();
+      },
+    );
+
+    it('a well-formed surrogate pair (an emoji) is text and is stored', async () => {
+      const res = await t
+        .http()
+        .post('/api/v1/contacts')
+        .set(as(s, s.organizationId))
+        .send({ name: 'Ada \ud83d\ude80' });
+      expect(res.status).toBe(201);
+      expect((res.body as { name: string }).name).toBe('Ada 🚀');
+    });
+
+    it('an unsupported Content-Type: 401 first without a token, then 415 with the error body', async () => {
+      const send = (headers: Record<string, string>) =>
+        t
+          .http()
+          .post('/api/v1/contacts')
+          .set({ 'content-type': 'text/plain', ...headers })
+          .send('name=Ada');
+      expectError(await send({}), 401, 'UNAUTHENTICATED');
+      expectError(await send(as(s, s.organizationId)), 415, 'UNSUPPORTED_MEDIA_TYPE');
+      await expectServing();
+    });
+
+    it('POST /organizations with a well-signed token of an account that does not exist -> 401', async () => {
+      const token = jwt.sign({ sub: randomUUID(), typ: 'access' }, TEST_ACCESS_SECRET, {
+        algorithm: 'HS256',
+        issuer: 'crm-api',
+        expiresIn: 900,
+      });
+      const res = await t
+        .http()
+        .post('/api/v1/organizations')
+        .set('authorization', `Bearer ${token}`)
+        .send({ name: 'Ghost Org' });
+      expectError(res, 401, 'UNAUTHENTICATED');
+      await expectServing();
     });
   });
 

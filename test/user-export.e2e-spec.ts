@@ -311,6 +311,55 @@ describe('GET /users/me/export', () => {
     expect(pool.idleCount).toBe(pool.totalCount);
   });
 
+  it('reads the whole document from one snapshot: rows written while it streams are not in it', async () => {
+    const reader = await register(t, 'snapshot');
+    await t.db.query(
+      `INSERT INTO contacts (organization_id, owner_id, name, email, created_at)
+       SELECT $1, $2, 'Snap ' || i, 'snap' || i || '@example.com', now() + i * interval '1 ms'
+         FROM generate_series(1, 20000) AS i`,
+      [reader.organizationId, reader.userId],
+    );
+    const server = t.app.getHttpServer();
+    if (!server.listening) {
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    }
+    const { port } = server.address() as AddressInfo;
+    const text = await new Promise<string>((resolve, reject) => {
+      const req = httpRequest(
+        {
+          host: '127.0.0.1',
+          port,
+          path: `${API}/users/me/export`,
+          headers: { authorization: `Bearer ${reader.accessToken}` },
+        },
+        (response) => {
+          // The first piece is in: the export is streaming its contacts. A company written now
+          // commits after the export's snapshot was taken.
+          const chunks: Buffer[] = [];
+          response.once('data', (chunk: Buffer) => {
+            response.pause();
+            chunks.push(chunk);
+            void t.db
+              .query(
+                `INSERT INTO companies (organization_id, owner_id, name) VALUES ($1, $2, $3)`,
+                [reader.organizationId, reader.userId, 'Written Meanwhile'],
+              )
+              .then(() => {
+                response.on('data', (c: Buffer) => chunks.push(c));
+                response.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+                response.resume();
+              }, reject);
+          });
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+    const body = JSON.parse(text) as ExportBody;
+    expect(body.organizations[0].contacts).toHaveLength(20000);
+    expect(body.organizations[0].companies).toEqual([]);
+  });
+
   it('401 without a valid token', async () => {
     expectError(await t.http().get(`${API}/users/me/export`), 401, 'UNAUTHENTICATED');
     expectError(

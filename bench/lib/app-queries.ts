@@ -1,6 +1,6 @@
 /**
  * The SQL the app really runs for its hot paths, captured from the app's own services (their
- * query builders, visibleTo, Paginator, select lists) through a TypeORM logger, instead of being
+ * query builders, the unit of work's scoped readers, Paginator, select lists) through a TypeORM logger, instead of being
  * copied by hand: the baseline server and the plan dump then follow the app when its queries
  * change. Only the read paths are captured; nothing here is used by the app itself.
  */
@@ -12,19 +12,20 @@ import { plainToInstance } from 'class-transformer';
 import { DataSource, type Logger as TypeOrmLogger } from 'typeorm';
 import { CursorCodec } from '../../src/common/pagination/cursor.codec';
 import { Paginator } from '../../src/common/pagination/paginator';
-import type { Actor } from '../../src/common/http/request-context';
+import type { Actor } from '../../src/tenancy/actor';
 import { loadConfig } from '../../src/config/app-config';
 import { dataSourceOptions } from '../../src/database/data-source-options';
+import { ENTITIES } from '../../src/entities';
 import { AnalyticsService } from '../../src/modules/analytics/analytics.service';
 import { ContactsService } from '../../src/modules/contacts/contacts.service';
 import { ContactListQueryDto } from '../../src/modules/contacts/dto/contact-input.dto';
-import { DealAccess } from '../../src/modules/deals/deal-access';
 import { DealsService } from '../../src/modules/deals/deals.service';
 import { DealListQueryDto } from '../../src/modules/deals/dto/deal-input.dto';
-import { Role } from '../../src/modules/organizations/role.enum';
+import { Role } from '../../src/tenancy/role';
 import { PipelinesService } from '../../src/modules/pipelines/pipelines.service';
 import { TaskListQueryDto } from '../../src/modules/tasks/dto/task-input.dto';
 import { TasksService } from '../../src/modules/tasks/tasks.service';
+import { UnitOfWork } from '../../src/tenancy/unit-of-work';
 
 export interface CapturedQuery {
   sql: string;
@@ -73,10 +74,19 @@ export class AppQueries {
     private readonly context: AppQueryContext,
   ) {
     this.dataSource = new DataSource(
-      Object.assign(dataSourceOptions({ url, poolMin: 0, poolMax: 2, migrationsRun: false }), {
-        logger: this.logger,
-        applicationName: 'crm-bench-capture',
-      }),
+      Object.assign(
+        dataSourceOptions({
+          url,
+          poolMin: 0,
+          poolMax: 2,
+          migrationsRun: false,
+          entities: ENTITIES,
+        }),
+        {
+          logger: this.logger,
+          applicationName: 'crm-bench-capture',
+        },
+      ),
     );
   }
 
@@ -96,21 +106,18 @@ export class AppQueries {
       invalidate: () => Promise.resolve(),
     } as Loose;
     const paginator = new Paginator(new CursorCodec(config), noCache);
-    const pipelines = new PipelinesService(ds, paginator);
-    this.contacts = new ContactsService(ds, paginator, undefined as Loose);
-    const access = new DealAccess();
+    const uow = new UnitOfWork(ds, paginator, noCache);
+    const pipelines = new PipelinesService(uow);
+    this.contacts = new ContactsService(uow, undefined as Loose);
     this.deals = new (DealsService as unknown as new (...a: unknown[]) => DealsService)(
-      ds,
+      uow,
       config,
-      paginator,
       undefined,
-      access,
-      this.contacts,
       undefined,
       pipelines,
     );
-    this.tasks = new TasksService(ds, paginator, access, undefined as Loose);
-    this.analytics = new AnalyticsService(ds, noCache, pipelines);
+    this.tasks = new TasksService(uow, undefined as Loose);
+    this.analytics = new AnalyticsService(uow, noCache, pipelines);
     return this;
   }
 

@@ -1,12 +1,11 @@
 import { Global, Module } from '@nestjs/common';
 import { CursorCodec } from './pagination/cursor.codec';
 import { Paginator } from './pagination/paginator';
-import { OwnershipService } from './visibility/ownership.service';
 
-/** Services shared by every tenant-scoped feature: list pagination and ownership rules. */
+/** List pagination, shared by every list (through the unit of work's readers). */
 @Global()
 @Module({
-  providers: [CursorCodec, Paginator, OwnershipService],
-  exports: [Paginator, OwnershipService],
+  providers: [CursorCodec, Paginator],
+  exports: [Paginator],
 })
 export class CommonModule {}

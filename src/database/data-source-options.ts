@@ -1,6 +1,5 @@
 import type { DataSourceOptions } from 'typeorm';
 import { MIGRATIONS } from '../../migrations';
-import { ENTITIES } from './entities';
 import { SnakeNamingStrategy } from './snake-naming.strategy';
 
 export interface DatabaseOptions {
@@ -8,6 +7,8 @@ export interface DatabaseOptions {
   poolMin: number;
   poolMax: number;
   migrationsRun: boolean;
+  /** The entity classes (src/entities.ts, passed in by the composition root). */
+  entities: DataSourceOptions['entities'];
 }
 
 /** The one definition of the DataSource, shared by the app, the TypeORM CLI and the tests. */
@@ -15,7 +16,7 @@ export function dataSourceOptions(db: DatabaseOptions): DataSourceOptions {
   return {
     type: 'postgres',
     url: db.url,
-    entities: ENTITIES,
+    entities: db.entities,
     migrations: MIGRATIONS,
     migrationsRun: db.migrationsRun,
     migrationsTransactionMode: 'each',

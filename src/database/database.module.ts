@@ -1,12 +1,16 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { AppConfig } from '../config/app-config';
-import { dataSourceOptions } from './data-source-options';
+import { type DatabaseOptions, dataSourceOptions } from './data-source-options';
 import { MigrationRunner } from './migration-runner';
 
 @Module({})
 export class DatabaseModule {
-  static forRoot(config: AppConfig, url: string): DynamicModule {
+  static forRoot(
+    config: AppConfig,
+    url: string,
+    entities: DatabaseOptions['entities'],
+  ): DynamicModule {
     return {
       module: DatabaseModule,
       imports: [
@@ -16,6 +20,7 @@ export class DatabaseModule {
             poolMin: config.db.poolMin,
             poolMax: config.db.poolMax,
             migrationsRun: false,
+            entities,
           }),
           retryAttempts: 3,
           retryDelay: 1000,

@@ -1,10 +1,5 @@
 import { DefaultNamingStrategy, NamingStrategyInterface, Table } from 'typeorm';
-
-export const snake = (s: string): string =>
-  s
-    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
-    .replace(/([A-Z])([A-Z][a-z])/g, '$1_$2')
-    .toLowerCase();
+import { snake } from '../common/naming';
 
 const tableName = (t: Table | string): string =>
   (typeof t === 'string' ? t : t.name).replace(/^.*\./, '');

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import 'reflect-metadata';
 import { DataSource } from 'typeorm';
 import { dataSourceOptions } from '../../src/database/data-source-options';
+import { ENTITIES } from '../../src/entities';
 import { EmbeddedDatabase } from '../../src/database/embedded-postgres';
 import { embeddedDatabaseUrl } from '../../src/database/embedded-url';
 import { ADMIN_URL_ENV, databaseUrl, REDIS_ENV, TEMPLATE_ENV, withAdminClient } from './database';
@@ -73,6 +74,7 @@ export default async function globalSetup(): Promise<void> {
       poolMin: 0,
       poolMax: 1,
       migrationsRun: false,
+      entities: ENTITIES,
     }),
   );
   await dataSource.initialize();

@@ -7,8 +7,8 @@ import { TenantCache } from './tenant-cache';
 /**
  * The tenant cache (analytics, list totals) on @nestjs/cache-manager; its store is Redis when
  * REDIS_URL is set, else process memory (bounded). cache-manager closes the store on shutdown.
- * Every tenant-scoped write request invalidates its organization's entries (tenant-write.hook.ts,
- * installed by createApp).
+ * Every transaction of the unit of work invalidates its organization's entries after it commits
+ * (src/tenancy/unit-of-work.ts).
  */
 @Global()
 @Module({

@@ -44,8 +44,8 @@ class CacheTimeoutError extends Error {
  * @nestjs/cache-manager: process memory, or Redis shared by every app copy.
  *
  * Invalidation: every organization has a generation token, part of every entry's key. After
- * any write to the organization's data commits, `invalidate` replaces the token (the
- * onSend hook of tenant-write.hook.ts does so after every tenant-scoped write request): entries of older
+ * any write to the organization's data commits, `invalidate` replaces the token (the unit of
+ * work does so after every transaction that committed in the organization): entries of older
  * generations are never read again and expire on their own. A computation always starts after
  * the token was read, so an answer is only ever stored under a generation that was current
  * before the computation began: a write that commits and invalidates later makes it

@@ -1,7 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type {
+  FastifyBaseLogger,
+  FastifyError,
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+} from 'fastify';
 import type { ErrorBody } from '../errors/error-body';
 import { ErrorCode } from '../errors/error-code.enum';
 
@@ -86,4 +92,30 @@ export function answerNotReadyWhileClosing(fastify: FastifyInstance): void {
     };
     void reply.code(503).header('connection', 'close').header('retry-after', '1').send(body);
   });
+}
+
+/** Fastify's own routing errors (before any route runs), as API.md messages. */
+const ROUTING_MESSAGES: Record<string, string> = {
+  FST_ERR_BAD_URL: 'Malformed URL: invalid percent-encoding',
+  FST_ERR_MAX_PARAM_LENGTH: 'A path parameter is too long',
+};
+
+/**
+ * Fastify's `frameworkErrors`: a URL Fastify cannot route (bad percent-encoding, an over-long
+ * path parameter) answers 400 VALIDATION_FAILED with the error body of API.md section 1 (not
+ * Fastify's, which echoes the URL back), with the request id.
+ */
+export function frameworkErrorHandler(
+  error: FastifyError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): void {
+  const body: ErrorBody = {
+    statusCode: 400,
+    code: ErrorCode.VALIDATION_FAILED,
+    message: ROUTING_MESSAGES[error.code] ?? 'Malformed request',
+    requestId: request.id,
+  };
+  request.log.info({ code: error.code }, 'request refused by the router');
+  void reply.code(400).header('x-request-id', request.id).send(body);
 }

@@ -11,6 +11,13 @@ export class MalformedJsonBody {
 }
 
 /**
+ * A body of a type the API does not read (neither JSON nor, on import routes, multipart).
+ * Fastify would answer 415 before the guards; like a malformed body, it is answered by the
+ * validation pipe once the guards have run, so a caller without a token learns 401 first.
+ */
+export class UnsupportedMediaTypeBody {}
+
+/**
  * How deeply objects and arrays may nest in a JSON body. No request of the API nests more than
  * three levels; everything that walks a body afterwards (validation, class-transformer, the NUL
  * check) recurses, and a few thousand levels overflow the stack (an anonymous 500).
@@ -55,6 +62,14 @@ export function nestsDeeperThan(text: Buffer, max: number): boolean {
 export function useDeferredJsonParser(app: NestFastifyApplication, bodyLimit: number): void {
   const fastify = app.getHttpAdapter().getInstance();
   const parse = fastify.getDefaultJsonParser('error', 'error');
+  // Any other type (multipart has its own, more specific parser): deferred, not read (Node
+  // discards what is left of a request body once the answer is sent).
+  // Fastify reads text/plain by default: the API does not (a string body would only fail
+  // validation with a misleading 400).
+  fastify.removeContentTypeParser('text/plain');
+  fastify.addContentTypeParser('*', (_request, _payload, done) =>
+    done(null, new UnsupportedMediaTypeBody()),
+  );
   app.useBodyParser('application/json', { bodyLimit }, (request, body, done) => {
     if (nestsDeeperThan(body, MAX_JSON_DEPTH)) {
       request.log.info({ maxDepth: MAX_JSON_DEPTH }, 'JSON body nested too deeply');

@@ -1,5 +1,4 @@
 import type { FastifyRequest } from 'fastify';
-import type { Role } from '../../modules/organizations/role.enum';
 
 /** The signed-in user, as established by the AuthGuard from a verified access token. */
 export interface AuthUser {
@@ -13,20 +12,9 @@ export interface RequestMeta {
   userAgent: string | null;
 }
 
-/**
- * Everything a tenant-scoped service needs to know about the caller, passed explicitly as
- * the first argument of service methods (never read from globals).
- */
-export interface Actor extends RequestMeta {
-  userId: string;
-  organizationId: string;
-  role: Role;
-}
-
 declare module 'fastify' {
   interface FastifyRequest {
     user?: AuthUser;
-    membership?: { organizationId: string; role: Role };
   }
 }
 

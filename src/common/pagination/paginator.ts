@@ -3,8 +3,6 @@ import { Injectable } from '@nestjs/common';
 import type { ObjectLiteral, SelectQueryBuilder } from 'typeorm';
 import { LIST_TOTALS, TenantCache } from '../cache/tenant-cache';
 import { CursorCodec } from './cursor.codec';
-import type { Actor } from '../http/request-context';
-import { seesWholeOrganization } from '../visibility/visibility';
 import type { ListQueryDto } from './list-query.dto';
 import type { ListResult } from './list-result.dto';
 
@@ -18,10 +16,19 @@ export interface ListOrder {
   id: string;
 }
 
+/**
+ * Whose rows a list shows: the organization and the viewer its rows depend on (`*` when the
+ * viewer sees the whole organization, else the viewer's user id).
+ */
+export interface ListView {
+  organizationId: string;
+  viewer: string;
+}
+
 /** What a cursor is bound to: the endpoint, the tenant and visibility, the ordering and filters. */
 export interface ListScope {
   endpoint: string;
-  actor: Pick<Actor, 'organizationId' | 'userId' | 'role'>;
+  view: ListView;
   orderBy: string;
   filters?: Record<string, unknown>;
 }
@@ -60,11 +67,11 @@ export class Paginator {
     listScope: ListScope,
     toItem: (row: Row) => Item,
   ): Promise<ListResult<Item>> {
-    const { endpoint, actor, orderBy, filters } = listScope;
+    const { endpoint, view, orderBy, filters } = listScope;
     const scope = JSON.stringify([
       endpoint,
-      actor.organizationId,
-      seesWholeOrganization(actor) ? '*' : actor.userId,
+      view.organizationId,
+      view.viewer,
       orderBy,
       params.order,
       filters ?? {},
@@ -81,7 +88,7 @@ export class Paginator {
           : this.idsFirst(query, ordered, order, direction, offset, pageSize);
       const [items, total] = await Promise.all([
         rows.getRawMany<Row>(),
-        this.total(query, actor.organizationId),
+        this.total(query, view.organizationId),
       ]);
       return { items: items.map(toItem), total, page, pageSize };
     }

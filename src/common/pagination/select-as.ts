@@ -1,4 +1,4 @@
-import { snake } from '../../database/snake-naming.strategy';
+import { snake } from '../naming';
 
 /** `alias.snake_column AS "camelProperty"` for raw list queries whose rows map straight to DTOs. */
 export function selectAs(alias: string, properties: readonly string[]): string[] {

@@ -1,12 +1,14 @@
 import {
   ArgumentMetadata,
+  HttpStatus,
   Param,
   ParseUUIDPipe,
   ValidationError,
   ValidationPipe,
 } from '@nestjs/common';
 import { AppException, ErrorDetail } from '../errors/app.exception';
-import { MalformedJsonBody } from '../http/json-body';
+import { ErrorCode } from '../errors/error-code.enum';
+import { MalformedJsonBody, UnsupportedMediaTypeBody } from '../http/json-body';
 
 function flatten(errors: ValidationError[], parent = ''): ErrorDetail[] {
   return errors.flatMap((e) => {
@@ -16,35 +18,61 @@ function flatten(errors: ValidationError[], parent = ''): ErrorDetail[] {
   });
 }
 
-/** The paths of string values holding a NUL character, which PostgreSQL cannot store or compare. */
-function nulPaths(value: unknown, path: string, found: string[] = []): string[] {
+/**
+ * A NUL character (PostgreSQL cannot store or compare it) or an unpaired UTF-16 surrogate (not
+ * text: jsonb refuses it, text columns would store U+FFFD while the answer echoes the original).
+ */
+// eslint-disable-next-line no-control-regex -- NUL is exactly what it looks for
+const NOT_TEXT = /\u0000|\p{Cs}/u;
+
+/** Whether a string holds something that is not storable text (see NOT_TEXT). */
+export const isNotText = (value: string): boolean => NOT_TEXT.test(value);
+
+/** The validation detail of a field that is not storable text. */
+export const notTextDetail = (field: string): ErrorDetail => ({
+  field,
+  message: `${field} must not contain NUL characters or unpaired surrogates`,
+});
+
+/** The paths of string values that are not storable text (NOT_TEXT). */
+function invalidTextPaths(value: unknown, path: string, found: string[] = []): string[] {
   if (typeof value === 'string') {
-    if (value.includes('\u0000')) found.push(path || 'value');
+    if (isNotText(value)) found.push(path || 'value');
   } else if (Array.isArray(value)) {
-    value.forEach((v, i) => nulPaths(v, `${path}[${i}]`, found));
+    value.forEach((v, i) => invalidTextPaths(v, `${path}[${i}]`, found));
   } else if (value !== null && typeof value === 'object') {
-    for (const [k, v] of Object.entries(value)) nulPaths(v, path ? `${path}.${k}` : k, found);
+    for (const [k, v] of Object.entries(value))
+      invalidTextPaths(v, path ? `${path}.${k}` : k, found);
   }
   return found;
 }
 
 /**
  * Answers the 400 of a body that did not parse (now that the guards have run), refuses NUL
- * characters anywhere in body, query and path parameters, then validates as usual.
+ * characters and unpaired surrogates anywhere in body, query and path parameters, then
+ * validates as usual.
  */
 class AppValidationPipe extends ValidationPipe {
   override transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     if (value instanceof MalformedJsonBody) {
       return Promise.reject(AppException.validation([], value.message));
     }
+    if (value instanceof UnsupportedMediaTypeBody) {
+      return Promise.reject(
+        new AppException(
+          HttpStatus.UNSUPPORTED_MEDIA_TYPE,
+          ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+          'Unsupported Content-Type; send application/json',
+        ),
+      );
+    }
     if (metadata.type !== 'custom') {
-      const withNul = nulPaths(value, metadata.type === 'param' ? (metadata.data ?? '') : '');
-      if (withNul.length) {
-        const details = withNul.map((field) => ({
-          field,
-          message: `${field} must not contain NUL characters`,
-        }));
-        return Promise.reject(AppException.validation(details));
+      const invalid = invalidTextPaths(
+        value,
+        metadata.type === 'param' ? (metadata.data ?? '') : '',
+      );
+      if (invalid.length) {
+        return Promise.reject(AppException.validation(invalid.map(notTextDetail)));
       }
     }
     return super.transform(value, metadata) as Promise<unknown>;

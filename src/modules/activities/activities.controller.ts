@@ -1,10 +1,10 @@
 import { Body, Controller, Get, Post, Query } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { Roles } from '../../common/decorators/access.decorator';
+import { Roles } from '../../tenancy/access/access.decorator';
 import { ApiError } from '../../common/decorators/api-error.decorator';
-import { CurrentActor } from '../../common/decorators/context.decorators';
+import { CurrentActor } from '../../tenancy/access/context.decorators';
 import { ErrorCode } from '../../common/errors/error-code.enum';
-import type { Actor } from '../../common/http/request-context';
+import type { Actor } from '../../tenancy/actor';
 import { ListQueryDto } from '../../common/pagination/list-query.dto';
 import { ApiListResponse, type ListResult } from '../../common/pagination/list-result.dto';
 import { UuidParam } from '../../common/pipes/validation';

@@ -9,23 +9,17 @@ import {
   type Relation,
 } from 'typeorm';
 import { Deal } from '../deals/deal.entity';
-import { Organization } from '../organizations/organization.entity';
+import { TenantEntity, TenantScoped } from '../../tenancy/tenant-entity';
 import { User } from '../users/user.entity';
 import { ActivityType } from './activity.enums';
 
 @Entity('activities')
 // The timeline: one deal's activities, newest first (ties by id).
 @Index('idx_activities_deal_created', ['dealId', 'createdAt', 'id'])
-export class Activity {
+@TenantScoped({ owner: { via: 'deal' }, name: 'Activity' })
+export class Activity extends TenantEntity {
   @PrimaryGeneratedColumn('uuid')
   id: string;
-
-  @Column({ type: 'uuid' })
-  organizationId: string;
-
-  @ManyToOne(() => Organization, { onDelete: 'CASCADE' })
-  @JoinColumn({ name: 'organization_id' })
-  organization?: Relation<Organization>;
 
   @Column({ type: 'uuid' })
   dealId: string;

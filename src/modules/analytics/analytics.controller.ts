@@ -1,8 +1,8 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { Roles } from '../../common/decorators/access.decorator';
-import { CurrentActor } from '../../common/decorators/context.decorators';
-import type { Actor } from '../../common/http/request-context';
+import { Roles } from '../../tenancy/access/access.decorator';
+import { CurrentActor } from '../../tenancy/access/context.decorators';
+import type { Actor } from '../../tenancy/actor';
 import { ApiError } from '../../common/decorators/api-error.decorator';
 import { ErrorCode } from '../../common/errors/error-code.enum';
 import { AnalyticsService } from './analytics.service';

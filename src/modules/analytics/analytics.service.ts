@@ -1,9 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, type SelectQueryBuilder } from 'typeorm';
 import { ANALYTICS, TenantCache } from '../../common/cache/tenant-cache';
-import type { Actor } from '../../common/http/request-context';
-import { seesWholeOrganization, visibleTo } from '../../common/visibility/visibility';
+import { type Actor, seesWholeOrganization } from '../../tenancy/actor';
+import { type TenantReader, UnitOfWork } from '../../tenancy/unit-of-work';
 import { Deal } from '../deals/deal.entity';
 import { DealStatus } from '../deals/deal.enums';
 import type { Pipeline } from '../pipelines/pipeline.entity';
@@ -21,12 +19,12 @@ import type { DealSummaryDto } from './dto/deal-summary.dto';
  * Deal analytics (API.md section 9) over the deals visible to the caller (members: their own),
  * each answer one aggregate query (GROUP BY) — deal rows never reach the process — cached per
  * organization, visibility scope and parameters. Every write to the organization invalidates
- * its entries (tenant-write.hook.ts -> TenantCache.invalidate).
+ * its entries (the unit of work, after each commit -> TenantCache.invalidate).
  */
 @Injectable()
 export class AnalyticsService {
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly uow: UnitOfWork,
     private readonly cache: TenantCache,
     private readonly pipelines: PipelinesService,
   ) {}
@@ -43,7 +41,9 @@ export class AnalyticsService {
         // the session time zone (no daylight-saving drift). The average is sum / count: the
         // same value as avg() once rounded, one numeric aggregate fewer (a third of the
         // query's time at 1M deals).
-        const rows = await this.visibleDeals(actor)
+        const rows = await this.uow
+          .read(actor)
+          .visible(Deal, 'd')
           .select('d.status', 'status')
           .addSelect('d.currency', 'currency')
           .addSelect('count(*)::int', 'count')
@@ -70,8 +70,10 @@ export class AnalyticsService {
       actor.organizationId,
       `deals-funnel:${scopeOf(actor)}:pipeline=${pipelineKey(pipelineId)}`,
       async () => {
-        const pipeline = await this.findPipeline(actor, pipelineId);
-        const rows = await this.visibleDeals(actor)
+        const reader = this.uow.read(actor);
+        const pipeline = await this.findPipeline(reader, pipelineId);
+        const rows = await reader
+          .visible(Deal, 'd')
           .andWhere('d.pipeline_id = :pipelineId', { pipelineId: pipeline.id })
           .select('d.stage', 'stage')
           .addSelect('d.status', 'status')
@@ -95,7 +97,8 @@ export class AnalyticsService {
       actor.organizationId,
       `deals-forecast:${scopeOf(actor)}:pipeline=${pipelineKey(pipelineId)}`,
       async () => {
-        const pipeline = await this.findPipeline(actor, pipelineId);
+        const reader = this.uow.read(actor);
+        const pipeline = await this.findPipeline(reader, pipelineId);
         const probability = `CASE d.stage ${pipeline.stages
           .map((_, i) => `WHEN :stageKey${i} THEN CAST(:stageProbability${i} AS int)`)
           .join(' ')} ELSE 0 END`;
@@ -104,7 +107,8 @@ export class AnalyticsService {
           stageParameters[`stageKey${i}`] = stage.key;
           stageParameters[`stageProbability${i}`] = stage.probability;
         });
-        const rows = await this.visibleDeals(actor)
+        const rows = await reader
+          .visible(Deal, 'd')
           .setParameters(stageParameters)
           .andWhere('d.pipeline_id = :pipelineId', { pipelineId: pipeline.id })
           .andWhere('d.status IN (:...open)', { open: [DealStatus.NEW, DealStatus.IN_PROGRESS] })
@@ -132,12 +136,8 @@ export class AnalyticsService {
    * change, a new default pipeline or a deletion is a write, which invalidates the entries). A
    * 404 is not cached.
    */
-  private findPipeline(actor: Actor, pipelineId?: string): Promise<Pipeline> {
-    return this.pipelines.find(this.dataSource.manager, actor.organizationId, pipelineId);
-  }
-
-  private visibleDeals(actor: Actor): SelectQueryBuilder<Deal> {
-    return visibleTo(this.dataSource.getRepository(Deal).createQueryBuilder('d'), actor, 'd');
+  private findPipeline(reader: TenantReader, pipelineId?: string): Promise<Pipeline> {
+    return this.pipelines.find(reader, pipelineId);
   }
 }
 

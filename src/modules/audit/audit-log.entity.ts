@@ -7,7 +7,7 @@ import {
   ManyToOne,
   PrimaryGeneratedColumn,
 } from 'typeorm';
-import { Organization } from '../organizations/organization.entity';
+import { Organization } from '../../tenancy/organization.entity';
 import { User } from '../users/user.entity';
 
 @Entity('audit_logs')

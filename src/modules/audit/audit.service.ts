@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager } from 'typeorm';
 import type { RequestMeta } from '../../common/http/request-context';
+import { type SystemTx, UnitOfWork } from '../../tenancy/unit-of-work';
 import { AuditLog } from './audit-log.entity';
 
 export enum AuditAction {
@@ -26,17 +25,23 @@ export interface AuditEntry {
   details?: Record<string, unknown>;
 }
 
+/**
+ * Where an audit row is written: the transaction of the change it records, so that the row
+ * commits (or not) with it. The audit trail is not a tenant table (it outlives organizations
+ * and users, and records events without one), so it is reached through the transaction's
+ * non-tenant side: a SystemTx (tenant work that is audited runs in `uow.system` and enters its
+ * organization with `tx.tenant(actor)`).
+ */
+export type AuditTx = Pick<SystemTx, 'repo'>;
+
+/** The audit trail (audit_logs): this module is its only writer. */
 @Injectable()
 export class AuditService {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(private readonly uow: UnitOfWork) {}
 
-  /** Writes one row; pass the transaction's manager so the row commits (or not) with the change. */
-  async record(
-    entry: AuditEntry,
-    meta: RequestMeta,
-    manager: EntityManager = this.dataSource.manager,
-  ): Promise<void> {
-    await manager.insert(AuditLog, {
+  /** Writes one row in `tx`. */
+  async record(tx: AuditTx, entry: AuditEntry, meta: RequestMeta): Promise<void> {
+    await tx.repo(AuditLog).insert({
       action: entry.action,
       actorUserId: entry.actorUserId,
       organizationId: entry.organizationId ?? null,
@@ -48,5 +53,10 @@ export class AuditService {
       // jsonb: TypeORM's deep-partial typing cannot express arbitrary JSON.
       details: (entry.details ?? {}) as object,
     });
+  }
+
+  /** Writes one row on its own, for an event that changes nothing else (a failed login). */
+  recordAlone(entry: AuditEntry, meta: RequestMeta): Promise<void> {
+    return this.uow.system((tx) => this.record(tx, entry, meta));
   }
 }

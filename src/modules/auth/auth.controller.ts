@@ -6,9 +6,9 @@ import {
   ApiOperation,
   ApiTags,
 } from '@nestjs/swagger';
-import { Authenticated, Public } from '../../common/decorators/access.decorator';
+import { Authenticated, Public } from '../../tenancy/access/access.decorator';
 import { ApiError, ApiValidationError } from '../../common/decorators/api-error.decorator';
-import { ClientMeta, CurrentUser } from '../../common/decorators/context.decorators';
+import { ClientMeta, CurrentUser } from '../../tenancy/access/context.decorators';
 import { ErrorCode } from '../../common/errors/error-code.enum';
 import { LoginRateLimit } from '../../common/rate-limit/rate-limit.guard';
 import type { AuthUser, RequestMeta } from '../../common/http/request-context';

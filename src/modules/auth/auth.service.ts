@@ -1,15 +1,13 @@
 import { HttpStatus, Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager, IsNull } from 'typeorm';
+import { IsNull } from 'typeorm';
 import { AppException } from '../../common/errors/app.exception';
 import { ErrorCode } from '../../common/errors/error-code.enum';
 import type { RequestMeta } from '../../common/http/request-context';
-import { isUniqueViolation } from '../../database/pg-errors';
+import { type SystemTx, UnitOfWork } from '../../tenancy/unit-of-work';
 import { AuditAction, AuditService } from '../audit/audit.service';
 import { OrganizationsService } from '../organizations/organizations.service';
 import { UserDto } from '../users/dto/user.dto';
-import { User } from '../users/user.entity';
-import { UsersService } from '../users/users.service';
+import { emailTaken, UsersService } from '../users/users.service';
 import { LoginDto, RegisterDto } from './dto/auth-input.dto';
 import { LoginResponseDto, RegisterResponseDto, TokenPairDto } from './dto/auth-response.dto';
 import { PasswordService } from './password.service';
@@ -17,8 +15,6 @@ import { RefreshToken } from './refresh-token.entity';
 import { RefreshClaims } from './token-claims';
 import { hashToken, TokenService } from './token.service';
 
-const emailTaken = (): AppException =>
-  AppException.conflict(ErrorCode.EMAIL_TAKEN, 'An account with this email already exists');
 const invalidCredentials = (): AppException =>
   new AppException(
     HttpStatus.UNAUTHORIZED,
@@ -32,10 +28,11 @@ const invalidRefreshToken = (): AppException =>
     'Refresh token is unknown, expired, revoked or already used',
   );
 
+/** Registration, sign-in and token rotation: non-tenant work, in `uow.system` transactions. */
 @Injectable()
 export class AuthService {
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly uow: UnitOfWork,
     private readonly users: UsersService,
     private readonly organizations: OrganizationsService,
     private readonly passwords: PasswordService,
@@ -47,32 +44,29 @@ export class AuthService {
   async register(input: RegisterDto, meta: RequestMeta): Promise<RegisterResponseDto> {
     if (await this.users.findByEmail(input.email)) throw emailTaken();
     const passwordHash = await this.passwords.hash(input.password);
-    return this.dataSource.transaction(async (manager) => {
-      let user: User;
-      try {
-        user = await manager.save(
-          manager.create(User, { email: input.email, name: input.name, passwordHash }),
-        );
-      } catch (e) {
-        if (isUniqueViolation(e)) throw emailTaken(); // a concurrent registration won the race
-        throw e;
-      }
+    return this.uow.system(async (tx) => {
+      // A concurrent registration that won the race: 409 EMAIL_TAKEN as well.
+      const user = await this.users.create(tx, {
+        email: input.email,
+        name: input.name,
+        passwordHash,
+      });
       const organization = await this.organizations.createWithOwner(
-        manager,
+        tx,
         user.id,
         { name: input.organizationName },
         meta,
       );
       await this.audit.record(
+        tx,
         {
           action: AuditAction.USER_REGISTERED,
           actorUserId: user.id,
           organizationId: organization.id,
         },
         meta,
-        manager,
       );
-      const { pair } = await this.tokens.issue(manager, user.id, meta);
+      const { pair } = await this.tokens.issue(tx, user.id, meta);
       return { user: UserDto.from(user), organization, ...pair };
     });
   }
@@ -81,7 +75,7 @@ export class AuthService {
     const user = await this.users.findCredentials(input.email);
     const ok = await this.passwords.verify(input.password, user?.passwordHash ?? null);
     if (!user || !ok) {
-      await this.audit.record(
+      await this.audit.recordAlone(
         {
           action: AuditAction.LOGIN_FAILED,
           actorUserId: user?.id ?? null,
@@ -91,16 +85,16 @@ export class AuthService {
       );
       throw invalidCredentials();
     }
-    const pair = await this.dataSource.transaction(async (manager) => {
-      const issued = await this.tokens.issue(manager, user.id, meta);
+    const pair = await this.uow.system(async (tx) => {
+      const issued = await this.tokens.issue(tx, user.id, meta);
       await this.audit.record(
+        tx,
         {
           action: AuditAction.LOGIN_SUCCEEDED,
           actorUserId: user.id,
           target: { type: 'refresh_token_family', id: issued.refreshTokenId },
         },
         meta,
-        manager,
       );
       return issued.pair;
     });
@@ -116,29 +110,26 @@ export class AuthService {
   async refresh(refreshToken: string, meta: RequestMeta): Promise<TokenPairDto> {
     const claims = await this.tokens.readRefreshToken(refreshToken);
     if (!claims) throw invalidRefreshToken();
-    const pair = await this.dataSource.transaction(async (manager) => {
-      const rotated = await manager
+    const pair = await this.uow.system(async (tx) => {
+      const tokens = tx.repo(RefreshToken);
+      const rotated = await tokens
         .createQueryBuilder()
-        .update(RefreshToken)
+        .update()
         .set({ usedAt: () => 'now()' })
         .where('id = :id AND token_hash = :hash', { id: claims.jti, hash: hashToken(refreshToken) })
         .andWhere('used_at IS NULL AND revoked_at IS NULL AND expires_at > now()')
         .execute();
       if (rotated.affected !== 1) return null;
-      const issued = await this.tokens.issue(manager, claims.sub, meta, claims.fam);
-      await manager.update(
-        RefreshToken,
-        { id: claims.jti },
-        { replacedById: issued.refreshTokenId },
-      );
+      const issued = await this.tokens.issue(tx, claims.sub, meta, claims.fam);
+      await tokens.update({ id: claims.jti }, { replacedById: issued.refreshTokenId });
       await this.audit.record(
+        tx,
         {
           action: AuditAction.TOKEN_REFRESHED,
           actorUserId: claims.sub,
           target: { type: 'refresh_token_family', id: claims.fam },
         },
         meta,
-        manager,
       );
       return issued.pair;
     });
@@ -151,8 +142,8 @@ export class AuthService {
   async logout(userId: string, refreshToken: string, meta: RequestMeta): Promise<void> {
     const claims = await this.tokens.readRefreshToken(refreshToken);
     if (!claims || claims.sub !== userId) throw invalidRefreshToken();
-    const loggedOut = await this.dataSource.transaction(async (manager) => {
-      const token = await manager.findOne(RefreshToken, {
+    const loggedOut = await this.uow.system(async (tx) => {
+      const token = await tx.repo(RefreshToken).findOne({
         where: {
           id: claims.jti,
           tokenHash: hashToken(refreshToken),
@@ -162,15 +153,15 @@ export class AuthService {
         lock: { mode: 'pessimistic_write' },
       });
       if (!token || token.expiresAt <= new Date()) return false;
-      await this.revokeFamily(manager, claims.fam);
+      await this.revokeFamily(tx, claims.fam);
       await this.audit.record(
+        tx,
         {
           action: AuditAction.LOGGED_OUT,
           actorUserId: userId,
           target: { type: 'refresh_token_family', id: claims.fam },
         },
         meta,
-        manager,
       );
       return true;
     });
@@ -185,14 +176,15 @@ export class AuthService {
     refreshToken: string,
     meta: RequestMeta,
   ): Promise<void> {
-    await this.dataSource.transaction(async (manager) => {
-      const used = await manager.findOneBy(RefreshToken, {
+    await this.uow.system(async (tx) => {
+      const used = await tx.repo(RefreshToken).findOneBy({
         id: claims.jti,
         tokenHash: hashToken(refreshToken),
       });
       if (!used?.usedAt) return;
-      const revoked = await this.revokeFamily(manager, claims.fam);
+      const revoked = await this.revokeFamily(tx, claims.fam);
       await this.audit.record(
+        tx,
         {
           action: AuditAction.REFRESH_TOKEN_REUSED,
           actorUserId: claims.sub,
@@ -200,17 +192,14 @@ export class AuthService {
           details: { tokenId: claims.jti, revokedTokens: revoked },
         },
         meta,
-        manager,
       );
     });
   }
 
-  private async revokeFamily(manager: EntityManager, familyId: string): Promise<number> {
-    const result = await manager.update(
-      RefreshToken,
-      { familyId, revokedAt: IsNull() },
-      { revokedAt: () => 'now()' },
-    );
+  private async revokeFamily(tx: SystemTx, familyId: string): Promise<number> {
+    const result = await tx
+      .repo(RefreshToken)
+      .update({ familyId, revokedAt: IsNull() }, { revokedAt: () => 'now()' });
     return result.affected ?? 0;
   }
 }

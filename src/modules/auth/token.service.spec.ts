@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jest } from '@jest/globals';
 import { JwtService } from '@nestjs/jwt';
-import type { EntityManager } from 'typeorm';
 import { type AppConfig, loadConfig } from '../../config/app-config';
 import type { RequestMeta } from '../../common/http/request-context';
+import type { SystemTx } from '../../tenancy/unit-of-work';
 import { RefreshToken } from './refresh-token.entity';
 import { JWT_ISSUER } from './token-claims';
 import { hashToken, TokenService } from './token.service';
@@ -43,8 +43,13 @@ describe('TokenService', () => {
 
   function setup() {
     const insert = jest.fn<Insert>().mockResolvedValue(undefined);
-    const manager = { insert } as unknown as EntityManager;
-    return { service: new TokenService(jwt, config), insert, manager };
+    // The transaction's repositories: every insert is recorded with the entity it targets.
+    const tx = {
+      repo: (target: unknown) => ({
+        insert: (row: Record<string, unknown>) => insert(target, row),
+      }),
+    } as unknown as SystemTx;
+    return { service: new TokenService(jwt, config), insert, tx };
   }
 
   it('hashToken is the hex SHA-256 of the token', () => {
@@ -55,8 +60,8 @@ describe('TokenService', () => {
 
   describe('issue', () => {
     it('returns a Bearer pair whose expiresIn is the configured access TTL', async () => {
-      const { service, manager } = setup();
-      const { pair, refreshTokenId } = await service.issue(manager, USER, META, FAMILY);
+      const { service, tx } = setup();
+      const { pair, refreshTokenId } = await service.issue(tx, USER, META, FAMILY);
       expect(pair.tokenType).toBe('Bearer');
       expect(pair.expiresIn).toBe(300);
       expect(typeof pair.accessToken).toBe('string');
@@ -66,8 +71,8 @@ describe('TokenService', () => {
     });
 
     it('signs an HS256 access token with the access secret, typ access and the access TTL', async () => {
-      const { service, manager } = setup();
-      const { pair } = await service.issue(manager, USER, META, FAMILY);
+      const { service, tx } = setup();
+      const { pair } = await service.issue(tx, USER, META, FAMILY);
       const claims = await jwt.verifyAsync<Record<string, unknown>>(pair.accessToken, {
         secret: ACCESS_SECRET,
         algorithms: ['HS256'],
@@ -79,8 +84,8 @@ describe('TokenService', () => {
     });
 
     it('signs an HS256 refresh token with the refresh secret, its row id and family', async () => {
-      const { service, manager } = setup();
-      const { pair, refreshTokenId } = await service.issue(manager, USER, META, FAMILY);
+      const { service, tx } = setup();
+      const { pair, refreshTokenId } = await service.issue(tx, USER, META, FAMILY);
       const decoded = jwt.decode<{ header: { alg: string } }>(pair.refreshToken, {
         complete: true,
       });
@@ -99,9 +104,9 @@ describe('TokenService', () => {
     });
 
     it('stores the SHA-256 of the refresh token, never the token itself', async () => {
-      const { service, manager, insert } = setup();
+      const { service, tx, insert } = setup();
       const before = Date.now();
-      const { pair, refreshTokenId } = await service.issue(manager, USER, META, FAMILY);
+      const { pair, refreshTokenId } = await service.issue(tx, USER, META, FAMILY);
       const after = Date.now();
 
       expect(insert).toHaveBeenCalledTimes(1);
@@ -125,9 +130,9 @@ describe('TokenService', () => {
     });
 
     it('starts a new family when none is given', async () => {
-      const { service, manager, insert } = setup();
-      const first = await service.issue(manager, USER, META);
-      const second = await service.issue(manager, USER, META);
+      const { service, tx, insert } = setup();
+      const first = await service.issue(tx, USER, META);
+      const second = await service.issue(tx, USER, META);
       const [firstRow, secondRow] = insert.mock.calls.map(([, row]) => row);
       expect(firstRow.familyId).toMatch(UUID);
       expect(secondRow.familyId).toMatch(UUID);
@@ -137,9 +142,9 @@ describe('TokenService', () => {
     });
 
     it('propagates a failing insert', async () => {
-      const { service, manager, insert } = setup();
+      const { service, tx, insert } = setup();
       insert.mockRejectedValue(new Error('db down'));
-      await expect(service.issue(manager, USER, META)).rejects.toThrow('db down');
+      await expect(service.issue(tx, USER, META)).rejects.toThrow('db down');
     });
   });
 
@@ -147,8 +152,8 @@ describe('TokenService', () => {
     const validClaims = { sub: USER, typ: 'refresh', jti: FAMILY, fam: FAMILY };
 
     it('accepts its own refresh token', async () => {
-      const { service, manager } = setup();
-      const { pair, refreshTokenId } = await service.issue(manager, USER, META, FAMILY);
+      const { service, tx } = setup();
+      const { pair, refreshTokenId } = await service.issue(tx, USER, META, FAMILY);
       await expect(service.readRefreshToken(pair.refreshToken)).resolves.toMatchObject({
         sub: USER,
         typ: 'refresh',
@@ -158,8 +163,8 @@ describe('TokenService', () => {
     });
 
     it('rejects its own access token', async () => {
-      const { service, manager } = setup();
-      const { pair } = await service.issue(manager, USER, META, FAMILY);
+      const { service, tx } = setup();
+      const { pair } = await service.issue(tx, USER, META, FAMILY);
       await expect(service.readRefreshToken(pair.accessToken)).resolves.toBeNull();
     });
 
@@ -206,8 +211,8 @@ describe('TokenService', () => {
     });
 
     it('rejects a tampered token', async () => {
-      const { service, manager } = setup();
-      const { pair } = await service.issue(manager, USER, META, FAMILY);
+      const { service, tx } = setup();
+      const { pair } = await service.issue(tx, USER, META, FAMILY);
       const [header, payload, signature] = pair.refreshToken.split('.');
       const claims = JSON.parse(Buffer.from(payload, 'base64url').toString()) as object;
       const forged = b64url({ ...claims, sub: 'a0b1c2d3-0000-4000-8000-000000000099' });

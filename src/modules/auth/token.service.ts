@@ -1,9 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
-import { EntityManager } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import type { RequestMeta } from '../../common/http/request-context';
+import type { SystemTx } from '../../tenancy/unit-of-work';
 import { TokenPairDto } from './dto/auth-response.dto';
 import { RefreshToken } from './refresh-token.entity';
 import {
@@ -29,11 +29,11 @@ export class TokenService {
   ) {}
 
   /**
-   * Signs a new pair and stores the refresh token's hash. `familyId` continues a chain
+   * Signs a new pair and stores the refresh token's hash in `tx`. `familyId` continues a chain
    * (refresh); omitted, a new chain starts (register, login).
    */
   async issue(
-    manager: EntityManager,
+    tx: SystemTx,
     userId: string,
     meta: RequestMeta,
     familyId: string = randomUUID(),
@@ -59,7 +59,7 @@ export class TokenService {
         expiresIn: refreshTtlSeconds,
       }),
     ]);
-    await manager.insert(RefreshToken, {
+    await tx.repo(RefreshToken).insert({
       id,
       userId,
       familyId,

@@ -3,14 +3,10 @@ import {
   CreateDateColumn,
   Entity,
   Index,
-  JoinColumn,
-  ManyToOne,
   PrimaryGeneratedColumn,
-  type Relation,
   UpdateDateColumn,
 } from 'typeorm';
-import { Organization } from '../organizations/organization.entity';
-import { User } from '../users/user.entity';
+import { OwnedTenantEntity, TenantScoped } from '../../tenancy/tenant-entity';
 
 export interface Address {
   line1?: string;
@@ -43,23 +39,10 @@ export const companySearchText = (alias: string): string =>
 @Index('idx_companies_org_owner_created', ['organizationId', 'ownerId', 'createdAt', 'id'])
 @Index('idx_companies_org_name', ['organizationId', 'name', 'id'])
 @Index('idx_companies_org_industry', ['organizationId', 'industry'])
-export class Company {
+@TenantScoped({ owner: 'self', name: 'Company' })
+export class Company extends OwnedTenantEntity {
   @PrimaryGeneratedColumn('uuid')
   id: string;
-
-  @Column({ type: 'uuid' })
-  organizationId: string;
-
-  @ManyToOne(() => Organization, { onDelete: 'CASCADE' })
-  @JoinColumn({ name: 'organization_id' })
-  organization?: Relation<Organization>;
-
-  @Column({ type: 'uuid' })
-  ownerId: string;
-
-  @ManyToOne(() => User, { onDelete: 'RESTRICT' })
-  @JoinColumn({ name: 'owner_id' })
-  owner?: Relation<User>;
 
   @Column({ type: 'varchar', length: 200 })
   name: string;

@@ -9,9 +9,8 @@ import {
   type Relation,
   UpdateDateColumn,
 } from 'typeorm';
+import { OwnedTenantEntity, TenantScoped } from '../../tenancy/tenant-entity';
 import { Company } from '../companies/company.entity';
-import { Organization } from '../organizations/organization.entity';
-import { User } from '../users/user.entity';
 
 /**
  * The text contact search matches words against, for a query alias; the same expression (minus
@@ -28,24 +27,10 @@ export const contactSearchText = (alias: string): string =>
 @Index('idx_contacts_org_owner_created', ['organizationId', 'ownerId', 'createdAt', 'id'])
 @Index('idx_contacts_org_name', ['organizationId', 'name', 'id'])
 @Index('idx_contacts_company_created', ['companyId', 'createdAt', 'id'])
-export class Contact {
+@TenantScoped({ owner: 'self', name: 'Contact' })
+export class Contact extends OwnedTenantEntity {
   @PrimaryGeneratedColumn('uuid')
   id: string;
-
-  @Column({ type: 'uuid' })
-  organizationId: string;
-
-  @ManyToOne(() => Organization, { onDelete: 'CASCADE' })
-  @JoinColumn({ name: 'organization_id' })
-  organization?: Relation<Organization>;
-
-  @Column({ type: 'uuid' })
-  ownerId: string;
-
-  // Users are never deleted while they own records (there is no user deletion; RESTRICT keeps it so).
-  @ManyToOne(() => User, { onDelete: 'RESTRICT' })
-  @JoinColumn({ name: 'owner_id' })
-  owner?: Relation<User>;
 
   @Column({ type: 'uuid', nullable: true })
   companyId: string | null;

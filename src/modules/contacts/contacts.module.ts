@@ -1,10 +1,11 @@
 import { Module } from '@nestjs/common';
 import { ContactsController } from './contacts.controller';
 import { ContactsService } from './contacts.service';
+import { ContactsUserData } from './contacts.user-data';
 
 @Module({
   controllers: [ContactsController],
-  providers: [ContactsService],
-  exports: [ContactsService],
+  providers: [ContactsService, ContactsUserData],
+  exports: [ContactsService, ContactsUserData],
 })
 export class ContactsModule {}

@@ -1,15 +1,13 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager, QueryFailedError } from 'typeorm';
+import { QueryFailedError, type SelectQueryBuilder } from 'typeorm';
 import { AppException } from '../../common/errors/app.exception';
 import { ErrorCode } from '../../common/errors/error-code.enum';
-import type { Actor } from '../../common/http/request-context';
 import type { ListResult } from '../../common/pagination/list-result.dto';
-import { Paginator } from '../../common/pagination/paginator';
 import { escapeLike, selectAs } from '../../common/pagination/select-as';
-import { OwnershipService } from '../../common/visibility/ownership.service';
-import { visibleTo } from '../../common/visibility/visibility';
 import { isUniqueViolation } from '../../database/pg-errors';
+import type { Actor } from '../../tenancy/actor';
+import { OwnershipService } from '../../tenancy/ownership.service';
+import { type TenantReader, type TenantTx, UnitOfWork } from '../../tenancy/unit-of-work';
 import { findVisibleCompany } from '../companies/company-access';
 import { Deal } from '../deals/deal.entity';
 import { Contact, contactSearchText } from './contact.entity';
@@ -20,21 +18,27 @@ import {
 } from './dto/contact-input.dto';
 import { ContactDto } from './dto/contact.dto';
 
-const COLUMNS = [
+/** The columns of a contact's representation, in the order of its exports. */
+export const CONTACT_COLUMNS = [
   'id',
   'organizationId',
   'ownerId',
+  'companyId',
   'name',
   'email',
   'phone',
-  'companyId',
   'createdAt',
   'updatedAt',
 ] as const;
-const ORDER = {
+
+/** The orderings of contact lists and exports (alias c), ties broken by id. */
+export const CONTACT_ORDER = {
   createdAt: { column: 'c.created_at', type: 'timestamptz', id: 'c.id' },
   name: { column: 'c.name', type: 'text', id: 'c.id' },
 } as const;
+
+/** The unique index behind CONTACT_EMAIL_TAKEN (emails are unique case-insensitively). */
+export const CONTACT_EMAIL_INDEX = 'uq_contacts_org_email_ci';
 
 const emailTaken = (): AppException =>
   AppException.conflict(
@@ -47,17 +51,67 @@ export function searchWords(search: string | undefined): string[] {
   return (search ?? '').toLowerCase().split(/\s+/).filter(Boolean);
 }
 
+/** The filters of a contact list or export (GET /contacts, GET /companies/{id}/contacts, CSV). */
+export interface ContactFilters {
+  search?: string;
+  ownerId?: string;
+  companyId?: string;
+}
+
+/** A contact another module creates (lead conversion, imports), unchecked: the caller validated it. */
+export interface NewContact {
+  ownerId: string;
+  companyId: string | null;
+  name: string;
+  email: string | null;
+  phone: string | null;
+}
+
+/**
+ * A bulk change of an existing contact (imports): `name` replaces the stored one; a null
+ * `email`, `phone` or `companyId` keeps the stored value.
+ */
+export interface ContactMerge {
+  id: string;
+  name: string;
+  email: string | null;
+  phone: string | null;
+  companyId: string | null;
+}
+
+/**
+ * The contacts module: the only writer of the contacts table. Other modules create contacts
+ * through `findOrCreateByEmail` (lead conversion) and `insertMany` / `updateMany` (imports),
+ * inside their own transaction.
+ */
 @Injectable()
 export class ContactsService {
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
-    private readonly paginator: Paginator,
+    private readonly uow: UnitOfWork,
     private readonly ownership: OwnershipService,
   ) {}
 
   /** GET /contacts. */
   list(actor: Actor, query: ContactListQueryDto): Promise<ListResult<ContactDto>> {
     return this.listOf(actor, query, { endpoint: 'contacts', companyId: query.companyId });
+  }
+
+  /**
+   * The contacts visible to the reader's actor matching `filters` (every word of `search` must
+   * occur somewhere, a fragment is enough: trigram-indexed LIKE per word), `alias` c. Lists and
+   * the CSV export share it.
+   */
+  filtered(reader: TenantReader, filters: ContactFilters): SelectQueryBuilder<Contact> {
+    const contacts = reader.visible(Contact, 'c');
+    if (filters.ownerId) contacts.andWhere('c.owner_id = :ownerId', { ownerId: filters.ownerId });
+    if (filters.companyId)
+      contacts.andWhere('c.company_id = :companyId', { companyId: filters.companyId });
+    searchWords(filters.search).forEach((word, i) =>
+      contacts.andWhere(`${contactSearchText('c')} LIKE :word${i}`, {
+        [`word${i}`]: `%${escapeLike(word)}%`,
+      }),
+    );
+    return contacts;
   }
 
   /**
@@ -69,67 +123,37 @@ export class ContactsService {
     query: ContactListFiltersDto,
     { endpoint, companyId }: { endpoint: string; companyId?: string },
   ): Promise<ListResult<ContactDto>> {
-    const contacts = visibleTo(
-      this.dataSource.getRepository(Contact).createQueryBuilder('c').select(selectAs('c', COLUMNS)),
-      actor,
-      'c',
+    const reader = this.uow.read(actor);
+    const contacts = this.filtered(reader, { ...query, companyId }).select(
+      selectAs('c', CONTACT_COLUMNS),
     );
-    if (query.ownerId) contacts.andWhere('c.owner_id = :ownerId', { ownerId: query.ownerId });
-    if (companyId) contacts.andWhere('c.company_id = :companyId', { companyId });
-    const words = searchWords(query.search);
-    // Every word must occur somewhere (a fragment is enough): trigram-indexed LIKE per word.
-    words.forEach((word, i) =>
-      contacts.andWhere(`${contactSearchText('c')} LIKE :word${i}`, {
-        [`word${i}`]: `%${escapeLike(word)}%`,
-      }),
-    );
-    return this.paginator.list(
+    return reader.list(
       contacts,
       query,
-      ORDER[query.orderBy],
+      CONTACT_ORDER[query.orderBy],
       {
         endpoint,
-        actor,
         orderBy: query.orderBy,
-        filters: { words, ownerId: query.ownerId, companyId },
+        filters: { words: searchWords(query.search), ownerId: query.ownerId, companyId },
       },
       (row: Contact) => ContactDto.from(row),
     );
   }
 
   async get(actor: Actor, id: string): Promise<ContactDto> {
-    return ContactDto.from(await this.findVisible(this.dataSource.manager, actor, id));
-  }
-
-  /** The contact if the actor may see it; 404 otherwise. `lock` takes a row lock (in a transaction). */
-  async findVisible(
-    manager: EntityManager,
-    actor: Actor,
-    id: string,
-    lock = false,
-  ): Promise<Contact> {
-    const query = visibleTo(
-      manager.getRepository(Contact).createQueryBuilder('c'),
-      actor,
-      'c',
-    ).andWhere('c.id = :id', { id });
-    if (lock) query.setLock('pessimistic_write');
-    const contact = await query.getOne();
-    if (!contact) throw AppException.notFound('Contact');
-    return contact;
+    return ContactDto.from(await this.uow.read(actor).findVisible(Contact, id));
   }
 
   async create(actor: Actor, input: ContactInputDto): Promise<ContactDto> {
-    try {
-      return await this.dataSource.transaction(async (manager) => {
+    return this.writing(() =>
+      this.uow.run(actor, async (tx) => {
         // Precedence (API.md section 1): the company's visibility (404) before 403, 409, 422.
         const companyId = input.companyId ?? null;
-        if (companyId) await findVisibleCompany(manager, actor, companyId, 'for_key_share');
+        if (companyId) await findVisibleCompany(tx, companyId, 'for_key_share');
         const ownerId = this.ownership.requestedOwner(actor, null, input.ownerId);
-        await this.assertEmailFree(manager, actor, input.email);
-        await this.ownership.assertValidOwner(actor, ownerId, manager);
-        const contact = await manager.getRepository(Contact).save({
-          organizationId: actor.organizationId,
+        await this.assertEmailFree(tx, input.email);
+        await this.ownership.assertValidOwner(tx, ownerId);
+        const contact = await tx.repo(Contact).save({
           ownerId,
           companyId,
           name: input.name,
@@ -137,11 +161,8 @@ export class ContactsService {
           phone: input.phone ?? null,
         });
         return ContactDto.from(contact);
-      });
-    } catch (e) {
-      if (isUniqueViolation(e, 'uq_contacts_org_email_ci')) throw emailTaken();
-      throw e;
-    }
+      }),
+    );
   }
 
   /**
@@ -150,31 +171,133 @@ export class ContactsService {
    * else linked is not the client's choice, so it is no reason for a 404.
    */
   async replace(actor: Actor, id: string, input: ContactInputDto): Promise<ContactDto> {
-    try {
-      return await this.dataSource.transaction(async (manager) => {
-        const contact = await this.findVisible(manager, actor, id, true);
+    return this.writing(() =>
+      this.uow.run(actor, async (tx) => {
+        const contact = await tx.findVisible(Contact, id, { lock: 'pessimistic_write' });
         const companyId = input.companyId ?? null;
         if (companyId && companyId !== contact.companyId) {
-          await findVisibleCompany(manager, actor, companyId, 'for_key_share');
+          await findVisibleCompany(tx, companyId, 'for_key_share');
         }
         const currentOwner = contact.ownerId;
         contact.ownerId = this.ownership.requestedOwner(actor, currentOwner, input.ownerId);
-        await this.assertEmailFree(manager, actor, input.email, contact.id);
+        await this.assertEmailFree(tx, input.email, contact.id);
         // Only a new owner must be a member: an unchanged owner (who may have left the
         // organization since) is not the client's choice, so it is no reason for a 422.
         if (contact.ownerId !== currentOwner) {
-          await this.ownership.assertValidOwner(actor, contact.ownerId, manager);
+          await this.ownership.assertValidOwner(tx, contact.ownerId);
         }
         contact.name = input.name;
         contact.email = input.email ?? null;
         contact.phone = input.phone ?? null;
         contact.companyId = companyId;
-        return ContactDto.from(await manager.save(contact));
+        return ContactDto.from(await tx.repo(Contact).save(contact));
+      }),
+    );
+  }
+
+  async remove(actor: Actor, id: string): Promise<void> {
+    try {
+      await this.uow.run(actor, async (tx) => {
+        const contact = await tx.findVisible(Contact, id, { lock: 'pessimistic_write' });
+        const deals = await tx.repo(Deal).countBy({ contactId: contact.id });
+        if (deals > 0) throw hasDeals(deals);
+        await tx.repo(Contact).delete({ id: contact.id });
       });
     } catch (e) {
-      if (isUniqueViolation(e, 'uq_contacts_org_email_ci')) throw emailTaken();
+      // A deal created for this contact between our count and the delete: the FK refuses.
+      if (e instanceof QueryFailedError && (e.driverError as { code?: string }).code === '23503')
+        throw hasDeals(1);
       throw e;
     }
+  }
+
+  /**
+   * Lead conversion: the organization's contact with `contact.email` (case-insensitive),
+   * whoever owns it and left unchanged; else (or without an email) `contact`, created. A
+   * contact with that email committed meanwhile by another transaction makes the insert fail
+   * with a unique violation of CONTACT_EMAIL_INDEX: the caller's transaction is then to be run
+   * again, and finds it.
+   */
+  async findOrCreateByEmail(tx: TenantTx, contact: NewContact): Promise<Contact> {
+    const byEmail = (email: string): Promise<Contact | null> =>
+      tx
+        .query(Contact, 'c')
+        .andWhere('c.email IS NOT NULL AND lower(c.email) = lower(:email)', { email })
+        .getOne();
+    if (contact.email) {
+      const existing = await byEmail(contact.email);
+      if (existing) return existing;
+    }
+    // A concurrent transaction may create the same email first: the insert then does nothing
+    // (the unique email index) and that contact, committed by now, is the one.
+    const [inserted] = await tx
+      .repo(Contact)
+      .insertMany<{ id: string }>([{ ...contact }], ['id'], { orIgnore: true });
+    if (inserted) return tx.repo(Contact).findOneBy({ id: inserted.id }) as Promise<Contact>;
+    const existing = contact.email ? await byEmail(contact.email) : null;
+    if (!existing) throw new Error('contact insert ignored without a conflicting contact');
+    return existing;
+  }
+
+  /**
+   * Imports: the organization's contacts holding any of `emails` (lower-cased), whoever owns
+   * them, by lower-cased email.
+   */
+  async findByEmails(
+    reader: TenantReader,
+    emails: string[],
+  ): Promise<Map<string, { id: string; ownerId: string }>> {
+    const rows = await reader
+      .query(Contact, 'c')
+      .innerJoin(
+        '(SELECT unnest(CAST(:emails AS text[])) AS key)',
+        'k',
+        'c.email IS NOT NULL AND lower(c.email) = lower(k.key)',
+        { emails },
+      )
+      .select('k.key', 'key')
+      .addSelect('c.id', 'id')
+      .addSelect('c.owner_id', 'ownerId')
+      .getRawMany<{ key: string; id: string; ownerId: string }>();
+    return new Map(rows.map(({ key, id, ownerId }) => [key, { id, ownerId }]));
+  }
+
+  /**
+   * Imports: inserts `contacts` in one statement, unchecked (the caller validated them as POST
+   * /contacts does). A taken email surfaces as a unique violation of CONTACT_EMAIL_INDEX.
+   */
+  async insertMany(tx: TenantTx, contacts: NewContact[]): Promise<void> {
+    await tx.repo(Contact).insertMany(contacts);
+  }
+
+  /**
+   * Imports: applies `changes` (see ContactMerge) in one statement; a contact the change leaves
+   * as it was is not written (its updatedAt stays).
+   */
+  async updateMany(tx: TenantTx, changes: ContactMerge[]): Promise<void> {
+    if (!changes.length) return;
+    const byId = Object.fromEntries(changes.map(({ id, ...change }) => [id, change]));
+    const field = (name: keyof ContactMerge): string =>
+      `(CAST(:changes AS jsonb) -> CAST(id AS text) ->> '${name}')`;
+    const name = field('name');
+    const email = `coalesce(${field('email')}, email)`;
+    const phone = `coalesce(${field('phone')}, phone)`;
+    const companyId = `coalesce(CAST(${field('companyId')} AS uuid), company_id)`;
+    await tx
+      .repo(Contact)
+      .updateQuery({
+        name: () => name,
+        email: () => email,
+        phone: () => phone,
+        companyId: () => companyId,
+        updatedAt: () => 'now()',
+      })
+      .andWhere('id = ANY(CAST(:ids AS uuid[]))', { ids: changes.map((c) => c.id) })
+      .andWhere(
+        `(name, email, phone, company_id) IS DISTINCT FROM (${name}, ${email}, ${phone}, ${companyId})`,
+      )
+      .setParameter('changes', JSON.stringify(byId))
+      .execute();
   }
 
   /**
@@ -182,35 +305,22 @@ export class ContactsService {
    * still decides between two concurrent writers.
    */
   private async assertEmailFree(
-    manager: EntityManager,
-    actor: Actor,
+    tx: TenantTx,
     email: string | null | undefined,
     exceptId?: string,
   ): Promise<void> {
     if (!email) return;
-    const query = manager
-      .getRepository(Contact)
-      .createQueryBuilder('c')
-      .where('c.organization_id = :organizationId AND lower(c.email) = lower(:email)', {
-        organizationId: actor.organizationId,
-        email,
-      });
+    const query = tx.query(Contact, 'c').andWhere('lower(c.email) = lower(:email)', { email });
     if (exceptId) query.andWhere('c.id <> :exceptId', { exceptId });
     if (await query.getExists()) throw emailTaken();
   }
 
-  async remove(actor: Actor, id: string): Promise<void> {
+  /** Runs a write, answering the unique email index's refusal as 409 CONTACT_EMAIL_TAKEN. */
+  private async writing<T>(write: () => Promise<T>): Promise<T> {
     try {
-      await this.dataSource.transaction(async (manager) => {
-        const contact = await this.findVisible(manager, actor, id, true);
-        const deals = await manager.countBy(Deal, { contactId: contact.id });
-        if (deals > 0) throw hasDeals(deals);
-        await manager.delete(Contact, { id: contact.id });
-      });
+      return await write();
     } catch (e) {
-      // A deal created for this contact between our count and the delete: the FK refuses.
-      if (e instanceof QueryFailedError && (e.driverError as { code?: string }).code === '23503')
-        throw hasDeals(1);
+      if (isUniqueViolation(e, CONTACT_EMAIL_INDEX)) throw emailTaken();
       throw e;
     }
   }

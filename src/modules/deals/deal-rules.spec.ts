@@ -1,5 +1,5 @@
 import { AppException } from '../../common/errors/app.exception';
-import { Role } from '../organizations/role.enum';
+import { Role } from '../../tenancy/role';
 import {
   applyDealChange,
   type DealChange,

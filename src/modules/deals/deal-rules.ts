@@ -1,7 +1,7 @@
 import { HttpStatus } from '@nestjs/common';
 import { AppException } from '../../common/errors/app.exception';
 import { ErrorCode } from '../../common/errors/error-code.enum';
-import { Role } from '../organizations/role.enum';
+import { Role } from '../../tenancy/role';
 import { DealStatus } from './deal.enums';
 
 /**

@@ -9,9 +9,8 @@ import {
   type Relation,
   UpdateDateColumn,
 } from 'typeorm';
+import { OwnedTenantEntity, TenantScoped } from '../../tenancy/tenant-entity';
 import { Contact } from '../contacts/contact.entity';
-import { Organization } from '../organizations/organization.entity';
-import { User } from '../users/user.entity';
 import { Pipeline } from '../pipelines/pipeline.entity';
 import { DealStatus } from './deal.enums';
 
@@ -31,16 +30,10 @@ import { DealStatus } from './deal.enums';
 @Index('idx_deals_org_status_amount', ['organizationId', 'status', 'amount'])
 @Index('idx_deals_org_updated', ['organizationId', 'updatedAt', 'id'])
 @Index('idx_deals_contact', ['contactId'])
-export class Deal {
+@TenantScoped({ owner: 'self', name: 'Deal' })
+export class Deal extends OwnedTenantEntity {
   @PrimaryGeneratedColumn('uuid')
   id: string;
-
-  @Column({ type: 'uuid' })
-  organizationId: string;
-
-  @ManyToOne(() => Organization, { onDelete: 'CASCADE' })
-  @JoinColumn({ name: 'organization_id' })
-  organization?: Relation<Organization>;
 
   @Column({ type: 'uuid' })
   contactId: string;
@@ -49,13 +42,6 @@ export class Deal {
   @ManyToOne(() => Contact, { onDelete: 'RESTRICT' })
   @JoinColumn({ name: 'contact_id' })
   contact?: Relation<Contact>;
-
-  @Column({ type: 'uuid' })
-  ownerId: string;
-
-  @ManyToOne(() => User, { onDelete: 'RESTRICT' })
-  @JoinColumn({ name: 'owner_id' })
-  owner?: Relation<User>;
 
   @Column({ type: 'varchar', length: 200 })
   title: string;

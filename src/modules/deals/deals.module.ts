@@ -1,13 +1,14 @@
 import { Module } from '@nestjs/common';
-import { ContactsModule } from '../contacts/contacts.module';
-import { DealAccessModule } from './deal-access.module';
+import { ActivitiesModule } from '../activities/activities.module';
 import { DealsController } from './deals.controller';
 import { DealsService } from './deals.service';
+import { DealsUserData } from './deals.user-data';
 
+/** Deals (API.md section 5); their timeline entries are recorded through ActivitiesModule. */
 @Module({
-  imports: [ContactsModule, DealAccessModule],
+  imports: [ActivitiesModule],
   controllers: [DealsController],
-  providers: [DealsService],
-  exports: [DealsService],
+  providers: [DealsService, DealsUserData],
+  exports: [DealsService, DealsUserData],
 })
 export class DealsModule {}

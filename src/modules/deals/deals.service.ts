@@ -1,20 +1,16 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager } from 'typeorm';
-import type { Actor } from '../../common/http/request-context';
+import type { SelectQueryBuilder } from 'typeorm';
 import type { ListResult } from '../../common/pagination/list-result.dto';
-import { Paginator } from '../../common/pagination/paginator';
 import { selectAs } from '../../common/pagination/select-as';
 import { assertSupportedCurrency } from '../../common/validation/currency';
-import { OwnershipService } from '../../common/visibility/ownership.service';
-import { visibleTo } from '../../common/visibility/visibility';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
+import type { Actor } from '../../tenancy/actor';
+import { OwnershipService } from '../../tenancy/ownership.service';
+import { type TenantReader, type TenantTx, UnitOfWork } from '../../tenancy/unit-of-work';
 import { ActivitiesService, type NewActivity } from '../activities/activities.service';
 import { ActivityType } from '../activities/activity.enums';
-import { ContactsService } from '../contacts/contacts.service';
-import { Organization } from '../organizations/organization.entity';
+import { Contact } from '../contacts/contact.entity';
 import { PipelinesService, stageKeys } from '../pipelines/pipelines.service';
-import { DealAccess } from './deal-access';
 import { applyDealChange, creationEvents, type DealEvent, initialDealState } from './deal-rules';
 import { DealStatus } from './deal.enums';
 import { Deal } from './deal.entity';
@@ -24,7 +20,8 @@ import { DealDto } from './dto/deal.dto';
 /** What PATCH and the deal actions may change; only `lose` sets a lost reason. */
 type DealChangeInput = UpdateDealDto & { lostReason?: string };
 
-const COLUMNS = [
+/** The columns of a deal's representation (lists, exports), in order. */
+export const DEAL_COLUMNS = [
   'id',
   'organizationId',
   'contactId',
@@ -40,33 +37,41 @@ const COLUMNS = [
   'updatedAt',
 ] as const;
 
-const ORDER = {
+/** The orderings of the deal list (ties broken by id). */
+export const DEAL_ORDER = {
   createdAt: { column: 'd.created_at', type: 'timestamptz', id: 'd.id' },
   updatedAt: { column: 'd.updated_at', type: 'timestamptz', id: 'd.id' },
   amount: { column: 'd.amount', type: 'numeric', id: 'd.id' },
   title: { column: 'd.title', type: 'text', id: 'd.id' },
 } as const;
 
+/** The filters of a deal list or export (GET /deals, the CSV export). */
+export type DealFilters = Pick<
+  DealListQueryDto,
+  'status' | 'stage' | 'pipelineId' | 'ownerId' | 'contactId' | 'minAmount' | 'maxAmount'
+>;
+
+/**
+ * Deals (API.md section 5): the only writer of the deals table. Lead conversion creates its
+ * deal through `createIn`, inside its own transaction.
+ */
 @Injectable()
 export class DealsService {
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly uow: UnitOfWork,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly paginator: Paginator,
     private readonly ownership: OwnershipService,
-    private readonly access: DealAccess,
-    private readonly contacts: ContactsService,
     private readonly activities: ActivitiesService,
     private readonly pipelines: PipelinesService,
   ) {}
 
-  list(actor: Actor, query: DealListQueryDto): Promise<ListResult<DealDto>> {
-    const deals = visibleTo(
-      this.dataSource.getRepository(Deal).createQueryBuilder('d').select(selectAs('d', COLUMNS)),
-      actor,
-      'd',
-    );
-    const { status, stage, pipelineId, ownerId, contactId, minAmount, maxAmount } = query;
+  /**
+   * The deals visible to the reader's actor matching `filters`, alias `d` (nothing selected):
+   * the list and the CSV export share it.
+   */
+  filtered(reader: TenantReader, filters: DealFilters): SelectQueryBuilder<Deal> {
+    const deals = reader.visible(Deal, 'd');
+    const { status, stage, pipelineId, ownerId, contactId, minAmount, maxAmount } = filters;
     if (status?.length) deals.andWhere('d.status IN (:...status)', { status });
     if (stage) deals.andWhere('d.stage = :stage', { stage });
     if (pipelineId) deals.andWhere('d.pipeline_id = :pipelineId', { pipelineId });
@@ -74,13 +79,19 @@ export class DealsService {
     if (contactId) deals.andWhere('d.contact_id = :contactId', { contactId });
     if (minAmount) deals.andWhere('d.amount >= CAST(:minAmount AS numeric)', { minAmount });
     if (maxAmount) deals.andWhere('d.amount <= CAST(:maxAmount AS numeric)', { maxAmount });
-    return this.paginator.list(
+    return deals;
+  }
+
+  list(actor: Actor, query: DealListQueryDto): Promise<ListResult<DealDto>> {
+    const reader = this.uow.read(actor);
+    const deals = this.filtered(reader, query).select(selectAs('d', DEAL_COLUMNS));
+    const { status, stage, pipelineId, ownerId, contactId, minAmount, maxAmount } = query;
+    return reader.list(
       deals,
       query,
-      ORDER[query.orderBy],
+      DEAL_ORDER[query.orderBy],
       {
         endpoint: 'deals',
-        actor,
         orderBy: query.orderBy,
         filters: {
           status: status ? [...status].sort() : null,
@@ -97,13 +108,11 @@ export class DealsService {
   }
 
   async get(actor: Actor, id: string): Promise<DealDto> {
-    return DealDto.from(await this.access.findVisible(this.dataSource.manager, actor, id));
+    return DealDto.from(await this.uow.read(actor).findVisible(Deal, id));
   }
 
   async create(actor: Actor, input: CreateDealDto): Promise<DealDto> {
-    const deal = await this.dataSource.transaction((manager) =>
-      this.createIn(manager, actor, input),
-    );
+    const deal = await this.uow.run(actor, (tx) => this.createIn(tx, input));
     return DealDto.from(deal);
   }
 
@@ -112,30 +121,23 @@ export class DealsService {
    * conversion uses it too).
    */
   async createIn(
-    manager: EntityManager,
-    actor: Actor,
+    tx: TenantTx,
     input: CreateDealDto,
     options: { contactChosenByServer?: boolean } = {},
   ): Promise<Deal> {
+    const { actor } = tx;
     // A client-named contact must be visible to the caller (404 otherwise). Lead conversion
     // passes a contact the server picked itself (reused by email, possibly someone else's).
-    if (!options.contactChosenByServer)
-      await this.contacts.findVisible(manager, actor, input.contactId);
-    const pipeline = await this.pipelines.find(
-      manager,
-      actor.organizationId,
-      input.pipelineId,
-      'pessimistic_read',
-    );
+    if (!options.contactChosenByServer) await tx.findVisible(Contact, input.contactId);
+    const pipeline = await this.pipelines.find(tx, input.pipelineId, 'pessimistic_read');
     const ownerId = this.ownership.requestedOwner(actor, null, input.ownerId);
     const stages = stageKeys(pipeline);
     const state = initialDealState(input, stages);
-    const currency = input.currency ?? (await this.defaultCurrency(manager, actor.organizationId));
+    const currency = input.currency ?? (await this.defaultCurrency(tx));
     assertSupportedCurrency(this.config, currency);
-    await this.ownership.assertValidOwner(actor, ownerId, manager);
-    const created = await manager.save(
-      manager.create(Deal, {
-        organizationId: actor.organizationId,
+    await this.ownership.assertValidOwner(tx, ownerId);
+    const created = await tx.repo(Deal).save(
+      tx.repo(Deal).create({
         contactId: input.contactId,
         pipelineId: pipeline.id,
         ownerId,
@@ -144,9 +146,8 @@ export class DealsService {
         ...state,
       }),
     );
-    await this.activities.record(manager, [
+    await this.activities.record(tx, [
       {
-        organizationId: actor.organizationId,
         dealId: created.id,
         authorId: null,
         type: ActivityType.SYSTEM,
@@ -165,24 +166,20 @@ export class DealsService {
    * Their time (`updatedAt`, the activities' `createdAt`) is taken once the lock is held, not
    * at the start of the transaction (now()): a transaction that began earlier but waited for
    * the lock applies later, and the timeline and updatedAt must follow the order in which the
-   * changes were applied.
+   * changes were applied. The UPDATE takes it (clock_timestamp()) and returns it, so the deal
+   * and its activities carry the same instant.
    */
   async update(actor: Actor, id: string, input: DealChangeInput): Promise<DealDto> {
-    const updated = await this.dataSource.transaction(async (manager) => {
-      const deal = await this.access.findVisible(manager, actor, id, true);
-      const pipeline = await this.pipelines.find(
-        manager,
-        actor.organizationId,
-        deal.pipelineId,
-        'pessimistic_read',
-      );
+    const updated = await this.uow.run(actor, async (tx) => {
+      const deal = await tx.findVisible(Deal, id, { lock: 'pessimistic_write' });
+      const pipeline = await this.pipelines.find(tx, deal.pipelineId, 'pessimistic_read');
       if (input.contactId !== undefined && input.contactId !== deal.contactId) {
-        await this.contacts.findVisible(manager, actor, input.contactId);
+        await tx.findVisible(Contact, input.contactId);
       }
       const ownerId = this.ownership.requestedOwner(actor, deal.ownerId, input.ownerId);
       const { next, events } = applyDealChange(deal, input, actor.role, stageKeys(pipeline));
       if (input.currency !== undefined) assertSupportedCurrency(this.config, input.currency);
-      if (ownerId !== deal.ownerId) await this.ownership.assertValidOwner(actor, ownerId, manager);
+      if (ownerId !== deal.ownerId) await this.ownership.assertValidOwner(tx, ownerId);
 
       const values = {
         ...next,
@@ -203,15 +200,14 @@ export class DealsService {
       // Setting what is already there is a no-op: nothing written, updatedAt unchanged.
       if (!changed) return deal;
 
-      const result = await manager
-        .createQueryBuilder()
-        .update(Deal)
-        .set({ ...values, updatedAt: () => 'clock_timestamp()' })
-        .where('id = :id', { id: deal.id })
+      const result = await tx
+        .repo(Deal)
+        .updateQuery({ ...values, updatedAt: () => 'clock_timestamp()' })
+        .andWhere('id = :id', { id: deal.id })
         .returning('updated_at AS "updatedAt", updated_at::text AS "at"')
         .execute();
       const [{ updatedAt, at }] = result.raw as { updatedAt: Date; at: string }[];
-      await this.activities.record(manager, this.changeActivities(actor, deal.id, events), at);
+      await this.activities.record(tx, this.changeActivities(actor, deal.id, events), at);
       return Object.assign(deal, values, { updatedAt });
     });
     return DealDto.from(updated);
@@ -220,7 +216,6 @@ export class DealsService {
   /** The status_changed / stage_changed activities of a change, by the actor. */
   private changeActivities(actor: Actor, dealId: string, events: DealEvent[]): NewActivity[] {
     return events.map(({ type, from, to }) => ({
-      organizationId: actor.organizationId,
       dealId,
       authorId: actor.userId,
       type: type === 'status_changed' ? ActivityType.STATUS_CHANGED : ActivityType.STAGE_CHANGED,
@@ -245,17 +240,15 @@ export class DealsService {
 
   /** Its tasks and activities go with it (ON DELETE CASCADE). */
   async remove(actor: Actor, id: string): Promise<void> {
-    await this.dataSource.transaction(async (manager) => {
-      const deal = await this.access.findVisible(manager, actor, id, true);
-      await manager.delete(Deal, { id: deal.id });
+    await this.uow.run(actor, async (tx) => {
+      const deal = await tx.findVisible(Deal, id, { lock: 'pessimistic_write' });
+      await tx.repo(Deal).delete({ id: deal.id });
     });
   }
 
-  private async defaultCurrency(manager: EntityManager, organizationId: string): Promise<string> {
-    const org = await manager.findOne(Organization, {
-      select: { defaultCurrency: true },
-      where: { id: organizationId },
-    });
-    return org?.defaultCurrency ?? this.config.defaultCurrency;
+  /** The organization's default currency, else the server's. */
+  private async defaultCurrency(reader: TenantReader): Promise<string> {
+    const organization = await reader.organization();
+    return organization.defaultCurrency ?? this.config.defaultCurrency;
   }
 }

@@ -19,11 +19,11 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { Roles } from '../../common/decorators/access.decorator';
+import { Roles } from '../../tenancy/access/access.decorator';
 import { ApiError } from '../../common/decorators/api-error.decorator';
-import { CurrentActor } from '../../common/decorators/context.decorators';
+import { CurrentActor } from '../../tenancy/access/context.decorators';
 import { ErrorCode } from '../../common/errors/error-code.enum';
-import type { Actor } from '../../common/http/request-context';
+import type { Actor } from '../../tenancy/actor';
 import { COMPANY_IMPORT_COLUMNS, CompaniesImporter } from './companies.importer';
 import { CONTACT_IMPORT_COLUMNS, ContactsImporter } from './contacts.importer';
 import { exportFileName } from './csv/csv-export';

@@ -1,10 +1,8 @@
 import { HttpStatus, Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager } from 'typeorm';
 import { AppException, type ErrorDetail } from '../../common/errors/app.exception';
 import { ErrorCode } from '../../common/errors/error-code.enum';
-import type { Actor } from '../../common/http/request-context';
-import { seesWholeOrganization } from '../../common/visibility/visibility';
+import { type Actor, seesWholeOrganization } from '../../tenancy/actor';
+import { type TenantReader, type TenantTx, UnitOfWork } from '../../tenancy/unit-of-work';
 import { readCsvRows, type Cells, type CsvRow, type CsvSource } from './csv/csv-reader';
 import type { RowResult } from './csv/row-validation';
 import type { ImportQueryDto, ImportReportDto } from './dto/import.dto';
@@ -40,14 +38,10 @@ export interface ImportTarget<V> {
   /** One row's cells, validated as the single-record endpoint validates its body. */
   validate(cells: Cells): Promise<RowResult<{ value: V; key: string | null }>>;
   /** The organization's records holding any of `keys` (all of them, whoever owns them). */
-  findExisting(
-    manager: EntityManager,
-    actor: Actor,
-    keys: string[],
-  ): Promise<Map<string, ExistingRecord>>;
+  findExisting(reader: TenantReader, keys: string[]): Promise<Map<string, ExistingRecord>>;
   merge(earlier: V | undefined, later: V): V;
-  /** Writes the plan (batched), inside the import's transaction. */
-  write(manager: EntityManager, actor: Actor, plan: ImportPlan<V>): Promise<void>;
+  /** Writes the plan (batched) through the owning modules, inside the import's transaction. */
+  write(tx: TenantTx, plan: ImportPlan<V>): Promise<void>;
   /** The API error for a write refused by a unique index (a record created meanwhile), if it is one. */
   conflict(error: unknown): AppException | undefined;
 }
@@ -62,6 +56,13 @@ function duplicatesFound(target: ImportTarget<unknown>, rows: DuplicateRow[]): A
   );
 }
 
+/** Ends a dry run's transaction by rolling it back, carrying out the report it made. */
+class DryRunDone extends Error {
+  constructor(readonly report: ImportReportDto) {
+    super('dry run: rolled back');
+  }
+}
+
 /**
  * Runs a CSV import (API.md section 11): parses the file as it streams in, validates its rows, then,
  * in one transaction, matches the rows' keys against the organization, plans every row
@@ -71,7 +72,7 @@ function duplicatesFound(target: ImportTarget<unknown>, rows: DuplicateRow[]): A
  */
 @Injectable()
 export class ImportRunner {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(private readonly uow: UnitOfWork) {}
 
   async run<V>(
     target: ImportTarget<V>,
@@ -99,43 +100,36 @@ export class ImportRunner {
     parsed.length = 0;
     if (!rows.length) return report;
 
-    const runner = this.dataSource.createQueryRunner();
-    await runner.connect();
     try {
-      await runner.startTransaction();
-      const manager = runner.manager;
-      await manager.query('SELECT pg_advisory_xact_lock(hashtext($1))', [
-        `import:${target.name}:${actor.organizationId}`,
-      ]);
-      const keys = [...new Set(rows.flatMap((r) => (r.key === null ? [] : [r.key])))];
-      const existing = new Map<string, ExistingRecord>();
-      for (const batch of chunks(keys, LOOKUP_BATCH)) {
-        for (const [key, record] of await target.findExisting(manager, actor, batch)) {
-          existing.set(key, record);
+      return await this.uow.run(actor, async (tx) => {
+        await tx.serialize(`import:${target.name}`);
+        const keys = [...new Set(rows.flatMap((r) => (r.key === null ? [] : [r.key])))];
+        const existing = new Map<string, ExistingRecord>();
+        for (const batch of chunks(keys, LOOKUP_BATCH)) {
+          for (const [key, record] of await target.findExisting(tx, batch)) {
+            existing.set(key, record);
+          }
         }
-      }
-      const plan = planImport(rows, existing, {
-        onDuplicate: options.onDuplicate,
-        keyField: target.keyField,
-        existsMessage: target.existsMessage,
-        mayUpdate: (record) => seesWholeOrganization(actor) || record.ownerId === actor.userId,
-        merge: (earlier, later) => target.merge(earlier, later),
+        const plan = planImport(rows, existing, {
+          onDuplicate: options.onDuplicate,
+          keyField: target.keyField,
+          existsMessage: target.existsMessage,
+          mayUpdate: (record) => seesWholeOrganization(actor) || record.ownerId === actor.userId,
+          merge: (earlier, later) => target.merge(earlier, later),
+        });
+        if (plan.duplicates.length) throw duplicatesFound(target, plan.duplicates);
+        await target.write(tx, plan);
+        report.created = plan.created;
+        report.updated = plan.updated;
+        report.skipped = plan.skipped;
+        report.failed.push(...plan.failed);
+        report.failed.sort((a, b) => a.row - b.row);
+        if (options.dryRun) throw new DryRunDone(report);
+        return report;
       });
-      if (plan.duplicates.length) throw duplicatesFound(target, plan.duplicates);
-      await target.write(manager, actor, plan);
-      if (options.dryRun) await runner.rollbackTransaction();
-      else await runner.commitTransaction();
-      report.created = plan.created;
-      report.updated = plan.updated;
-      report.skipped = plan.skipped;
-      report.failed.push(...plan.failed);
-      report.failed.sort((a, b) => a.row - b.row);
-      return report;
     } catch (e) {
-      if (runner.isTransactionActive) await runner.rollbackTransaction();
+      if (e instanceof DryRunDone) return e.report;
       throw target.conflict(e) ?? e;
-    } finally {
-      await runner.release();
     }
   }
 }

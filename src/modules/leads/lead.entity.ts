@@ -9,10 +9,9 @@ import {
   type Relation,
   UpdateDateColumn,
 } from 'typeorm';
+import { OwnedTenantEntity, TenantScoped } from '../../tenancy/tenant-entity';
 import { Contact } from '../contacts/contact.entity';
 import { Deal } from '../deals/deal.entity';
-import { Organization } from '../organizations/organization.entity';
-import { User } from '../users/user.entity';
 import { LeadStatus } from './lead.enums';
 
 /** The text lead search matches words against (trigram-indexed by idx_leads_search_trgm). */
@@ -27,23 +26,10 @@ export const leadSearchText = (alias: string): string =>
 @Index('idx_leads_org_owner_created', ['organizationId', 'ownerId', 'createdAt', 'id'])
 @Index('idx_leads_org_status_created', ['organizationId', 'status', 'createdAt', 'id'])
 @Index('idx_leads_org_source', ['organizationId', 'source'])
-export class Lead {
+@TenantScoped({ owner: 'self', name: 'Lead' })
+export class Lead extends OwnedTenantEntity {
   @PrimaryGeneratedColumn('uuid')
   id: string;
-
-  @Column({ type: 'uuid' })
-  organizationId: string;
-
-  @ManyToOne(() => Organization, { onDelete: 'CASCADE' })
-  @JoinColumn({ name: 'organization_id' })
-  organization?: Relation<Organization>;
-
-  @Column({ type: 'uuid' })
-  ownerId: string;
-
-  @ManyToOne(() => User, { onDelete: 'RESTRICT' })
-  @JoinColumn({ name: 'owner_id' })
-  owner?: Relation<User>;
 
   @Column({ type: 'varchar', length: 200 })
   name: string;

@@ -1,20 +1,17 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager } from 'typeorm';
+import type { SelectQueryBuilder } from 'typeorm';
 import { AppException } from '../../common/errors/app.exception';
 import { ErrorCode } from '../../common/errors/error-code.enum';
-import type { Actor } from '../../common/http/request-context';
 import type { ListResult } from '../../common/pagination/list-result.dto';
-import { Paginator } from '../../common/pagination/paginator';
 import { escapeLike, selectAs } from '../../common/pagination/select-as';
-import { OwnershipService } from '../../common/visibility/ownership.service';
-import { visibleTo } from '../../common/visibility/visibility';
+import type { Actor } from '../../tenancy/actor';
+import { OwnershipService } from '../../tenancy/ownership.service';
+import { type TenantReader, type TenantTx, UnitOfWork } from '../../tenancy/unit-of-work';
 import { ActivitiesService } from '../activities/activities.service';
 import { ActivityType } from '../activities/activity.enums';
-import { Company } from '../companies/company.entity';
+import { CompaniesService } from '../companies/companies.service';
 import { CompanyDto } from '../companies/dto/company.dto';
-import { Contact } from '../contacts/contact.entity';
-import { searchWords } from '../contacts/contacts.service';
+import { ContactsService, searchWords } from '../contacts/contacts.service';
 import { ContactDto } from '../contacts/dto/contact.dto';
 import { DealsService } from '../deals/deals.service';
 import { DealDto } from '../deals/dto/deal.dto';
@@ -29,7 +26,8 @@ import { LeadConversionDto, LeadDto } from './dto/lead.dto';
 import { Lead, leadSearchText } from './lead.entity';
 import { LeadStatus } from './lead.enums';
 
-const COLUMNS = [
+/** The columns of a lead's representation. */
+export const LEAD_COLUMNS = [
   'id',
   'organizationId',
   'ownerId',
@@ -46,7 +44,9 @@ const COLUMNS = [
   'createdAt',
   'updatedAt',
 ] as const;
-const ORDER = {
+
+/** The orderings of the lead list (alias l), ties broken by id. */
+export const LEAD_ORDER = {
   createdAt: { column: 'l.created_at', type: 'timestamptz', id: 'l.id' },
   name: { column: 'l.name', type: 'text', id: 'l.id' },
 } as const;
@@ -60,52 +60,65 @@ const alreadyConverted = (): AppException =>
 const invalidStatus = (status: LeadStatus, action: string): AppException =>
   AppException.conflict(ErrorCode.INVALID_LEAD_STATUS, `A ${status} lead cannot be ${action}`);
 
+/** The filters of a lead list (GET /leads). */
+export type LeadFilters = Pick<LeadListQueryDto, 'status' | 'source' | 'ownerId' | 'search'>;
+
 /** 409 LEAD_ALREADY_CONVERTED: a converted lead is read-only and cannot be acted on. */
 function assertNotConverted(lead: Lead): void {
   if (lead.status === LeadStatus.CONVERTED) throw alreadyConverted();
 }
 
+/**
+ * Leads (API.md section 11): the only writer of the leads table. A conversion writes its
+ * contact, company, deal and timeline entry through the modules that own them, in one
+ * transaction.
+ */
 @Injectable()
 export class LeadsService {
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
-    private readonly paginator: Paginator,
+    private readonly uow: UnitOfWork,
     private readonly ownership: OwnershipService,
+    private readonly contacts: ContactsService,
+    private readonly companies: CompaniesService,
     private readonly deals: DealsService,
     private readonly pipelines: PipelinesService,
     private readonly activities: ActivitiesService,
   ) {}
 
-  list(actor: Actor, query: LeadListQueryDto): Promise<ListResult<LeadDto>> {
-    const leads = visibleTo(
-      this.dataSource.getRepository(Lead).createQueryBuilder('l').select(selectAs('l', COLUMNS)),
-      actor,
-      'l',
-    );
-    const { status, source, ownerId } = query;
+  /**
+   * The leads visible to the reader's actor matching `filters` (every word of `search` must
+   * occur somewhere, a fragment is enough: trigram-indexed LIKE per word), alias l.
+   */
+  filtered(reader: TenantReader, filters: LeadFilters): SelectQueryBuilder<Lead> {
+    const leads = reader.visible(Lead, 'l');
+    const { status, source, ownerId } = filters;
     if (status?.length) leads.andWhere('l.status IN (:...status)', { status });
     if (source !== undefined) leads.andWhere('l.source = :source', { source });
     if (ownerId) leads.andWhere('l.owner_id = :ownerId', { ownerId });
-    const words = searchWords(query.search);
-    // Every word must occur somewhere (a fragment is enough): trigram-indexed LIKE per word.
-    words.forEach((word, i) =>
+    searchWords(filters.search).forEach((word, i) =>
       leads.andWhere(`${leadSearchText('l')} LIKE :word${i}`, {
         [`word${i}`]: `%${escapeLike(word)}%`,
       }),
     );
-    return this.paginator.list(
+    return leads;
+  }
+
+  list(actor: Actor, query: LeadListQueryDto): Promise<ListResult<LeadDto>> {
+    const reader = this.uow.read(actor);
+    const leads = this.filtered(reader, query).select(selectAs('l', LEAD_COLUMNS));
+    const { status, source, ownerId } = query;
+    return reader.list(
       leads,
       query,
-      ORDER[query.orderBy],
+      LEAD_ORDER[query.orderBy],
       {
         endpoint: 'leads',
-        actor,
         orderBy: query.orderBy,
         filters: {
           status: status ? [...new Set(status)].sort() : null,
           source,
           ownerId,
-          words,
+          words: searchWords(query.search),
         },
       },
       (row: Lead) => LeadDto.from(row),
@@ -113,36 +126,25 @@ export class LeadsService {
   }
 
   async get(actor: Actor, id: string): Promise<LeadDto> {
-    return LeadDto.from(await this.findVisible(this.dataSource.manager, actor, id));
-  }
-
-  /** The lead if the actor may see it; 404 otherwise. `lock` takes a row lock (in a transaction). */
-  async findVisible(manager: EntityManager, actor: Actor, id: string, lock = false): Promise<Lead> {
-    const query = visibleTo(
-      manager.getRepository(Lead).createQueryBuilder('l'),
-      actor,
-      'l',
-    ).andWhere('l.id = :id', { id });
-    if (lock) query.setLock('pessimistic_write');
-    const lead = await query.getOne();
-    if (!lead) throw AppException.notFound('Lead');
-    return lead;
+    return LeadDto.from(await this.uow.read(actor).findVisible(Lead, id));
   }
 
   async create(actor: Actor, input: CreateLeadDto): Promise<LeadDto> {
-    const ownerId = this.ownership.requestedOwner(actor, null, input.ownerId);
-    await this.ownership.assertValidOwner(actor, ownerId);
-    const lead = await this.dataSource.getRepository(Lead).save({
-      organizationId: actor.organizationId,
-      ownerId,
-      name: input.name,
-      email: input.email ?? null,
-      phone: input.phone ?? null,
-      companyName: input.companyName ?? null,
-      source: input.source ?? null,
-      status: LeadStatus.NEW,
+    return this.uow.run(actor, async (tx) => {
+      const ownerId = this.ownership.requestedOwner(actor, null, input.ownerId);
+      await this.ownership.assertValidOwner(tx, ownerId);
+      const leads = tx.repo(Lead);
+      const lead = await leads.save({
+        ownerId,
+        name: input.name,
+        email: input.email ?? null,
+        phone: input.phone ?? null,
+        companyName: input.companyName ?? null,
+        source: input.source ?? null,
+        status: LeadStatus.NEW,
+      });
+      return LeadDto.from((await leads.findOneBy({ id: lead.id }))!);
     });
-    return LeadDto.from(await this.dataSource.manager.findOneByOrFail(Lead, { id: lead.id }));
   }
 
   /**
@@ -151,8 +153,8 @@ export class LeadsService {
    * member). Absent fields stay; email, phone, companyName and source may be cleared with null.
    */
   async update(actor: Actor, id: string, input: UpdateLeadDto): Promise<LeadDto> {
-    return this.dataSource.transaction(async (manager) => {
-      const lead = await this.findVisible(manager, actor, id, true);
+    return this.uow.run(actor, async (tx) => {
+      const lead = await this.findLocked(tx, id);
       const ownerId = this.ownership.requestedOwner(actor, lead.ownerId, input.ownerId);
       assertNotConverted(lead);
       if (input.status !== undefined && input.status !== lead.status) {
@@ -162,7 +164,7 @@ export class LeadsService {
       }
       // Only a new owner must be a member: an unchanged owner (who may have left the
       // organization since) is not the client's choice.
-      if (ownerId !== lead.ownerId) await this.ownership.assertValidOwner(actor, ownerId, manager);
+      if (ownerId !== lead.ownerId) await this.ownership.assertValidOwner(tx, ownerId);
       const values: Partial<Lead> = {
         ownerId,
         name: input.name ?? lead.name,
@@ -172,35 +174,35 @@ export class LeadsService {
         source: input.source === undefined ? lead.source : input.source,
         status: input.status ?? lead.status,
       };
-      return LeadDto.from(await this.write(manager, lead, values));
+      return LeadDto.from(await this.write(tx, lead, values));
     });
   }
 
   async remove(actor: Actor, id: string): Promise<void> {
-    await this.dataSource.transaction(async (manager) => {
-      const lead = await this.findVisible(manager, actor, id, true);
-      await manager.delete(Lead, { id: lead.id });
+    await this.uow.run(actor, async (tx) => {
+      const lead = await this.findLocked(tx, id);
+      await tx.repo(Lead).delete({ id: lead.id });
     });
   }
 
   /** new/contacted -> qualified; qualified stays (no-op); disqualified and converted: 409. */
   async qualify(actor: Actor, id: string): Promise<LeadDto> {
-    return this.dataSource.transaction(async (manager) => {
-      const lead = await this.findVisible(manager, actor, id, true);
+    return this.uow.run(actor, async (tx) => {
+      const lead = await this.findLocked(tx, id);
       assertNotConverted(lead);
       if (lead.status === LeadStatus.DISQUALIFIED) throw invalidStatus(lead.status, 'qualified');
-      return LeadDto.from(await this.write(manager, lead, { status: LeadStatus.QUALIFIED }));
+      return LeadDto.from(await this.write(tx, lead, { status: LeadStatus.QUALIFIED }));
     });
   }
 
   /** new/contacted/qualified -> disqualified with the reason; disqualified and converted: 409. */
   async disqualify(actor: Actor, id: string, reason: string): Promise<LeadDto> {
-    return this.dataSource.transaction(async (manager) => {
-      const lead = await this.findVisible(manager, actor, id, true);
+    return this.uow.run(actor, async (tx) => {
+      const lead = await this.findLocked(tx, id);
       assertNotConverted(lead);
       if (lead.status === LeadStatus.DISQUALIFIED) throw invalidStatus(lead.status, 'disqualified');
       return LeadDto.from(
-        await this.write(manager, lead, {
+        await this.write(tx, lead, {
           status: LeadStatus.DISQUALIFIED,
           disqualifyReason: reason,
         }),
@@ -214,159 +216,86 @@ export class LeadsService {
    * lock, the first converts it and every later one finds it converted (409), so nothing is
    * created twice. Any failure (e.g. 422 UNSUPPORTED_CURRENCY) rolls everything back.
    *
+   * A contact with the lead's email committed by another transaction while this one ran (its
+   * insert then meets the unique email index) is reused: the conversion runs once more, from
+   * the start, and finds it.
+   *
    * Precedence: 404 (the lead, then the pipeline), 409 (converted, disqualified), 422 (the deal
    * rules of POST /deals: currency, owner).
    */
   async convert(actor: Actor, id: string, input: ConvertLeadDto): Promise<LeadConversionDto> {
-    const result = await this.dataSource.transaction(async (manager) => {
-      const lead = await this.findVisible(manager, actor, id, true);
-      // The pipeline is named by the request: its 404 comes before the lead's state (409).
-      await this.pipelines.find(
-        manager,
-        actor.organizationId,
-        input.pipelineId,
-        'pessimistic_read',
-      );
-      assertNotConverted(lead);
-      if (lead.status === LeadStatus.DISQUALIFIED) throw invalidStatus(lead.status, 'converted');
+    return this.uow.run(actor, (tx) => this.convertIn(tx, id, input));
+  }
 
-      const company = lead.companyName
-        ? await this.findOrCreateCompany(manager, lead, lead.companyName)
-        : null;
-      const contact = await this.findOrCreateContact(manager, lead, company);
-      const deal = await this.deals.createIn(
-        manager,
-        actor,
-        {
-          contactId: contact.id,
-          title: input.dealTitle ?? lead.name,
-          amount: input.amount,
-          currency: input.currency,
-          pipelineId: input.pipelineId,
-          ownerId: lead.ownerId,
-        },
-        { contactChosenByServer: true },
-      );
-      // One time for the lead's conversion and its timeline entry, taken under the lead lock and
-      // after deal_created (stamped at the transaction start), so the timeline shows it last.
-      const [{ at }] = await manager.query<{ at: string }[]>(
-        `SELECT clock_timestamp()::text AS at`,
-      );
-      await this.activities.record(
-        manager,
-        [
-          {
-            organizationId: actor.organizationId,
-            dealId: deal.id,
-            authorId: null,
-            type: ActivityType.SYSTEM,
-            payload: { event: 'converted_from_lead', leadId: lead.id, leadName: lead.name },
-          },
-        ],
-        at,
-      );
-      const converted = await this.write(
-        manager,
-        lead,
-        {
-          status: LeadStatus.CONVERTED,
-          convertedContactId: contact.id,
-          convertedDealId: deal.id,
-        },
-        at,
-      );
-      return {
-        lead: LeadDto.from(converted),
-        contact: ContactDto.from(contact),
-        company: company && CompanyDto.from(company),
-        deal: DealDto.from(deal),
-      };
+  private async convertIn(
+    tx: TenantTx,
+    id: string,
+    input: ConvertLeadDto,
+  ): Promise<LeadConversionDto> {
+    const lead = await this.findLocked(tx, id);
+    // The pipeline is named by the request: its 404 comes before the lead's state (409).
+    await this.pipelines.find(tx, input.pipelineId, 'pessimistic_read');
+    assertNotConverted(lead);
+    if (lead.status === LeadStatus.DISQUALIFIED) throw invalidStatus(lead.status, 'converted');
+
+    const company = lead.companyName
+      ? await this.companies.findOrCreateByName(tx, lead.companyName, lead.ownerId)
+      : null;
+    const contact = await this.contacts.findOrCreateByEmail(tx, {
+      ownerId: lead.ownerId,
+      companyId: company?.id ?? null,
+      name: lead.name,
+      email: lead.email,
+      phone: lead.phone,
     });
-    return result;
+    const deal = await this.deals.createIn(
+      tx,
+      {
+        contactId: contact.id,
+        title: input.dealTitle ?? lead.name,
+        amount: input.amount,
+        currency: input.currency,
+        pipelineId: input.pipelineId,
+        ownerId: lead.ownerId,
+      },
+      { contactChosenByServer: true },
+    );
+    // One time for the lead's conversion and its timeline entry, taken under the lead lock and
+    // after deal_created (stamped at the transaction start), so the timeline shows it last.
+    const at = await tx.clockTimestamp();
+    await this.activities.record(
+      tx,
+      [
+        {
+          dealId: deal.id,
+          authorId: null,
+          type: ActivityType.SYSTEM,
+          payload: { event: 'converted_from_lead', leadId: lead.id, leadName: lead.name },
+        },
+      ],
+      at,
+    );
+    const converted = await this.write(
+      tx,
+      lead,
+      {
+        status: LeadStatus.CONVERTED,
+        convertedContactId: contact.id,
+        convertedDealId: deal.id,
+      },
+      at,
+    );
+    return {
+      lead: LeadDto.from(converted),
+      contact: ContactDto.from(contact),
+      company: company && CompanyDto.from(company),
+      deal: DealDto.from(deal),
+    };
   }
 
-  /**
-   * The organization's company whose name matches (case-insensitive; the oldest when several
-   * do), whoever owns it, else a new one owned by the lead's owner. A transaction-scoped
-   * advisory lock on (organization, lower(name)) serializes conversions naming the same company,
-   * so two leads converted at once do not create it twice.
-   */
-  private async findOrCreateCompany(
-    manager: EntityManager,
-    lead: Lead,
-    name: string,
-  ): Promise<Company> {
-    await manager.query(
-      `SELECT pg_advisory_xact_lock(hashtextextended('lead-company:' || $1 || ':' || lower($2), 0))`,
-      [lead.organizationId, name],
-    );
-    const existing = await manager
-      .getRepository(Company)
-      .createQueryBuilder('co')
-      .where('co.organization_id = :organizationId AND lower(co.name) = lower(:name)', {
-        organizationId: lead.organizationId,
-        name,
-      })
-      .orderBy('co.created_at', 'ASC')
-      .addOrderBy('co.id', 'ASC')
-      .limit(1)
-      .getOne();
-    if (existing) return existing;
-    const created = await manager.save(
-      manager.create(Company, {
-        organizationId: lead.organizationId,
-        ownerId: lead.ownerId,
-        name,
-      }),
-    );
-    return manager.findOneByOrFail(Company, { id: created.id });
-  }
-
-  /**
-   * The organization's contact with the lead's email (case-insensitive), whoever owns it and
-   * left unchanged; else a new contact owned by the lead's owner with the lead's name, email and
-   * phone, linked to the company. A contact with that email committed by someone else meanwhile
-   * is reused too (the insert yields to uq_contacts_org_email_ci instead of failing).
-   */
-  private async findOrCreateContact(
-    manager: EntityManager,
-    lead: Lead,
-    company: Company | null,
-  ): Promise<Contact> {
-    const byEmail = async (email: string): Promise<Contact | null> =>
-      manager
-        .getRepository(Contact)
-        .createQueryBuilder('c')
-        .where(
-          'c.organization_id = :organizationId AND c.email IS NOT NULL AND lower(c.email) = lower(:email)',
-          { organizationId: lead.organizationId, email },
-        )
-        .getOne();
-    if (lead.email) {
-      const existing = await byEmail(lead.email);
-      if (existing) return existing;
-    }
-    const inserted = await manager
-      .createQueryBuilder()
-      .insert()
-      .into(Contact)
-      .values({
-        organizationId: lead.organizationId,
-        ownerId: lead.ownerId,
-        companyId: company?.id ?? null,
-        name: lead.name,
-        email: lead.email,
-        phone: lead.phone,
-      })
-      .orIgnore()
-      .returning('id')
-      .execute();
-    const [row] = inserted.raw as { id: string }[];
-    if (row) return manager.findOneByOrFail(Contact, { id: row.id });
-    // Only the email index can refuse the insert: that contact now exists (committed).
-    const existing = lead.email ? await byEmail(lead.email) : null;
-    if (!existing) throw new Error('contact insert ignored without a conflicting contact');
-    return existing;
+  /** The lead if the actor may see it, row-locked for the transaction; 404 otherwise. */
+  private findLocked(tx: TenantTx, id: string): Promise<Lead> {
+    return tx.findVisible(Lead, id, { lock: 'pessimistic_write' });
   }
 
   /**
@@ -374,23 +303,17 @@ export class LeadsService {
    * (`updatedAt`, and `convertedAt` on conversion) is `at`, else the time of the write: taken
    * once the row lock is held, so it follows the order in which changes were applied.
    */
-  private async write(
-    manager: EntityManager,
-    lead: Lead,
-    values: Partial<Lead>,
-    at?: string,
-  ): Promise<Lead> {
+  private async write(tx: TenantTx, lead: Lead, values: Partial<Lead>, at?: string): Promise<Lead> {
     const changed = (Object.keys(values) as (keyof Lead)[]).some((k) => values[k] !== lead[k]);
     if (!changed) return lead;
     const time = at === undefined ? () => 'clock_timestamp()' : () => 'CAST(:at AS timestamptz)';
     const converting = values.status === LeadStatus.CONVERTED;
-    await manager
-      .createQueryBuilder()
-      .update(Lead)
-      .set({ ...values, updatedAt: time, ...(converting ? { convertedAt: time } : {}) })
-      .where('id = :id', { id: lead.id })
-      .setParameters(at === undefined ? {} : { at })
-      .execute();
-    return manager.findOneByOrFail(Lead, { id: lead.id });
+    const leads = tx.repo(Lead);
+    const update = leads
+      .updateQuery({ ...values, updatedAt: time, ...(converting ? { convertedAt: time } : {}) })
+      .andWhere('id = :id', { id: lead.id });
+    if (at !== undefined) update.setParameter('at', at);
+    await update.execute();
+    return (await leads.findOneBy({ id: lead.id }))!;
   }
 }

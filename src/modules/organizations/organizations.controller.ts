@@ -17,11 +17,12 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { ApiError, ApiValidationError } from '../../common/decorators/api-error.decorator';
-import { Authenticated, Roles } from '../../common/decorators/access.decorator';
-import { ClientMeta, CurrentActor, CurrentUser } from '../../common/decorators/context.decorators';
+import { Authenticated, Roles } from '../../tenancy/access/access.decorator';
+import { ClientMeta, CurrentActor, CurrentUser } from '../../tenancy/access/context.decorators';
 import { ApiListResponse, type ListResult } from '../../common/pagination/list-result.dto';
 import { ErrorCode } from '../../common/errors/error-code.enum';
-import type { Actor, AuthUser, RequestMeta } from '../../common/http/request-context';
+import type { AuthUser, RequestMeta } from '../../common/http/request-context';
+import type { Actor } from '../../tenancy/actor';
 import { UuidParam } from '../../common/pipes/validation';
 import { MemberDto } from './dto/member.dto';
 import {
@@ -33,7 +34,7 @@ import {
 } from './dto/organization-input.dto';
 import { OrganizationDto, OrganizationWithRoleDto } from './dto/organization.dto';
 import { OrganizationsService } from './organizations.service';
-import { Role } from './role.enum';
+import { Role } from '../../tenancy/role';
 
 @ApiTags('organizations')
 @Controller('organizations')

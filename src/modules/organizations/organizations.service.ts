@@ -1,14 +1,13 @@
 import { HttpStatus, Inject, Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager } from 'typeorm';
 import type { ListResult } from '../../common/pagination/list-result.dto';
-import { Paginator } from '../../common/pagination/paginator';
 import { AppException } from '../../common/errors/app.exception';
 import { ErrorCode } from '../../common/errors/error-code.enum';
-import type { Actor, RequestMeta } from '../../common/http/request-context';
+import type { RequestMeta } from '../../common/http/request-context';
+import type { Actor } from '../../tenancy/actor';
 import { assertSupportedCurrency } from '../../common/validation/currency';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import { isUniqueViolation } from '../../database/pg-errors';
+import { type SystemTx, type TenantTx, UnitOfWork } from '../../tenancy/unit-of-work';
 import { AuditAction, AuditService } from '../audit/audit.service';
 import { PipelinesService } from '../pipelines/pipelines.service';
 import { User } from '../users/user.entity';
@@ -21,10 +20,10 @@ import {
   UpdateOrganizationDto,
 } from './dto/organization-input.dto';
 import { OrganizationDto, OrganizationWithRoleDto } from './dto/organization.dto';
-import { MembershipService } from './membership.service';
-import { OrganizationMember } from './organization-member.entity';
-import { Organization } from './organization.entity';
-import { ORG_ADMIN_ROLES, Role } from './role.enum';
+import { MembershipService } from '../../tenancy/membership.service';
+import { OrganizationMember } from '../../tenancy/organization-member.entity';
+import { Organization } from '../../tenancy/organization.entity';
+import { ORG_ADMIN_ROLES, Role } from '../../tenancy/role';
 
 const MEMBER_SORT = {
   createdAt: { column: 'm.created_at', type: 'timestamptz' },
@@ -40,54 +39,84 @@ interface MemberRow {
   createdAt: Date;
 }
 
+/** One of a user's memberships: the organization, the user's role in it, since when. */
+export interface Membership {
+  organization: Organization;
+  role: Role;
+  joinedAt: Date;
+}
+
+/**
+ * Organizations and their members: the only writer of the organizations and
+ * organization_members tables. Registration creates an organization through `createWithOwner`,
+ * inside its own transaction. Changes are audited in the same transaction, so the audited ones
+ * run in `uow.system` and enter the organization with `tx.tenant(actor)`.
+ */
 @Injectable()
 export class OrganizationsService {
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly uow: UnitOfWork,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly memberships: MembershipService,
     private readonly audit: AuditService,
-    private readonly paginator: Paginator,
     private readonly pipelines: PipelinesService,
   ) {}
 
   /** The caller's organizations with their role in each, oldest membership first. */
   async listMine(userId: string): Promise<OrganizationWithRoleDto[]> {
-    const rows = await this.dataSource
-      .getRepository(OrganizationMember)
-      .createQueryBuilder('m')
-      .innerJoinAndSelect('m.organization', 'o')
-      .where('m.user_id = :userId', { userId })
-      .orderBy('m.created_at', 'ASC')
-      .addOrderBy('o.id', 'ASC')
-      .getMany();
-    return rows.map((m) => OrganizationWithRoleDto.withRole(m.organization!, m.role));
+    const memberships = await this.membershipsOf(this.uow.systemRead(), userId);
+    return memberships.map((m) => OrganizationWithRoleDto.withRole(m.organization, m.role));
   }
 
   /**
-   * Creates an organization with `ownerId` as its owner, inside the caller's transaction
-   * (register uses it too, so user + organization + membership commit together).
+   * A user's memberships (a user's own rows, across organizations), oldest first: "my
+   * organizations" and the user's data export.
+   */
+  async membershipsOf(tx: SystemTx, userId: string): Promise<Membership[]> {
+    const rows = await tx
+      .repo(Organization)
+      .createQueryBuilder('o')
+      .innerJoin(OrganizationMember, 'm', 'm.organization_id = o.id')
+      .select([
+        'o.id AS id',
+        'o.name AS name',
+        'o.default_currency AS "defaultCurrency"',
+        'o.created_at AS "createdAt"',
+        'm.role AS role',
+        'm.created_at AS "joinedAt"',
+      ])
+      .where('m.user_id = :userId', { userId })
+      .orderBy('m.created_at', 'ASC')
+      .addOrderBy('o.id', 'ASC')
+      .getRawMany<Omit<Organization, 'updatedAt'> & { role: Role; joinedAt: Date }>();
+    return rows.map(({ role, joinedAt, ...organization }) => ({
+      organization: Object.assign(new Organization(), organization),
+      role,
+      joinedAt,
+    }));
+  }
+
+  /**
+   * Creates an organization with `ownerId` as its owner (membership, default pipeline, audit
+   * row), inside the caller's transaction: registration uses it too, so user + organization +
+   * membership commit together.
    */
   async createWithOwner(
-    manager: EntityManager,
+    tx: SystemTx,
     ownerId: string,
     input: CreateOrganizationDto,
     meta: RequestMeta,
   ): Promise<OrganizationWithRoleDto> {
     if (input.defaultCurrency) assertSupportedCurrency(this.config, input.defaultCurrency);
-    const org = await manager.save(
-      manager.create(Organization, {
-        name: input.name,
-        defaultCurrency: input.defaultCurrency ?? null,
-      }),
+    const organizations = tx.repo(Organization);
+    const org = await organizations.save(
+      organizations.create({ name: input.name, defaultCurrency: input.defaultCurrency ?? null }),
     );
-    await manager.insert(OrganizationMember, {
-      organizationId: org.id,
-      userId: ownerId,
-      role: Role.OWNER,
-    });
-    await this.pipelines.createDefault(manager, org.id);
+    const owner = tx.tenant({ ...meta, userId: ownerId, organizationId: org.id, role: Role.OWNER });
+    await owner.repo(OrganizationMember).insertMany([{ userId: ownerId, role: Role.OWNER }]);
+    await this.pipelines.createDefault(owner);
     await this.audit.record(
+      tx,
       {
         action: AuditAction.ORGANIZATION_CREATED,
         actorUserId: ownerId,
@@ -95,7 +124,6 @@ export class OrganizationsService {
         target: { type: 'organization', id: org.id },
       },
       meta,
-      manager,
     );
     return OrganizationWithRoleDto.withRole(org, Role.OWNER);
   }
@@ -105,26 +133,34 @@ export class OrganizationsService {
     input: CreateOrganizationDto,
     meta: RequestMeta,
   ): Promise<OrganizationWithRoleDto> {
-    return this.dataSource.transaction((manager) =>
-      this.createWithOwner(manager, userId, input, meta),
-    );
+    return this.uow.system(async (tx) => {
+      // A well-signed token of an account that no longer exists (or never did): not a caller.
+      // The row is locked so the account cannot go away before the membership references it.
+      const user = await tx
+        .repo(User)
+        .findOne({ where: { id: userId }, select: { id: true }, lock: { mode: 'for_key_share' } });
+      if (!user) throw AppException.unauthenticated('The account of this token does not exist');
+      return this.createWithOwner(tx, userId, input, meta);
+    });
   }
 
   async getCurrent(actor: Actor): Promise<OrganizationDto> {
-    return OrganizationDto.from(await this.load(this.dataSource.manager, actor.organizationId));
+    return OrganizationDto.from(await this.uow.read(actor).organization());
   }
 
   async update(actor: Actor, input: UpdateOrganizationDto): Promise<OrganizationDto> {
     if (input.defaultCurrency) assertSupportedCurrency(this.config, input.defaultCurrency);
-    return this.dataSource.transaction(async (manager) => {
-      const org = await this.load(manager, actor.organizationId, true);
+    return this.uow.system(async (sys) => {
+      const tx = sys.tenant(actor);
+      const org = await tx.organization({ lock: 'pessimistic_write' });
       const changes: Partial<Organization> = {};
       if (input.name !== undefined) changes.name = input.name;
       if (input.defaultCurrency !== undefined) changes.defaultCurrency = input.defaultCurrency;
       if (Object.keys(changes).length === 0) return OrganizationDto.from(org);
       Object.assign(org, changes);
-      const saved = await manager.save(org);
+      const saved = await tx.saveOrganization(org);
       await this.audit.record(
+        sys,
         {
           action: AuditAction.ORGANIZATION_UPDATED,
           actorUserId: actor.userId,
@@ -133,16 +169,15 @@ export class OrganizationsService {
           details: { changes },
         },
         actor,
-        manager,
       );
       return OrganizationDto.from(saved);
     });
   }
 
   listMembers(actor: Actor, query: MemberListQueryDto): Promise<ListResult<MemberDto>> {
-    const members = this.dataSource
-      .getRepository(OrganizationMember)
-      .createQueryBuilder('m')
+    const reader = this.uow.read(actor);
+    const members = reader
+      .query(OrganizationMember, 'm')
       .innerJoin('m.user', 'u')
       .select([
         'm.user_id AS "userId"',
@@ -150,83 +185,77 @@ export class OrganizationsService {
         'u.name AS name',
         'm.role AS role',
         'm.created_at AS "createdAt"',
-      ])
-      .where('m.organization_id = :organizationId', { organizationId: actor.organizationId });
+      ]);
     const sort = MEMBER_SORT[query.orderBy];
-    return this.paginator.list(
+    return reader.list(
       members,
       query,
       { ...sort, id: 'm.user_id' },
-      { endpoint: 'members', actor, orderBy: query.orderBy },
+      { endpoint: 'members', orderBy: query.orderBy },
       toMemberDto,
     );
   }
 
   async addMember(actor: Actor, input: AddMemberDto): Promise<MemberDto> {
-    const user = await this.dataSource.getRepository(User).findOneBy({ email: input.email });
-    if (!user) throw AppException.notFound('Registered user with this email');
-    this.assertMayManageRole(actor, input.role);
-    const member = await this.dataSource.transaction(async (manager) => {
+    const member = await this.uow.system(async (sys) => {
+      const user = await sys.repo(User).findOneBy({ email: input.email });
+      if (!user) throw AppException.notFound('Registered user with this email');
+      this.assertMayManageRole(actor, input.role);
+      const tx = sys.tenant(actor);
+      const members = tx.repo(OrganizationMember);
       let row: OrganizationMember;
       try {
-        row = await manager.save(
-          manager.create(OrganizationMember, {
-            organizationId: actor.organizationId,
-            userId: user.id,
-            role: input.role,
-          }),
-        );
+        row = await members.save(members.create({ userId: user.id, role: input.role }));
       } catch (e) {
         if (isUniqueViolation(e)) throw alreadyMember();
         throw e;
       }
-      await this.recordMemberEvent(manager, actor, AuditAction.MEMBER_ADDED, user.id, {
+      this.invalidateAfterCommit(tx, user.id);
+      await this.recordMemberEvent(sys, actor, AuditAction.MEMBER_ADDED, user.id, {
         role: input.role,
       });
-      return row;
+      return { ...row, email: user.email, name: user.name };
     });
-    this.memberships.invalidate(user.id, actor.organizationId);
-    return toMemberDto({ ...member, email: user.email, name: user.name });
+    return toMemberDto(member);
   }
 
   async changeRole(actor: Actor, userId: string, input: UpdateMemberDto): Promise<MemberDto> {
-    const result = await this.dataSource.transaction(async (manager) => {
-      const target = await this.lockAndLoadMember(manager, actor.organizationId, userId);
+    const result = await this.uow.system(async (sys) => {
+      const tx = sys.tenant(actor);
+      const target = await this.lockAndLoadMember(tx, userId);
+      this.invalidateAfterCommit(tx, userId);
       this.assertMayManageRole(actor, target.role);
       this.assertMayManageRole(actor, input.role);
       if (target.role === input.role) return target;
-      if (target.role === Role.OWNER) await this.assertNotLastOwner(manager, actor.organizationId);
-      await manager.update(OrganizationMember, { id: target.id }, { role: input.role });
-      await this.recordMemberEvent(manager, actor, AuditAction.MEMBER_ROLE_CHANGED, userId, {
+      if (target.role === Role.OWNER) await this.assertNotLastOwner(tx);
+      await tx.repo(OrganizationMember).update({ id: target.id }, { role: input.role });
+      await this.recordMemberEvent(sys, actor, AuditAction.MEMBER_ROLE_CHANGED, userId, {
         from: target.role,
         to: input.role,
       });
       return { ...target, role: input.role };
     });
-    this.memberships.invalidate(userId, actor.organizationId);
     return toMemberDto(result);
   }
 
   async removeMember(actor: Actor, userId: string): Promise<void> {
-    await this.dataSource.transaction(async (manager) => {
-      const target = await this.lockAndLoadMember(manager, actor.organizationId, userId);
+    await this.uow.system(async (sys) => {
+      const tx = sys.tenant(actor);
+      const target = await this.lockAndLoadMember(tx, userId);
+      this.invalidateAfterCommit(tx, userId);
       this.assertMayManageRole(actor, target.role);
-      if (target.role === Role.OWNER) await this.assertNotLastOwner(manager, actor.organizationId);
-      await manager.delete(OrganizationMember, { id: target.id });
-      await this.recordMemberEvent(manager, actor, AuditAction.MEMBER_REMOVED, userId, {
+      if (target.role === Role.OWNER) await this.assertNotLastOwner(tx);
+      await tx.repo(OrganizationMember).delete({ id: target.id });
+      await this.recordMemberEvent(sys, actor, AuditAction.MEMBER_REMOVED, userId, {
         role: target.role,
       });
     });
-    this.memberships.invalidate(userId, actor.organizationId);
   }
 
-  private async load(manager: EntityManager, id: string, lock = false): Promise<Organization> {
-    const org = await manager.findOne(Organization, {
-      where: { id },
-      lock: lock ? { mode: 'pessimistic_write' } : undefined,
-    });
-    if (!org) throw AppException.notFound('Organization');
-    return org;
+  /** Once the change has committed, the guard's cached role of `userId` here is dropped. */
+  private invalidateAfterCommit(tx: TenantTx, userId: string): void {
+    const { organizationId } = tx.actor;
+    tx.afterCommit(() => this.memberships.invalidate(userId, organizationId));
   }
 
   /**
@@ -234,22 +263,18 @@ export class OrganizationsService {
    * serialized, so two owners demoting each other cannot both pass the last-owner check.
    */
   private async lockAndLoadMember(
-    manager: EntityManager,
-    organizationId: string,
+    tx: TenantTx,
     userId: string,
   ): Promise<OrganizationMember & MemberRow> {
-    await this.load(manager, organizationId, true);
-    const row = await manager
-      .getRepository(OrganizationMember)
-      .createQueryBuilder('m')
+    await tx.organization({ lock: 'pessimistic_write' });
+    const row = await tx
+      .query(OrganizationMember, 'm')
       .innerJoinAndSelect('m.user', 'u')
-      .where('m.organization_id = :organizationId AND m.user_id = :userId', {
-        organizationId,
-        userId,
-      })
+      .andWhere('m.user_id = :userId', { userId })
       .getOne();
     if (!row) throw AppException.notFound('Member');
-    return Object.assign(row, { email: row.user!.email, name: row.user!.name });
+    const user = row.user as Pick<User, 'email' | 'name'>;
+    return Object.assign(row, { email: user.email, name: user.name });
   }
 
   /** Only an owner may grant, change or remove the roles owner and admin. */
@@ -261,8 +286,8 @@ export class OrganizationsService {
     }
   }
 
-  private async assertNotLastOwner(manager: EntityManager, organizationId: string): Promise<void> {
-    const owners = await manager.countBy(OrganizationMember, { organizationId, role: Role.OWNER });
+  private async assertNotLastOwner(tx: TenantTx): Promise<void> {
+    const owners = await tx.repo(OrganizationMember).countBy({ role: Role.OWNER });
     if (owners <= 1) {
       throw AppException.conflict(
         ErrorCode.LAST_OWNER,
@@ -272,13 +297,14 @@ export class OrganizationsService {
   }
 
   private recordMemberEvent(
-    manager: EntityManager,
+    tx: SystemTx,
     actor: Actor,
     action: AuditAction,
     userId: string,
     details: Record<string, unknown>,
   ): Promise<void> {
     return this.audit.record(
+      tx,
       {
         action,
         actorUserId: actor.userId,
@@ -287,7 +313,6 @@ export class OrganizationsService {
         details,
       },
       actor,
-      manager,
     );
   }
 }

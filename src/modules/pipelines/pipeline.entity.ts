@@ -3,13 +3,10 @@ import {
   CreateDateColumn,
   Entity,
   Index,
-  JoinColumn,
-  ManyToOne,
   PrimaryGeneratedColumn,
-  type Relation,
   UpdateDateColumn,
 } from 'typeorm';
-import { Organization } from '../organizations/organization.entity';
+import { TenantEntity, TenantScoped } from '../../tenancy/tenant-entity';
 
 export interface PipelineStage {
   key: string;
@@ -31,16 +28,10 @@ export const DEFAULT_PIPELINE_STAGES: readonly PipelineStage[] = [
 // Written by hand in the migration: one default pipeline per organization (partial unique).
 @Index('uq_pipelines_org_default', { synchronize: false })
 @Index('idx_pipelines_org_created', ['organizationId', 'createdAt', 'id'])
-export class Pipeline {
+@TenantScoped({ name: 'Pipeline' })
+export class Pipeline extends TenantEntity {
   @PrimaryGeneratedColumn('uuid')
   id: string;
-
-  @Column({ type: 'uuid' })
-  organizationId: string;
-
-  @ManyToOne(() => Organization, { onDelete: 'CASCADE' })
-  @JoinColumn({ name: 'organization_id' })
-  organization?: Relation<Organization>;
 
   @Column({ type: 'varchar', length: 200 })
   name: string;

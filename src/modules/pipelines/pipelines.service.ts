@@ -1,13 +1,16 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager } from 'typeorm';
 import { AppException } from '../../common/errors/app.exception';
 import { ErrorCode } from '../../common/errors/error-code.enum';
-import type { Actor } from '../../common/http/request-context';
+import type { Actor } from '../../tenancy/actor';
 import type { ListQueryDto } from '../../common/pagination/list-query.dto';
 import type { ListResult } from '../../common/pagination/list-result.dto';
-import { Paginator } from '../../common/pagination/paginator';
 import { selectAs } from '../../common/pagination/select-as';
+import {
+  type RowLock,
+  type TenantReader,
+  type TenantTx,
+  UnitOfWork,
+} from '../../tenancy/unit-of-work';
 import { Deal } from '../deals/deal.entity';
 import { DealStatus } from '../deals/deal.enums';
 import {
@@ -52,41 +55,35 @@ function toStages(input: PipelineStageInputDto[]): PipelineStage[] {
 const inUse = (code: ErrorCode, message: string): AppException =>
   AppException.conflict(code, message);
 
+/**
+ * Pipelines and their stages (API.md section 8): the only writer of the pipelines table. Every
+ * member of the organization sees every pipeline.
+ */
 @Injectable()
 export class PipelinesService {
-  constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
-    private readonly paginator: Paginator,
-  ) {}
+  constructor(private readonly uow: UnitOfWork) {}
 
   /** The default pipeline of a new organization (inside its creating transaction). */
-  createDefault(manager: EntityManager, organizationId: string): Promise<Pipeline> {
-    return manager.save(
-      manager.create(Pipeline, {
-        organizationId,
-        name: 'Default pipeline',
-        isDefault: true,
-        stages: DEFAULT_PIPELINE_STAGES.map((s) => ({ ...s })),
-      }),
-    );
+  createDefault(tx: TenantTx): Promise<Pipeline> {
+    return tx.repo(Pipeline).save({
+      name: 'Default pipeline',
+      isDefault: true,
+      stages: DEFAULT_PIPELINE_STAGES.map((s) => ({ ...s })),
+    });
   }
 
   /**
-   * The pipeline of the organization with this id (the default one when `id` is undefined);
-   * 404 otherwise. In a transaction, `lock` holds it until the end: deal writes take a shared
-   * lock (their stage rules read its stages), stage edits an exclusive one.
+   * The pipeline of the reader's organization with this id (the default one when `pipelineId`
+   * is undefined); 404 otherwise. In a transaction, `lock` holds it until the end: deal writes
+   * take a shared lock (their stage rules read its stages), stage edits an exclusive one.
    */
   async find(
-    manager: EntityManager,
-    organizationId: string,
-    id?: string,
-    lock?: 'pessimistic_read' | 'pessimistic_write',
+    reader: TenantReader,
+    pipelineId: string | undefined,
+    lock?: RowLock,
   ): Promise<Pipeline> {
-    const query = manager
-      .getRepository(Pipeline)
-      .createQueryBuilder('p')
-      .where('p.organization_id = :organizationId', { organizationId });
-    if (id) query.andWhere('p.id = :id', { id });
+    const query = reader.visible(Pipeline, 'p');
+    if (pipelineId) query.andWhere('p.id = :id', { id: pipelineId });
     else query.andWhere('p.is_default');
     if (lock) query.setLock(lock);
     const pipeline = await query.getOne();
@@ -95,31 +92,29 @@ export class PipelinesService {
   }
 
   list(actor: Actor, query: ListQueryDto): Promise<ListResult<PipelineDto>> {
-    const pipelines = this.dataSource
-      .getRepository(Pipeline)
-      .createQueryBuilder('p')
-      .select(selectAs('p', COLUMNS))
-      .where('p.organization_id = :organizationId', { organizationId: actor.organizationId });
-    return this.paginator.list(
+    const reader = this.uow.read(actor);
+    const pipelines = reader.visible(Pipeline, 'p').select(selectAs('p', COLUMNS));
+    return reader.list(
       pipelines,
       query,
       { column: 'p.created_at', type: 'timestamptz', id: 'p.id' },
-      { endpoint: 'pipelines', actor, orderBy: 'createdAt' },
+      { endpoint: 'pipelines', orderBy: 'createdAt' },
       (row: Pipeline) => PipelineDto.from(row),
     );
   }
 
   async get(actor: Actor, id: string): Promise<PipelineDto> {
-    return PipelineDto.from(await this.find(this.dataSource.manager, actor.organizationId, id));
+    return PipelineDto.from(await this.find(this.uow.read(actor), id));
   }
 
   async create(actor: Actor, input: CreatePipelineDto): Promise<PipelineDto> {
-    const pipeline = await this.dataSource.getRepository(Pipeline).save({
-      organizationId: actor.organizationId,
-      name: input.name,
-      isDefault: false,
-      stages: toStages(input.stages),
-    });
+    const pipeline = await this.uow.run(actor, (tx) =>
+      tx.repo(Pipeline).save({
+        name: input.name,
+        isDefault: false,
+        stages: toStages(input.stages),
+      }),
+    );
     return PipelineDto.from(pipeline);
   }
 
@@ -129,47 +124,47 @@ export class PipelinesService {
    * only change while the pipeline has no closed deals, and never to a stage open deals use.
    */
   async update(actor: Actor, id: string, input: UpdatePipelineDto): Promise<PipelineDto> {
-    const saved = await this.dataSource.transaction(async (manager) => {
-      const pipeline = await this.find(manager, actor.organizationId, id, 'pessimistic_write');
+    const saved = await this.uow.run(actor, async (tx) => {
+      const pipeline = await this.find(tx, id, 'pessimistic_write');
       if (input.stages) {
         const stages = toStages(input.stages);
-        await this.assertStagesCompatible(manager, pipeline, stages);
+        await this.assertStagesCompatible(tx, pipeline, stages);
         pipeline.stages = stages;
       }
       if (input.name !== undefined) pipeline.name = input.name;
-      return manager.save(pipeline);
+      return tx.repo(Pipeline).save(pipeline);
     });
     return PipelineDto.from(saved);
   }
 
   async remove(actor: Actor, id: string): Promise<void> {
-    await this.dataSource.transaction(async (manager) => {
-      const pipeline = await this.find(manager, actor.organizationId, id, 'pessimistic_write');
+    await this.uow.run(actor, async (tx) => {
+      const pipeline = await this.find(tx, id, 'pessimistic_write');
       if (pipeline.isDefault)
         throw inUse(ErrorCode.PIPELINE_IN_USE, 'The default pipeline cannot be deleted');
-      const deals = await manager.countBy(Deal, { pipelineId: pipeline.id });
+      const deals = await tx.repo(Deal).countBy({ pipelineId: pipeline.id });
       if (deals > 0) {
         throw inUse(
           ErrorCode.PIPELINE_IN_USE,
           `Pipeline has ${deals} deal${deals === 1 ? '' : 's'}; move or delete them first`,
         );
       }
-      await manager.delete(Pipeline, { id: pipeline.id });
+      await tx.repo(Pipeline).delete({ id: pipeline.id });
     });
   }
 
+  /** Every deal of the pipeline counts, whoever owns it (not only those the actor sees). */
   private async assertStagesCompatible(
-    manager: EntityManager,
+    tx: TenantTx,
     pipeline: Pipeline,
     next: PipelineStage[],
   ): Promise<void> {
-    const rows = await manager
-      .getRepository(Deal)
-      .createQueryBuilder('d')
+    const rows = await tx
+      .query(Deal, 'd')
       .select('d.stage', 'stage')
       .addSelect(`bool_or(d.status IN ('${DealStatus.WON}', '${DealStatus.LOST}'))`, 'closed')
       .addSelect(`bool_or(d.status NOT IN ('${DealStatus.WON}', '${DealStatus.LOST}'))`, 'open')
-      .where('d.pipeline_id = :id', { id: pipeline.id })
+      .andWhere('d.pipeline_id = :id', { id: pipeline.id })
       .groupBy('d.stage')
       .getRawMany<{ stage: string; closed: boolean; open: boolean }>();
     const keys = next.map((s) => s.key);

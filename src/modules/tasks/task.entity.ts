@@ -10,7 +10,7 @@ import {
   UpdateDateColumn,
 } from 'typeorm';
 import { Deal } from '../deals/deal.entity';
-import { Organization } from '../organizations/organization.entity';
+import { TenantEntity, TenantScoped } from '../../tenancy/tenant-entity';
 
 @Entity('tasks')
 // Written by hand in the migration: open tasks by due date (partial index, for overdue).
@@ -18,16 +18,10 @@ import { Organization } from '../organizations/organization.entity';
 @Index('idx_tasks_org_due', ['organizationId', 'dueDate', 'id'])
 @Index('idx_tasks_org_created', ['organizationId', 'createdAt', 'id'])
 @Index('idx_tasks_deal', ['dealId'])
-export class Task {
+@TenantScoped({ owner: { via: 'deal' }, name: 'Task' })
+export class Task extends TenantEntity {
   @PrimaryGeneratedColumn('uuid')
   id: string;
-
-  @Column({ type: 'uuid' })
-  organizationId: string;
-
-  @ManyToOne(() => Organization, { onDelete: 'CASCADE' })
-  @JoinColumn({ name: 'organization_id' })
-  organization?: Relation<Organization>;
 
   @Column({ type: 'uuid' })
   dealId: string;

@@ -16,11 +16,11 @@ import {
   ApiOperation,
   ApiTags,
 } from '@nestjs/swagger';
-import { Roles } from '../../common/decorators/access.decorator';
+import { Roles } from '../../tenancy/access/access.decorator';
 import { ApiError } from '../../common/decorators/api-error.decorator';
-import { CurrentActor } from '../../common/decorators/context.decorators';
+import { CurrentActor } from '../../tenancy/access/context.decorators';
 import { ErrorCode } from '../../common/errors/error-code.enum';
-import type { Actor } from '../../common/http/request-context';
+import type { Actor } from '../../tenancy/actor';
 import { ApiListResponse, type ListResult } from '../../common/pagination/list-result.dto';
 import { UuidParam } from '../../common/pipes/validation';
 import { CreateTaskDto, TaskListQueryDto, UpdateTaskDto } from './dto/task-input.dto';

@@ -1,12 +1,14 @@
 import { Module } from '@nestjs/common';
-import { DealAccessModule } from '../deals/deal-access.module';
+import { ActivitiesModule } from '../activities/activities.module';
 import { TasksController } from './tasks.controller';
 import { TasksService } from './tasks.service';
+import { TasksUserData } from './tasks.user-data';
 
-/** Tasks (API.md section 7). */
+/** Tasks (API.md section 7); their task_created entries are recorded through ActivitiesModule. */
 @Module({
-  imports: [DealAccessModule],
+  imports: [ActivitiesModule],
   controllers: [TasksController],
-  providers: [TasksService],
+  providers: [TasksService, TasksUserData],
+  exports: [TasksUserData],
 })
 export class TasksModule {}

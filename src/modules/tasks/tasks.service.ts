@@ -1,22 +1,19 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager, type SelectQueryBuilder } from 'typeorm';
 import { AppException } from '../../common/errors/app.exception';
 import { ErrorCode } from '../../common/errors/error-code.enum';
-import type { Actor } from '../../common/http/request-context';
+import type { Actor } from '../../tenancy/actor';
 import type { ListResult } from '../../common/pagination/list-result.dto';
-import { Paginator } from '../../common/pagination/paginator';
 import { selectAs } from '../../common/pagination/select-as';
-import { seesWholeOrganization, visibleTo } from '../../common/visibility/visibility';
+import { UnitOfWork } from '../../tenancy/unit-of-work';
 import { ActivitiesService } from '../activities/activities.service';
 import { ActivityType } from '../activities/activity.enums';
-import { DealAccess } from '../deals/deal-access';
+import { Deal } from '../deals/deal.entity';
 import { CreateTaskDto, TaskListQueryDto, UpdateTaskDto } from './dto/task-input.dto';
 import { TaskDto } from './dto/task.dto';
 import { todayUtc } from './task-dates';
 import { Task } from './task.entity';
 
-const COLUMNS = [
+const TASK_COLUMNS = [
   'id',
   'dealId',
   'title',
@@ -25,6 +22,12 @@ const COLUMNS = [
   'createdAt',
   'updatedAt',
 ] as const;
+
+/** A task's representation as a raw select; the due date as text (no JS Date, no time-zone shift). */
+export const taskSelection = (alias: string): string[] => [
+  ...selectAs(alias, TASK_COLUMNS),
+  `to_char(${alias}.due_date, 'YYYY-MM-DD') AS "dueDate"`,
+];
 
 const ORDER = {
   createdAt: { column: 't.created_at', type: 'timestamptz', id: 't.id' },
@@ -43,21 +46,22 @@ function assertNotInPast(dueDate: string): void {
   if (dueDate < today) throw dueDateInPast(today);
 }
 
+/**
+ * Tasks (API.md section 7): the only writer of the tasks table. A task is visible when its deal
+ * is: only a member's visibility depends on the deal (its owner), so the unit of work joins the
+ * deal for members only, which keeps list counts a plain count(*) over tasks for the other
+ * roles (docs/performance.md).
+ */
 @Injectable()
 export class TasksService {
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
-    private readonly paginator: Paginator,
-    private readonly deals: DealAccess,
+    private readonly uow: UnitOfWork,
     private readonly activities: ActivitiesService,
   ) {}
 
   list(actor: Actor, query: TaskListQueryDto): Promise<ListResult<TaskDto>> {
-    const tasks = this.visible(this.dataSource.manager, actor).select([
-      ...selectAs('t', COLUMNS),
-      // The calendar date as text: no JS Date, no time-zone shift.
-      `to_char(t.due_date, 'YYYY-MM-DD') AS "dueDate"`,
-    ]);
+    const reader = this.uow.read(actor);
+    const tasks = reader.visible(Task, 't').select(taskSelection('t'));
     const { dealId, isDone, dueBefore, dueAfter, overdue } = query;
     if (dealId) tasks.andWhere('t.deal_id = :dealId', { dealId });
     if (isDone !== undefined) tasks.andWhere('t.is_done = :isDone', { isDone });
@@ -67,13 +71,12 @@ export class TasksService {
       const condition = 'NOT t.is_done AND t.due_date < CAST(:today AS date)';
       tasks.andWhere(overdue ? condition : `NOT (${condition})`, { today: todayUtc() });
     }
-    return this.paginator.list(
+    return reader.list(
       tasks,
       query,
       ORDER[query.orderBy],
       {
         endpoint: 'tasks',
-        actor,
         orderBy: query.orderBy,
         filters: { dealId, isDone, dueBefore, dueAfter, overdue },
       },
@@ -82,7 +85,7 @@ export class TasksService {
   }
 
   async get(actor: Actor, id: string): Promise<TaskDto> {
-    return TaskDto.from(await this.findVisible(this.dataSource.manager, actor, id));
+    return TaskDto.from(await this.uow.read(actor).findVisible(Task, id));
   }
 
   /**
@@ -91,21 +94,19 @@ export class TasksService {
    * delete of the deal answers 404 here rather than failing the foreign key.
    */
   async create(actor: Actor, input: CreateTaskDto): Promise<TaskDto> {
-    const task = await this.dataSource.transaction(async (manager) => {
-      const deal = await this.deals.findVisible(manager, actor, input.dealId, true);
+    const task = await this.uow.run(actor, async (tx) => {
+      const deal = await tx.findVisible(Deal, input.dealId, { lock: 'pessimistic_write' });
       assertNotInPast(input.dueDate);
-      const created = await manager.save(
-        manager.create(Task, {
-          organizationId: actor.organizationId,
+      const created = await tx.repo(Task).save(
+        tx.repo(Task).create({
           dealId: deal.id,
           title: input.title,
           description: input.description ?? null,
           dueDate: input.dueDate,
         }),
       );
-      await this.activities.record(manager, [
+      await this.activities.record(tx, [
         {
-          organizationId: actor.organizationId,
           dealId: deal.id,
           authorId: actor.userId,
           type: ActivityType.TASK_CREATED,
@@ -124,8 +125,8 @@ export class TasksService {
    * sends its current dueDate back.
    */
   async update(actor: Actor, id: string, input: UpdateTaskDto): Promise<TaskDto> {
-    const task = await this.dataSource.transaction(async (manager) => {
-      const task = await this.findVisible(manager, actor, id, true);
+    const task = await this.uow.run(actor, async (tx) => {
+      const task = await tx.findVisible(Task, id, { lock: 'pessimistic_write' });
       if (input.dueDate !== undefined && input.dueDate !== task.dueDate) {
         assertNotInPast(input.dueDate);
       }
@@ -133,40 +134,15 @@ export class TasksService {
       if (input.description !== undefined) task.description = input.description;
       if (input.dueDate !== undefined) task.dueDate = input.dueDate;
       if (input.isDone !== undefined) task.isDone = input.isDone;
-      return manager.save(task);
+      return tx.repo(Task).save(task);
     });
     return TaskDto.from(task);
   }
 
   async remove(actor: Actor, id: string): Promise<void> {
-    await this.dataSource.transaction(async (manager) => {
-      const task = await this.findVisible(manager, actor, id, true);
-      await manager.delete(Task, { id: task.id });
+    await this.uow.run(actor, async (tx) => {
+      const task = await tx.findVisible(Task, id, { lock: 'pessimistic_write' });
+      await tx.repo(Task).delete({ id: task.id });
     });
-  }
-
-  /** The task if its deal is visible to the actor; 404 otherwise. `lock` locks the task row. */
-  private async findVisible(
-    manager: EntityManager,
-    actor: Actor,
-    id: string,
-    lock = false,
-  ): Promise<Task> {
-    const query = this.visible(manager, actor).andWhere('t.id = :id', { id });
-    if (lock) query.setLock('pessimistic_write', undefined, ['t']);
-    const task = await query.getOne();
-    if (!task) throw AppException.notFound('Task');
-    return task;
-  }
-
-  /**
-   * Tasks of the actor's organization whose deal the actor may see (API.md section 4). Only a
-   * member's visibility depends on the deal (its owner): for the other roles no join is made,
-   * which keeps list counts a plain count(*) over tasks (docs/performance.md).
-   */
-  private visible(manager: EntityManager, actor: Actor): SelectQueryBuilder<Task> {
-    const tasks = manager.getRepository(Task).createQueryBuilder('t');
-    if (!seesWholeOrganization(actor)) tasks.innerJoin('t.deal', 'd');
-    return visibleTo(tasks, actor, 't', 'd.owner_id');
   }
 }

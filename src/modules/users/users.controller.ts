@@ -1,9 +1,9 @@
 import { Controller, Get, Res, StreamableFile } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags, getSchemaPath } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { Authenticated } from '../../common/decorators/access.decorator';
-import { CurrentUser } from '../../common/decorators/context.decorators';
-import type { AuthUser } from '../../common/http/request-context';
+import { Authenticated } from '../../tenancy/access/access.decorator';
+import { ClientMeta, CurrentUser } from '../../tenancy/access/context.decorators';
+import type { AuthUser, RequestMeta } from '../../common/http/request-context';
 import { UserDto } from './dto/user.dto';
 import { UserExportService } from './user-export.service';
 import { UsersService } from './users.service';
@@ -81,9 +81,10 @@ export class UsersController {
   })
   async export(
     @CurrentUser() user: AuthUser,
+    @ClientMeta() meta: RequestMeta,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<StreamableFile> {
-    const document = await this.exports.open(user.id);
+    const document = await this.exports.open(user.id, meta);
     void reply.header('cache-control', 'no-store');
     return new StreamableFile(document, {
       type: 'application/json; charset=utf-8',

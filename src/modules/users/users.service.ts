@@ -1,29 +1,50 @@
 import { Injectable } from '@nestjs/common';
-import { InjectRepository } from '@nestjs/typeorm';
-import { Repository } from 'typeorm';
 import { AppException } from '../../common/errors/app.exception';
+import { ErrorCode } from '../../common/errors/error-code.enum';
+import { isUniqueViolation } from '../../database/pg-errors';
+import { type SystemTx, UnitOfWork } from '../../tenancy/unit-of-work';
 import { User } from './user.entity';
 
+export const emailTaken = (): AppException =>
+  AppException.conflict(ErrorCode.EMAIL_TAKEN, 'An account with this email already exists');
+
+/** Users (accounts): the only writer of the users table. */
 @Injectable()
 export class UsersService {
-  constructor(@InjectRepository(User) private readonly users: Repository<User>) {}
+  constructor(private readonly uow: UnitOfWork) {}
 
   async get(id: string): Promise<User> {
-    const user = await this.users.findOneBy({ id });
+    const user = await this.uow.systemRead().repo(User).findOneBy({ id });
     if (!user) throw AppException.notFound('User');
     return user;
   }
 
   findByEmail(email: string): Promise<User | null> {
-    return this.users.findOneBy({ email });
+    return this.uow.systemRead().repo(User).findOneBy({ email });
   }
 
   /** The user with its password hash (excluded from every other read). */
   findCredentials(email: string): Promise<User | null> {
-    return this.users
+    return this.uow
+      .systemRead()
+      .repo(User)
       .createQueryBuilder('u')
       .addSelect('u.passwordHash')
       .where('u.email = :email', { email })
       .getOne();
+  }
+
+  /**
+   * Creates a user in `tx` (registration); 409 EMAIL_TAKEN when the email is taken, also by a
+   * concurrent registration that committed first.
+   */
+  async create(tx: SystemTx, input: Pick<User, 'email' | 'name' | 'passwordHash'>): Promise<User> {
+    const users = tx.repo(User);
+    try {
+      return await users.save(users.create(input));
+    } catch (e) {
+      if (isUniqueViolation(e)) throw emailTaken();
+      throw e;
+    }
   }
 }

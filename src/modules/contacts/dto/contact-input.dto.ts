@@ -2,7 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsText, IsUuid } from '../../../common/validation/text';
 import { IsEmail, IsIn, IsOptional, IsString, Length, Matches, MaxLength } from 'class-validator';
 import { ListQueryDto } from '../../../common/pagination/list-query.dto';
-import { Trim } from '../../../common/validation/transforms';
+import { OptionalNotNull, Trim } from '../../../common/validation/transforms';
 
 /** Digits with an optional leading +, spaces, dashes, dots and parentheses (API.md section 5). */
 export const PHONE = /^\+?(?=[^+]*\d)[\d ().-]+$/;
@@ -50,7 +50,7 @@ export class ContactInputDto {
     description:
       'Defaults to the caller on create and stays unchanged on replace when absent; only owners, admins and managers may set it, to a member of the organization',
   })
-  @IsOptional()
+  @OptionalNotNull()
   @IsUuid()
   ownerId?: string;
 

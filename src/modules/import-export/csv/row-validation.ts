@@ -2,6 +2,7 @@ import type { ValidationError } from '@nestjs/common';
 import { type ClassConstructor, plainToInstance } from 'class-transformer';
 import { validate, type ValidatorOptions } from 'class-validator';
 import type { ErrorDetail } from '../../../common/errors/app.exception';
+import { isNotText, notTextDetail } from '../../../common/pipes/validation';
 
 /**
  * The options of the global validation pipe (src/common/pipes/validation.ts), so that a CSV
@@ -25,7 +26,7 @@ export type RowResult<T> = { value: T } | { errors: ErrorDetail[] };
 
 /**
  * Builds `dto` from a row's values with class-transformer and validates it with class-validator,
- * as the global pipe does (NUL characters refused first, as there). `fieldOf` renames a DTO
+ * as the global pipe does (NUL characters and unpaired surrogates refused first, as there). `fieldOf` renames a DTO
  * property path to the CSV column it came from (e.g. `address.country` -> `country`).
  */
 export async function validateRow<T extends object>(
@@ -33,17 +34,10 @@ export async function validateRow<T extends object>(
   plain: Record<string, unknown>,
   fieldOf: (path: string) => string = (path) => path,
 ): Promise<RowResult<T>> {
-  const withNul = Object.entries(plain)
-    .filter(([, value]) => typeof value === 'string' && value.includes('\u0000'))
-    .map(([key]) => fieldOf(key));
-  if (withNul.length) {
-    return {
-      errors: withNul.map((field) => ({
-        field,
-        message: `${field} must not contain NUL characters`,
-      })),
-    };
-  }
+  const notText = Object.entries(plain)
+    .filter(([, value]) => typeof value === 'string' && isNotText(value))
+    .map(([key]) => notTextDetail(fieldOf(key)));
+  if (notText.length) return { errors: notText };
   const instance = plainToInstance(dto, plain, { enableImplicitConversion: false });
   const errors = await validate(instance, VALIDATOR_OPTIONS);
   if (!errors.length) return { value: instance };

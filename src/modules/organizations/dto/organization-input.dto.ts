@@ -4,7 +4,7 @@ import { IsEmail, IsIn, IsOptional, MaxLength } from 'class-validator';
 import { ListQueryDto } from '../../../common/pagination/list-query.dto';
 import { IsCurrencyCode } from '../../../common/validation/currency';
 import { OptionalNotNull, Trim, TrimLower } from '../../../common/validation/transforms';
-import { ALL_ROLES, Role } from '../role.enum';
+import { ALL_ROLES, Role } from '../../../tenancy/role';
 
 export class CreateOrganizationDto {
   @ApiProperty({ minLength: 1, maxLength: 200, example: 'Acme Ltd' })
@@ -12,10 +12,15 @@ export class CreateOrganizationDto {
   @IsText(1, 200)
   name: string;
 
-  @ApiPropertyOptional({ example: 'EUR', description: 'ISO-4217 code (case-insensitive)' })
+  @ApiPropertyOptional({
+    type: String,
+    nullable: true,
+    example: 'EUR',
+    description: 'ISO-4217 code (case-insensitive); null or absent: the server default applies',
+  })
   @IsOptional()
   @IsCurrencyCode()
-  defaultCurrency?: string;
+  defaultCurrency?: string | null;
 }
 
 export class UpdateOrganizationDto {

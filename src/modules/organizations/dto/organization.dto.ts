@@ -1,6 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
-import type { Organization } from '../organization.entity';
-import { Role } from '../role.enum';
+import type { Organization } from '../../../tenancy/organization.entity';
+import { Role } from '../../../tenancy/role';
 
 export class OrganizationDto {
   @ApiProperty({ format: 'uuid', example: '5d1f3f7e-8a37-4a51-9f0a-1e2b3c4d5e6f' })

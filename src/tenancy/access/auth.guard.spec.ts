@@ -1,9 +1,9 @@
 import { jest } from '@jest/globals';
 import type { ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { Authenticated, Public, Roles } from '../decorators/access.decorator';
-import { AppException } from '../errors/app.exception';
-import { ErrorCode } from '../errors/error-code.enum';
+import { Authenticated, Public, Roles } from './access.decorator';
+import { AppException } from '../../common/errors/app.exception';
+import { ErrorCode } from '../../common/errors/error-code.enum';
 import { AuthGuard } from './auth.guard';
 
 class Routes {

@@ -1,8 +1,8 @@
 import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
-import { accessRuleOf } from '../decorators/access.decorator';
-import { AppException } from '../errors/app.exception';
+import { accessRuleOf } from './access.decorator';
+import { AppException } from '../../common/errors/app.exception';
 
 /**
  * Guard 3: compares the membership's role with the route's @Roles(...). A route that declares

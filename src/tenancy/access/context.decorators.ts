@@ -1,6 +1,7 @@
 import { createParamDecorator, ExecutionContext } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
-import { Actor, AuthUser, RequestMeta, requestMeta } from '../http/request-context';
+import { AuthUser, RequestMeta, requestMeta } from '../../common/http/request-context';
+import type { Actor } from '../actor';
 
 /** Misuse (a decorator on a route whose guard did not run) is a programming error: fail loudly. */
 class GuardDidNotRunError extends Error {

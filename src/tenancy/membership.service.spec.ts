@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jest } from '@jest/globals';
 import type { Repository } from 'typeorm';
-import { type AppConfig, loadConfig } from '../../config/app-config';
+import { type AppConfig, loadConfig } from '../config/app-config';
 import { MembershipService } from './membership.service';
 import type { OrganizationMember } from './organization-member.entity';
-import { Role } from './role.enum';
+import { Role } from './role';
 
 const USER = 'a0b1c2d3-0000-4000-8000-000000000001';
 const OTHER_USER = 'a0b1c2d3-0000-4000-8000-000000000002';

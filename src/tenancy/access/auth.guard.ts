@@ -1,9 +1,9 @@
 import { ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { AuthGuard as PassportAuthGuard } from '@nestjs/passport';
-import type { AuthUser } from '../http/request-context';
-import { accessRuleOf } from '../decorators/access.decorator';
-import { AppException } from '../errors/app.exception';
+import type { AuthUser } from '../../common/http/request-context';
+import { accessRuleOf } from './access.decorator';
+import { AppException } from '../../common/errors/app.exception';
 
 /** Guard 1: a verified access token on every route but those marked @Public(). */
 @Injectable()

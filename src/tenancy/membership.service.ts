@@ -1,9 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { EntityManager, Repository } from 'typeorm';
-import { APP_CONFIG, type AppConfig } from '../../config/app-config';
+import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { OrganizationMember } from './organization-member.entity';
-import { Role } from './role.enum';
+import { Role } from './role';
 
 interface CachedRole {
   role: Role | null;

@@ -1,11 +1,11 @@
 import { jest } from '@jest/globals';
 import type { ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import type { MembershipService } from '../../modules/organizations/membership.service';
-import { Role } from '../../modules/organizations/role.enum';
-import { Authenticated, Public, Roles } from '../decorators/access.decorator';
-import { AppException } from '../errors/app.exception';
-import { ErrorCode } from '../errors/error-code.enum';
+import type { MembershipService } from '../membership.service';
+import { Role } from '../role';
+import { Authenticated, Public, Roles } from './access.decorator';
+import { AppException } from '../../common/errors/app.exception';
+import { ErrorCode } from '../../common/errors/error-code.enum';
 import { OrganizationGuard } from './organization.guard';
 
 class Routes {

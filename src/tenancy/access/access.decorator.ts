@@ -1,9 +1,9 @@
 import { applyDecorators, ExecutionContext, SetMetadata } from '@nestjs/common';
 import type { Reflector } from '@nestjs/core';
 import { ApiBearerAuth, ApiHeader } from '@nestjs/swagger';
-import { ALL_ROLES, Role } from '../../modules/organizations/role.enum';
-import { ErrorCode } from '../errors/error-code.enum';
-import { ApiError } from './api-error.decorator';
+import { ALL_ROLES, Role } from '../role';
+import { ErrorCode } from '../../common/errors/error-code.enum';
+import { ApiError } from '../../common/decorators/api-error.decorator';
 
 export const ACCESS_KEY = 'crm:access';
 export const ORGANIZATION_HEADER = 'x-organization-id';

@@ -9,21 +9,22 @@ import {
   Unique,
   UpdateDateColumn,
 } from 'typeorm';
-import { User } from '../users/user.entity';
-import { Organization } from './organization.entity';
-import { Role } from './role.enum';
+import { Role } from './role';
+import { TenantEntity, TenantScoped } from './tenant-entity';
 
+/**
+ * A user's membership (and role) in an organization: the table the tenancy floor reads on every
+ * tenant-scoped request. The organizations module manages it through the unit of work.
+ */
 @Entity('organization_members')
+@TenantScoped({ name: 'Member' })
 // Membership check (guard, per request) and the organization's member list.
 @Unique('uq_organization_members_org_user', ['organizationId', 'userId'])
 // "My organizations" (login, GET /organizations/me).
 @Index('idx_organization_members_user', ['userId'])
-export class OrganizationMember {
+export class OrganizationMember extends TenantEntity {
   @PrimaryGeneratedColumn('uuid')
   id: string;
-
-  @Column({ type: 'uuid' })
-  organizationId: string;
 
   @Column({ type: 'uuid' })
   userId: string;
@@ -31,14 +32,11 @@ export class OrganizationMember {
   @Column({ type: 'enum', enum: Role, enumName: 'member_role' })
   role: Role;
 
-  // Deleting an organization removes its memberships; so does deleting a user.
-  @ManyToOne(() => Organization, { onDelete: 'CASCADE' })
-  @JoinColumn({ name: 'organization_id' })
-  organization?: Organization;
-
-  @ManyToOne(() => User, { onDelete: 'CASCADE' })
+  // Deleting an organization removes its memberships (TenantEntity); so does deleting a user.
+  // The user is named, not imported: the tenancy floor does not depend on the users module.
+  @ManyToOne('User', { onDelete: 'CASCADE' })
   @JoinColumn({ name: 'user_id' })
-  user?: User;
+  user?: object;
 
   @CreateDateColumn({ type: 'timestamptz' })
   createdAt: Date;

@@ -1,10 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import type { EntityManager } from 'typeorm';
-import { AppException } from '../errors/app.exception';
-import { ErrorCode } from '../errors/error-code.enum';
-import type { Actor } from '../http/request-context';
-import { MembershipService } from '../../modules/organizations/membership.service';
-import { seesWholeOrganization } from './visibility';
+import { AppException } from '../common/errors/app.exception';
+import { ErrorCode } from '../common/errors/error-code.enum';
+import { type Actor, seesWholeOrganization } from './actor';
+import { OrganizationMember } from './organization-member.entity';
+import type { TenantReader } from './unit-of-work';
 
 /**
  * `ownerId` rules of API.md section 4: it defaults to the caller; only owners, admins and
@@ -14,8 +13,6 @@ import { seesWholeOrganization } from './visibility';
  */
 @Injectable()
 export class OwnershipService {
-  constructor(private readonly memberships: MembershipService) {}
-
   /**
    * The owner to store: `requested` when given, else `current` (else the caller, for a new
    * record). 403 when a member asks for anyone but the current owner or themselves.
@@ -29,13 +26,10 @@ export class OwnershipService {
     return requested;
   }
 
-  /**
-   * 422 INVALID_OWNER unless `ownerId` is a member of the actor's organization. Inside a
-   * transaction, pass its manager (no second pool connection while holding one).
-   */
-  async assertValidOwner(actor: Actor, ownerId: string, manager?: EntityManager): Promise<void> {
-    if (ownerId === actor.userId) return;
-    if (!(await this.memberships.roleOf(ownerId, actor.organizationId, manager))) {
+  /** 422 INVALID_OWNER unless `ownerId` is a member of the organization `tx` works in. */
+  async assertValidOwner(tx: TenantReader, ownerId: string): Promise<void> {
+    if (ownerId === tx.actor.userId) return;
+    if (!(await tx.repo(OrganizationMember).existsBy({ userId: ownerId }))) {
       throw AppException.unprocessable(
         ErrorCode.INVALID_OWNER,
         'ownerId must be a member of this organization',

@@ -2,10 +2,10 @@ import { CanActivate, ExecutionContext, HttpStatus, Injectable } from '@nestjs/c
 import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
 import { isUUID } from 'class-validator';
-import { MembershipService } from '../../modules/organizations/membership.service';
-import { accessRuleOf, ORGANIZATION_HEADER } from '../decorators/access.decorator';
-import { AppException } from '../errors/app.exception';
-import { ErrorCode } from '../errors/error-code.enum';
+import { MembershipService } from '../membership.service';
+import { accessRuleOf, ORGANIZATION_HEADER } from './access.decorator';
+import { AppException } from '../../common/errors/app.exception';
+import { ErrorCode } from '../../common/errors/error-code.enum';
 
 /**
  * Guard 2: on tenant-scoped routes, reads X-Organization-Id and loads the caller's membership

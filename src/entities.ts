@@ -1,0 +1,27 @@
+import { Activity } from './modules/activities/activity.entity';
+import { Contact } from './modules/contacts/contact.entity';
+import { Deal } from './modules/deals/deal.entity';
+import { Task } from './modules/tasks/task.entity';
+import { Company } from './modules/companies/company.entity';
+import { Lead } from './modules/leads/lead.entity';
+import { Pipeline } from './modules/pipelines/pipeline.entity';
+import { AuditLog } from './modules/audit/audit-log.entity';
+import { RefreshToken } from './modules/auth/refresh-token.entity';
+import { OrganizationMember } from './tenancy/organization-member.entity';
+import { Organization } from './tenancy/organization.entity';
+import { User } from './modules/users/user.entity';
+
+export const ENTITIES = [
+  User,
+  Organization,
+  OrganizationMember,
+  RefreshToken,
+  AuditLog,
+  Contact,
+  Deal,
+  Task,
+  Activity,
+  Company,
+  Lead,
+  Pipeline,
+];

@@ -1,0 +1,38 @@
+import type { RequestMeta } from '../common/http/request-context';
+import { Role } from './role';
+
+/**
+ * Everything a tenant-scoped service needs to know about the caller, passed explicitly as
+ * the first argument of service methods (never read from globals).
+ */
+export interface Actor extends RequestMeta {
+  userId: string;
+  organizationId: string;
+  role: Role;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by the OrganizationGuard on tenant-scoped routes. */
+    membership?: { organizationId: string; role: Role };
+  }
+}
+
+/** Owners, admins and managers see every record of the organization; members their own. */
+export function seesWholeOrganization(actor: Pick<Actor, 'role'>): boolean {
+  return actor.role !== Role.MEMBER;
+}
+
+/**
+ * What the actor's view of a tenant's rows depends on: the organization and, for members, who
+ * they are. Lists bind their cursors and cached totals to it.
+ */
+export function viewOf(actor: Pick<Actor, 'organizationId' | 'userId' | 'role'>): {
+  organizationId: string;
+  viewer: string;
+} {
+  return {
+    organizationId: actor.organizationId,
+    viewer: seesWholeOrganization(actor) ? '*' : actor.userId,
+  };
+}

@@ -1,0 +1,19 @@
+import { Global, Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { MembershipService } from './membership.service';
+import { OrganizationMember } from './organization-member.entity';
+import { OwnershipService } from './ownership.service';
+import { UnitOfWork } from './unit-of-work';
+
+/**
+ * The tenancy floor, below every feature module: the membership lookup (used by the
+ * OrganizationGuard on every tenant-scoped request), ownership rules, and the unit of work
+ * through which features reach tenant data.
+ */
+@Global()
+@Module({
+  imports: [TypeOrmModule.forFeature([OrganizationMember])],
+  providers: [MembershipService, OwnershipService, UnitOfWork],
+  exports: [MembershipService, OwnershipService, UnitOfWork],
+})
+export class TenancyModule {}

@@ -1,0 +1,325 @@
+import type { Readable } from 'node:stream';
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { PoolClient } from 'pg';
+import QueryStream from 'pg-query-stream';
+import {
+  DataSource,
+  type EntityManager,
+  type EntityTarget,
+  type ObjectLiteral,
+  type Repository,
+  type SelectQueryBuilder,
+} from 'typeorm';
+import { TenantCache } from '../common/cache/tenant-cache';
+import { AppException } from '../common/errors/app.exception';
+import type { ListQueryDto } from '../common/pagination/list-query.dto';
+import type { ListResult } from '../common/pagination/list-result.dto';
+import { Paginator, type ListOrder } from '../common/pagination/paginator';
+import { type Actor, seesWholeOrganization, viewOf } from './actor';
+import { Organization } from './organization.entity';
+import { ScopedRepository, type TenantRow } from './scoped-repository';
+import { tenantPolicyOf } from './tenant-entity';
+
+/** Row locks a transaction may take on the record it reads (PostgreSQL's `FOR ...`). */
+export type RowLock = 'pessimistic_write' | 'pessimistic_read' | 'for_key_share';
+
+/** A domain event recorded by a write (API.md section 12): its type and payload. */
+export interface DomainEvent {
+  type: string;
+  organizationId: string;
+  actorId: string | null;
+  payload: object;
+}
+
+/**
+ * Where the events of a transaction go, inside that transaction (the outbox, in the events
+ * issue). The default records nothing.
+ */
+export interface EventRecorder {
+  record(manager: EntityManager, events: DomainEvent[]): Promise<void>;
+}
+export const EVENT_RECORDER = Symbol('EVENT_RECORDER');
+
+/** Rows a streaming read fetches from its server-side cursor per round trip. */
+const CURSOR_BATCH = 500;
+
+/** What a list needs besides its query: the endpoint its cursors belong to, order, filters. */
+export interface ListOptions {
+  endpoint: string;
+  orderBy: string;
+  filters?: Record<string, unknown>;
+}
+
+/**
+ * Reads in the actor's organization: every query is scoped by organization and, through
+ * `visible` and `findVisible`, by the actor's visibility (API.md section 4). Nothing here
+ * writes.
+ */
+export class TenantReader {
+  constructor(
+    protected readonly manager: EntityManager,
+    readonly actor: Actor,
+    private readonly paginator: Paginator,
+    private readonly dataSource: DataSource,
+  ) {
+    if (!actor.organizationId) throw new Error('TenantReader: organizationId is required');
+  }
+
+  /** The organization's rows of a tenant table (reads and, in a transaction, writes). */
+  repo<T extends TenantRow>(entity: EntityTarget<T>): ScopedRepository<T> {
+    return new ScopedRepository(this.manager, entity, this.actor.organizationId);
+  }
+
+  /** A query over the organization's rows of `entity` (every role's view; no owner filter). */
+  query<T extends TenantRow>(entity: EntityTarget<T>, alias: string): SelectQueryBuilder<T> {
+    return this.repo(entity).query(alias);
+  }
+
+  /**
+   * THE visibility rule (API.md section 4), for every entity: the rows of `entity` the actor may
+   * see. Owners, admins and managers see the organization's; members the rows they own, or whose
+   * parent they own (tasks and activities through their deal; joined as `<alias>_owner`).
+   */
+  visible<T extends TenantRow>(entity: EntityTarget<T>, alias: string): SelectQueryBuilder<T> {
+    const query = this.query(entity, alias);
+    const owner = tenantPolicyOf(entity)?.owner;
+    if (!owner || seesWholeOrganization(this.actor)) return query;
+    let ownerColumn = `${alias}.owner_id`;
+    if (owner !== 'self') {
+      query.innerJoin(`${alias}.${owner.via}`, `${alias}_owner`);
+      ownerColumn = `${alias}_owner.owner_id`;
+    }
+    return query.andWhere(`${ownerColumn} = :visibleOwnerId`, {
+      visibleOwnerId: this.actor.userId,
+    });
+  }
+
+  /**
+   * The record if the actor may see it, else 404 NOT_FOUND (never 403: API.md section 1).
+   * `lock` takes a row lock on the record (in a transaction), not on the parent joined for a
+   * member's visibility.
+   */
+  async findVisible<T extends TenantRow>(
+    entity: EntityTarget<T>,
+    id: string,
+    options: { lock?: RowLock } = {},
+  ): Promise<T> {
+    const query = this.visible(entity, 'r').andWhere('r.id = :id', { id });
+    if (options.lock) query.setLock(options.lock, undefined, ['r']);
+    const found = await query.getOne();
+    if (!found) throw AppException.notFound(tenantPolicyOf(entity)!.name);
+    return found;
+  }
+
+  /** The actor's organization (the tenant itself); `lock` in a transaction. */
+  async organization(options: { lock?: RowLock } = {}): Promise<Organization> {
+    const found = await this.manager.findOne(Organization, {
+      where: { id: this.actor.organizationId },
+      ...(options.lock ? { lock: { mode: options.lock } } : {}),
+    });
+    if (!found) throw AppException.notFound('Organization');
+    return found;
+  }
+
+  /** A page of `query` as API.md section 1 describes, bound to the actor's view. */
+  list<Row extends ObjectLiteral, Item>(
+    query: SelectQueryBuilder<ObjectLiteral>,
+    params: ListQueryDto,
+    order: ListOrder,
+    options: ListOptions,
+    toItem: (row: Row) => Item,
+  ): Promise<ListResult<Item>> {
+    return this.paginator.list(
+      query,
+      params,
+      order,
+      { ...options, view: viewOf(this.actor) },
+      toItem,
+    );
+  }
+
+  /**
+   * The raw rows of `query` as a stream, from a server-side cursor on a connection of its own,
+   * which goes back to the pool when the stream closes (its end, an error, or the client going
+   * away). For exports: memory stays constant however many rows there are.
+   */
+  async stream(query: SelectQueryBuilder<ObjectLiteral>): Promise<Readable> {
+    const [sql, parameters] = query.getQueryAndParameters();
+    const transaction = this.manager.queryRunner;
+    const runner = transaction ?? this.dataSource.createQueryRunner();
+    const client = (await runner.connect()) as PoolClient;
+    const rows = client.query(
+      new QueryStream(sql, parameters as unknown[], { batchSize: CURSOR_BATCH }),
+    );
+    if (!transaction) rows.once('close', () => void runner.release().catch(() => undefined));
+    return rows;
+  }
+}
+
+/** A transaction in the actor's organization: scoped reads and writes, events, after-commit work. */
+export class TenantTx extends TenantReader {
+  constructor(
+    manager: EntityManager,
+    actor: Actor,
+    paginator: Paginator,
+    dataSource: DataSource,
+    private readonly effects: TransactionEffects,
+  ) {
+    super(manager, actor, paginator, dataSource);
+    effects.organizations.add(actor.organizationId);
+  }
+
+  /** Records a domain event: it commits with the change, or not at all. */
+  emit(type: string, payload: object): void {
+    this.effects.events.push({
+      type,
+      organizationId: this.actor.organizationId,
+      actorId: this.actor.userId,
+      payload,
+    });
+  }
+
+  /** Saves the actor's organization (its settings), as returned by `organization()`. */
+  saveOrganization(organization: Organization): Promise<Organization> {
+    if (organization.id !== this.actor.organizationId) {
+      throw new Error('TenantTx: another organization');
+    }
+    return this.manager.save(organization);
+  }
+
+  /** Runs `work` once the transaction has committed (never when it rolls back). */
+  afterCommit(work: () => Promise<void> | void): void {
+    this.effects.afterCommit.push(work);
+  }
+
+  /**
+   * The database's current time (clock_timestamp(), as timestamptz text), taken now rather than
+   * at the transaction's start: for times that must follow the order in which locked changes
+   * were applied (a deal's updatedAt and its activities).
+   */
+  async clockTimestamp(): Promise<string> {
+    const [{ at }] = await this.manager.query<{ at: string }[]>(
+      'SELECT clock_timestamp()::text AS at',
+    );
+    return at;
+  }
+
+  /**
+   * A transaction-scoped advisory lock on `key` within the organization: transactions that take
+   * the same key take turns (imports of one kind into one organization).
+   */
+  async serialize(key: string): Promise<void> {
+    await this.manager.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
+      `${this.actor.organizationId}:${key}`,
+    ]);
+  }
+}
+
+/**
+ * Work outside any one organization: sign-up and sign-in, a user's own rows, organizations and
+ * tokens. Its repositories refuse tenant tables; `tenant(actor)` enters an organization in the
+ * same transaction (registration creates the organization, then its first membership).
+ */
+export class SystemTx {
+  constructor(
+    private readonly manager: EntityManager,
+    private readonly enter: (manager: EntityManager, actor: Actor) => TenantTx,
+  ) {}
+
+  repo<T extends ObjectLiteral>(entity: EntityTarget<T>): Repository<T> {
+    if (tenantPolicyOf(entity)) {
+      throw new Error(
+        `${String((entity as { name?: string }).name)} is a tenant entity: use tenant(actor)`,
+      );
+    }
+    return this.manager.getRepository(entity);
+  }
+
+  /** The same transaction, scoped to `actor`'s organization. */
+  tenant(actor: Actor): TenantTx {
+    return this.enter(this.manager, actor);
+  }
+}
+
+/** What a transaction leaves to do once it commits. */
+interface TransactionEffects {
+  organizations: Set<string>;
+  events: DomainEvent[];
+  afterCommit: (() => Promise<void> | void)[];
+}
+
+const NO_EVENTS: EventRecorder = { record: () => Promise.resolve() };
+
+/**
+ * THE way feature modules reach tenant data (docs/decisions/0026): `run` opens a transaction in
+ * the actor's organization, `read` gives scoped reads without one, `system` does the non-tenant
+ * work. After a commit the organizations it wrote have their cached answers (analytics, list
+ * totals) invalidated, whoever wrote: a request, an import, a job.
+ */
+@Injectable()
+export class UnitOfWork {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly paginator: Paginator,
+    private readonly cache: TenantCache,
+    @Optional() @Inject(EVENT_RECORDER) private readonly events: EventRecorder = NO_EVENTS,
+  ) {}
+
+  /** Scoped reads in the actor's organization, outside a transaction. */
+  read(actor: Actor): TenantReader {
+    return new TenantReader(this.dataSource.manager, actor, this.paginator, this.dataSource);
+  }
+
+  /** Non-tenant reads outside a transaction (a user's account); `tenant()` is refused there. */
+  systemRead(): SystemTx {
+    return new SystemTx(this.dataSource.manager, () => {
+      throw new Error('systemRead: tenant work needs uow.run or uow.system');
+    });
+  }
+
+  /** A transaction in the actor's organization. */
+  run<T>(actor: Actor, work: (tx: TenantTx) => Promise<T>): Promise<T> {
+    return this.transaction((manager, effects) =>
+      work(new TenantTx(manager, actor, this.paginator, this.dataSource, effects)),
+    );
+  }
+
+  /**
+   * A transaction for non-tenant work. `readOnly`: a read-only snapshot (REPEATABLE READ), for
+   * reads that must agree with each other (a user's data export).
+   */
+  system<T>(work: (tx: SystemTx) => Promise<T>, options: { readOnly?: boolean } = {}): Promise<T> {
+    return this.transaction(
+      (manager, effects) =>
+        work(
+          new SystemTx(
+            manager,
+            (m, actor) => new TenantTx(m, actor, this.paginator, this.dataSource, effects),
+          ),
+        ),
+      options.readOnly,
+    );
+  }
+
+  private async transaction<T>(
+    work: (manager: EntityManager, effects: TransactionEffects) => Promise<T>,
+    readOnly = false,
+  ): Promise<T> {
+    const effects: TransactionEffects = { organizations: new Set(), events: [], afterCommit: [] };
+    const body = async (manager: EntityManager): Promise<T> => {
+      if (readOnly) await manager.query('SET TRANSACTION READ ONLY');
+      const result = await work(manager, effects);
+      if (effects.events.length) await this.events.record(manager, effects.events);
+      return result;
+    };
+    const result = readOnly
+      ? await this.dataSource.transaction('REPEATABLE READ', body)
+      : await this.dataSource.transaction(body);
+    if (!readOnly) {
+      await Promise.all([...effects.organizations].map((id) => this.cache.invalidate(id)));
+    }
+    for (const work of effects.afterCommit) await work();
+    return result;
+  }
+}
