@@ -19,6 +19,12 @@ export interface TenantRow extends ObjectLiteral {
 /** Where-conditions of a tenant entity, without the tenant (the repository adds it). */
 export type ScopedWhere<T> = Omit<FindOptionsWhere<T>, 'organizationId'>;
 
+/** The reading half of a scoped repository (what a reader outside a transaction gets). */
+export type ScopedReads<T extends TenantRow> = Pick<
+  ScopedRepository<T>,
+  'organizationId' | 'scoped' | 'query' | 'findOneBy' | 'findBy' | 'existsBy' | 'countBy'
+>;
+
 /**
  * Throws unless `entity` is marked @TenantScoped: tenant scoping applies to tenant tables only,
  * and a tenant table must never be reached without it.

@@ -18,7 +18,7 @@ import type { ListResult } from '../common/pagination/list-result.dto';
 import { Paginator, type ListOrder } from '../common/pagination/paginator';
 import { type Actor, seesWholeOrganization, viewOf } from './actor';
 import { Organization } from './organization.entity';
-import { ScopedRepository, type TenantRow } from './scoped-repository';
+import { type ScopedReads, ScopedRepository, type TenantRow } from './scoped-repository';
 import { tenantPolicyOf } from './tenant-entity';
 
 /** Row locks a transaction may take on the record it reads (PostgreSQL's `FOR ...`). */
@@ -66,8 +66,8 @@ export class TenantReader {
     if (!actor.organizationId) throw new Error('TenantReader: organizationId is required');
   }
 
-  /** The organization's rows of a tenant table (reads and, in a transaction, writes). */
-  repo<T extends TenantRow>(entity: EntityTarget<T>): ScopedRepository<T> {
+  /** The organization's rows of a tenant table, to read (writes need a transaction: `run`). */
+  repo<T extends TenantRow>(entity: EntityTarget<T>): ScopedReads<T> {
     return new ScopedRepository(this.manager, entity, this.actor.organizationId);
   }
 
@@ -168,6 +168,11 @@ export class TenantTx extends TenantReader {
   ) {
     super(manager, actor, paginator, dataSource);
     effects.organizations.add(actor.organizationId);
+  }
+
+  /** The organization's rows of a tenant table, to read and write in this transaction. */
+  override repo<T extends TenantRow>(entity: EntityTarget<T>): ScopedRepository<T> {
+    return new ScopedRepository(this.manager, entity, this.actor.organizationId);
   }
 
   /** Records a domain event: it commits with the change, or not at all. */
