@@ -4,6 +4,7 @@ import { DealFilterIndex1795298171768 } from './1795298171768-DealFilterIndex';
 import { Foundation1795291187924 } from './1795291187924-Foundation';
 import { SearchStatistics1796233021709 } from './1796233021709-SearchStatistics';
 import { AnalyticsIndexes1796400000000 } from './1796400000000-AnalyticsIndexes';
+import { Events1796500000000 } from './1796500000000-Events';
 
 /** Every migration, in order. `npm run migration:generate` adds a file; list it here too. */
 export const MIGRATIONS = [
@@ -13,4 +14,5 @@ export const MIGRATIONS = [
   DealFilterIndex1795298171768,
   SearchStatistics1796233021709,
   AnalyticsIndexes1796400000000,
+  Events1796500000000,
 ];

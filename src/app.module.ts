@@ -3,6 +3,7 @@ import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { TenantCacheModule } from './common/cache/tenant-cache.module';
 import { CommonModule } from './common/common.module';
 import { TenancyModule } from './tenancy/tenancy.module';
+import { EventsModule } from './events/events.module';
 import { AllExceptionsFilter } from './common/filters/all-exceptions.filter';
 import { AuthGuard } from './tenancy/access/auth.guard';
 import { OrganizationGuard } from './tenancy/access/organization.guard';
@@ -39,6 +40,7 @@ export class AppModule {
         CommonModule,
         TenantCacheModule,
         TenancyModule,
+        EventsModule,
         AuditModule,
         UsersModule,
         OrganizationsModule,

@@ -10,6 +10,7 @@ import { RefreshToken } from './modules/auth/refresh-token.entity';
 import { OrganizationMember } from './tenancy/organization-member.entity';
 import { Organization } from './tenancy/organization.entity';
 import { User } from './modules/users/user.entity';
+import { EventRecord } from './events/event.entity';
 
 export const ENTITIES = [
   User,
@@ -24,4 +25,5 @@ export const ENTITIES = [
   Company,
   Lead,
   Pipeline,
+  EventRecord,
 ];

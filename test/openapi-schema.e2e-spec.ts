@@ -27,6 +27,8 @@ const METHODS = ['get', 'put', 'post', 'delete', 'patch'] as const;
 /** Responses whose properties may be absent (every other answer carries all its properties). */
 const OPTIONAL_IN_RESPONSES: Record<string, string[]> = {
   ErrorResponseDto: ['details'],
+  // API.md section 12: present when tracing is on.
+  EventEnvelopeDto: ['traceparent'],
 };
 
 const isRef = (s: Schema): s is ReferenceObject => '$ref' in s;

@@ -47,7 +47,8 @@ describe('Tenancy by construction', () => {
       ['common', ['tenancy', 'modules', 'database', 'events']],
       ['config', ['common', 'tenancy', 'modules', 'database']],
       ['database', ['tenancy', 'modules']],
-      ['tenancy', ['modules']],
+      ['tenancy', ['modules', 'events']],
+      ['events', ['modules']],
     ];
 
     it.each(FORBIDDEN)('src/%s imports nothing from %j', (floor, above) => {
@@ -202,6 +203,35 @@ describe('Tenancy by construction', () => {
       expect(name).toBe('Ours');
     });
 
+    it('a transaction that writes tenant rows without recording an event is refused and rolls back', async () => {
+      const owner = actorOf(team.organizationId, team.owner.userId, Role.OWNER);
+      await expect(
+        uow.run(owner, (tx) => tx.repo(Contact).save({ ownerId: owner.userId, name: 'Silent' })),
+      ).rejects.toThrow('without recording an event');
+      expect(await uow.read(owner).repo(Contact).countBy({ name: 'Silent' })).toBe(0);
+    });
+
+    it('events are recorded in the transaction: committed with it, or not at all', async () => {
+      const owner = actorOf(team.organizationId, team.owner.userId, Role.OWNER);
+      const count = () =>
+        t.db.query<{ n: number }[]>(
+          `SELECT count(*)::int AS n FROM events WHERE subject = 'contacts/probe'`,
+        );
+      await expect(
+        uow.run(owner, async (tx) => {
+          await tx.repo(Contact).save({ ownerId: owner.userId, name: 'Probe' });
+          tx.emit('crm.contact.created.v1', 'contacts/probe', { contact: { name: 'Probe' } });
+          throw new Error('rolled back');
+        }),
+      ).rejects.toThrow('rolled back');
+      expect((await count())[0].n).toBe(0);
+      await uow.run(owner, async (tx) => {
+        await tx.repo(Contact).save({ ownerId: owner.userId, name: 'Probe' });
+        tx.emit('crm.contact.created.v1', 'contacts/probe', { contact: { name: 'Probe' } });
+      });
+      expect((await count())[0].n).toBe(1);
+    });
+
     it('system work cannot reach a tenant table', async () => {
       await expect(uow.system((tx) => tx.repo(Deal).find())).rejects.toThrow('tenant entity');
     });
@@ -212,6 +242,7 @@ describe('Tenancy by construction', () => {
       await expect(
         uow.run(owner, async (tx) => {
           await tx.repo(Contact).save({ ownerId: owner.userId, name: 'Rolled back' });
+          tx.emit('crm.contact.created.v1', 'contacts/x', {});
           tx.afterCommit(() => void ran.push('failed'));
           throw new Error('boom');
         }),

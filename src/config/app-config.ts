@@ -163,6 +163,12 @@ class Environment {
 
   @Transform(toInt)
   @IsInt()
+  @Min(1)
+  @Max(3650)
+  EVENTS_RETENTION_DAYS = 30;
+
+  @Transform(toInt)
+  @IsInt()
   @Min(0)
   SHUTDOWN_TIMEOUT_MS = 10_000;
 
@@ -204,6 +210,8 @@ export interface AppConfig {
   analyticsCacheTtlSeconds: number;
   /** 0 counts every offset list page's `total` afresh. */
   listTotalCacheTtlSeconds: number;
+  /** Domain events older than this many days are purged (API.md section 12). */
+  eventsRetentionDays: number;
   shutdownTimeoutMs: number;
   dataDir: string;
 }
@@ -301,6 +309,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     redisUrl: raw.REDIS_URL ?? null,
     analyticsCacheTtlSeconds: raw.ANALYTICS_CACHE_TTL_SECONDS,
     listTotalCacheTtlSeconds: raw.LIST_TOTAL_CACHE_TTL_SECONDS,
+    eventsRetentionDays: raw.EVENTS_RETENTION_DAYS,
     shutdownTimeoutMs: raw.SHUTDOWN_TIMEOUT_MS,
     dataDir: raw.DATA_DIR,
   };

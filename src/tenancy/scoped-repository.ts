@@ -43,10 +43,15 @@ export function assertTenantEntity(entity: EntityTarget<ObjectLiteral>): void {
  * throws when the repository is made.
  */
 export class ScopedRepository<T extends TenantRow> {
+  /**
+   * `onWrite` is told of every write (the unit of work checks that a transaction that wrote
+   * recorded its events).
+   */
   constructor(
     private readonly manager: EntityManager,
     private readonly entity: EntityTarget<T>,
     readonly organizationId: string,
+    private readonly onWrite: () => void = () => undefined,
   ) {
     if (!organizationId) throw new Error('ScopedRepository: organizationId is required');
     assertTenantEntity(entity);
@@ -93,6 +98,7 @@ export class ScopedRepository<T extends TenantRow> {
    * itself (which TypeORM then fills with generated columns, as its own save does).
    */
   save<E extends DeepPartial<T>>(entity: E): Promise<E & T> {
+    this.onWrite();
     Object.assign(entity, this.stamp({ organizationId: entity.organizationId }));
     const saved: Promise<T> = this.manager.save(this.entity, entity);
     return saved as Promise<E & T>;
@@ -115,6 +121,7 @@ export class ScopedRepository<T extends TenantRow> {
     options: { orIgnore?: boolean } = {},
   ): Promise<R[]> {
     if (!rows.length) return [];
+    this.onWrite();
     const unnest = this.unnestInsert(rows, returning, options);
     if (unnest) return this.manager.query<R[]>(unnest.sql, unnest.parameters);
     const insert = this.insertQuery(rows);
@@ -171,6 +178,7 @@ export class ScopedRepository<T extends TenantRow> {
    * setParameter).
    */
   insertQuery(rows: QueryDeepPartialEntity<Omit<T, 'organizationId'>>[]): InsertQueryBuilder<T> {
+    this.onWrite();
     return this.manager
       .createQueryBuilder()
       .insert()
@@ -184,6 +192,7 @@ export class ScopedRepository<T extends TenantRow> {
    * RETURNING).
    */
   updateQuery(values: QueryDeepPartialEntity<T>): UpdateQueryBuilder<T> {
+    this.onWrite();
     return this.manager
       .createQueryBuilder()
       .update(this.entity)
@@ -196,12 +205,14 @@ export class ScopedRepository<T extends TenantRow> {
   /** Updates the organization's rows matching `where`; the number of rows changed. */
   async update(where: ScopedWhere<T>, values: QueryDeepPartialEntity<T>): Promise<number> {
     const result = await this.manager.update(this.entity, this.scoped(where), values);
+    if (result.affected) this.onWrite();
     return result.affected ?? 0;
   }
 
   /** Deletes the organization's rows matching `where`; the number of rows deleted. */
   async delete(where: ScopedWhere<T>): Promise<number> {
     const result = await this.manager.delete(this.entity, this.scoped(where));
+    if (result.affected) this.onWrite();
     return result.affected ?? 0;
   }
 

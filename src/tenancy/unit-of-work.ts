@@ -24,12 +24,16 @@ import { tenantPolicyOf } from './tenant-entity';
 /** Row locks a transaction may take on the record it reads (PostgreSQL's `FOR ...`). */
 export type RowLock = 'pessimistic_write' | 'pessimistic_read' | 'for_key_share';
 
-/** A domain event recorded by a write (API.md section 12): its type and payload. */
+/** A domain event recorded by a write (API.md section 12), before it gets its envelope. */
 export interface DomainEvent {
   type: string;
+  /** `<plural resource>/<id>`, e.g. `deals/4c2e...`. */
+  subject: string;
   organizationId: string;
   actorId: string | null;
-  payload: object;
+  requestId: string | null;
+  /** The resource under its singular name, exactly as GET returns it, plus `previous`. */
+  data: object;
 }
 
 /**
@@ -172,16 +176,23 @@ export class TenantTx extends TenantReader {
 
   /** The organization's rows of a tenant table, to read and write in this transaction. */
   override repo<T extends TenantRow>(entity: EntityTarget<T>): ScopedRepository<T> {
-    return new ScopedRepository(this.manager, entity, this.actor.organizationId);
+    return new ScopedRepository(this.manager, entity, this.actor.organizationId, () => {
+      this.effects.wrote = true;
+    });
   }
 
-  /** Records a domain event: it commits with the change, or not at all. */
-  emit(type: string, payload: object): void {
+  /**
+   * Records a domain event (API.md section 12): it commits with the change, or not at all.
+   * `data` holds the resource under its singular name as GET returns it after the change.
+   */
+  emit(type: string, subject: string, data: object): void {
     this.effects.events.push({
       type,
+      subject,
       organizationId: this.actor.organizationId,
-      actorId: this.actor.userId,
-      payload,
+      actorId: this.actor.userId || null,
+      requestId: this.actor.requestId || null,
+      data,
     });
   }
 
@@ -190,6 +201,7 @@ export class TenantTx extends TenantReader {
     if (organization.id !== this.actor.organizationId) {
       throw new Error('TenantTx: another organization');
     }
+    this.effects.wrote = true;
     return this.manager.save(organization);
   }
 
@@ -250,6 +262,8 @@ export class SystemTx {
 /** What a transaction leaves to do once it commits. */
 interface TransactionEffects {
   organizations: Set<string>;
+  /** A tenant row was written: the transaction must record at least one event. */
+  wrote: boolean;
   events: DomainEvent[];
   afterCommit: (() => Promise<void> | void)[];
 }
@@ -311,10 +325,20 @@ export class UnitOfWork {
     work: (manager: EntityManager, effects: TransactionEffects) => Promise<T>,
     readOnly = false,
   ): Promise<T> {
-    const effects: TransactionEffects = { organizations: new Set(), events: [], afterCommit: [] };
+    const effects: TransactionEffects = {
+      organizations: new Set(),
+      wrote: false,
+      events: [],
+      afterCommit: [],
+    };
     const body = async (manager: EntityManager): Promise<T> => {
       if (readOnly) await manager.query('SET TRANSACTION READ ONLY');
       const result = await work(manager, effects);
+      // Every change records its event (API.md section 12): a write path that forgot one fails
+      // here, in every test that runs it, instead of losing events silently.
+      if (effects.wrote && !effects.events.length) {
+        throw new Error('unit of work: a transaction wrote tenant rows without recording an event');
+      }
       if (effects.events.length) await this.events.record(manager, effects.events);
       return result;
     };

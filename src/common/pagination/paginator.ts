@@ -11,7 +11,7 @@ export interface ListOrder {
   /** SQL expression of the (non-null) sort column, e.g. `m.created_at`. */
   column: string;
   /** Its PostgreSQL type: the cursor carries the value as text and casts it back. */
-  type: 'timestamptz' | 'text' | 'numeric' | 'date' | 'uuid';
+  type: 'timestamptz' | 'text' | 'numeric' | 'bigint' | 'date' | 'uuid';
   /** SQL expression of the unique tie-breaker (a uuid column). */
   id: string;
 }

@@ -1,6 +1,10 @@
 import { Transform } from 'class-transformer';
 import { ValidateIf } from 'class-validator';
 
+/** A repeatable query parameter (`status=new&status=won`): one value becomes an array of one. */
+export const ToArray = (): PropertyDecorator =>
+  Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? [value] : value));
+
 /** Trims strings; leaves other values for the validators to reject. */
 export const Trim = (): PropertyDecorator =>
   Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value));

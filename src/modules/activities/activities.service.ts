@@ -3,6 +3,7 @@ import type { QueryDeepPartialEntity } from 'typeorm';
 import type { ListQueryDto } from '../../common/pagination/list-query.dto';
 import type { ListResult } from '../../common/pagination/list-result.dto';
 import { selectAs } from '../../common/pagination/select-as';
+import { type EventType, subjectOf } from '../../events/catalog';
 import type { Actor } from '../../tenancy/actor';
 import { type TenantTx, UnitOfWork } from '../../tenancy/unit-of-work';
 import { Deal } from '../deals/deal.entity';
@@ -78,7 +79,13 @@ export class ActivitiesService {
         type: ActivityType.COMMENT,
         payload: { text: input.payload.text },
       });
-      return ActivityDto.from(activity);
+      const dto = ActivityDto.from(activity);
+      tx.emit(
+        'crm.activity.comment_added.v1' satisfies EventType,
+        subjectOf('activities', activity.id),
+        { activity: dto },
+      );
+      return dto;
     });
   }
 }

@@ -5,6 +5,7 @@ import { ErrorCode } from '../../common/errors/error-code.enum';
 import type { RequestMeta } from '../../common/http/request-context';
 import { type SystemTx, UnitOfWork } from '../../tenancy/unit-of-work';
 import { AuditAction, AuditService } from '../audit/audit.service';
+import { emitEvent } from '../../events/record';
 import { OrganizationsService } from '../organizations/organizations.service';
 import { UserDto } from '../users/dto/user.dto';
 import { emailTaken, UsersService } from '../users/users.service';
@@ -40,7 +41,11 @@ export class AuthService {
     private readonly audit: AuditService,
   ) {}
 
-  /** User + organization + owner membership + first token pair, in one transaction. */
+  /**
+   * User + organization + owner membership + first token pair, in one transaction, which records
+   * `crm.user.registered.v1`, `crm.organization.created.v1` and `crm.member.added.v1` in the new
+   * organization.
+   */
   async register(input: RegisterDto, meta: RequestMeta): Promise<RegisterResponseDto> {
     if (await this.users.findByEmail(input.email)) throw emailTaken();
     const passwordHash = await this.passwords.hash(input.password);
@@ -53,9 +58,13 @@ export class AuthService {
       });
       const organization = await this.organizations.createWithOwner(
         tx,
-        user.id,
+        user,
         { name: input.organizationName },
         meta,
+        (tenant) =>
+          emitEvent(tenant, 'crm.user.registered.v1', 'users', user.id, {
+            user: UserDto.from(user),
+          }),
       );
       await this.audit.record(
         tx,

@@ -11,6 +11,7 @@ import { type TenantReader, type TenantTx, UnitOfWork } from '../../tenancy/unit
 import { ContactsService, searchWords } from '../contacts/contacts.service';
 import { ContactListFiltersDto } from '../contacts/dto/contact-input.dto';
 import type { ContactDto } from '../contacts/dto/contact.dto';
+import { emitEvent, hasChanges, previousOf } from '../../events/record';
 import { findVisibleCompany } from './company-access';
 import { Address, Company, companySearchText, SocialProfile } from './company.entity';
 import {
@@ -171,14 +172,15 @@ export class CompaniesService {
   /**
    * Creates a company inside the caller's transaction with every rule of POST /companies. A
    * concurrent writer of the same domain surfaces as a unique violation of
-   * COMPANY_DOMAIN_INDEX, which the caller maps (companyDomainTaken).
+   * COMPANY_DOMAIN_INDEX, which the caller maps (companyDomainTaken). Records
+   * `company.created`.
    */
   async createIn(tx: TenantTx, input: CreateCompanyDto): Promise<Company> {
     const ownerId = this.ownership.requestedOwner(tx.actor, null, input.ownerId);
     await this.assertDomainFree(tx, input.domain);
     await this.ownership.assertValidOwner(tx, ownerId);
     const companies = tx.repo(Company);
-    return companies.save(
+    const created = await companies.save(
       companies.create({
         ownerId,
         name: input.name,
@@ -189,6 +191,8 @@ export class CompaniesService {
         socialProfiles: toSocialProfiles(input.socialProfiles),
       }),
     );
+    this.emitCreated(tx, created);
+    return created;
   }
 
   /** PATCH: only the given properties change; the row is locked for the transaction. */
@@ -196,6 +200,7 @@ export class CompaniesService {
     return this.writing(() =>
       this.uow.run(actor, async (tx) => {
         const company = await findVisibleCompany(tx, id, 'pessimistic_write');
+        const before = CompanyDto.from(company);
         const currentOwner = company.ownerId;
         const ownerId = this.ownership.requestedOwner(actor, currentOwner, input.ownerId);
         if (input.domain !== undefined && input.domain !== company.domain) {
@@ -213,8 +218,14 @@ export class CompaniesService {
         if (input.socialProfiles !== undefined) {
           company.socialProfiles = toSocialProfiles(input.socialProfiles);
         }
-        // Nothing changed: nothing is written and updatedAt stays.
-        return CompanyDto.from(await tx.repo(Company).save(company));
+        // Nothing changed: nothing is written, updatedAt stays and no event is recorded.
+        if (!hasChanges(previousOf(before, CompanyDto.from(company)))) return before;
+        const after = CompanyDto.from(await tx.repo(Company).save(company));
+        emitEvent(tx, 'crm.company.updated.v1', 'companies', after.id, {
+          company: after,
+          previous: previousOf(before, after),
+        });
+        return after;
       }),
     );
   }
@@ -224,6 +235,9 @@ export class CompaniesService {
     await this.uow.run(actor, async (tx) => {
       const company = await findVisibleCompany(tx, id, 'pessimistic_write');
       await tx.repo(Company).delete({ id: company.id });
+      emitEvent(tx, 'crm.company.deleted.v1', 'companies', company.id, {
+        company: CompanyDto.from(company),
+      });
     });
   }
 
@@ -231,7 +245,8 @@ export class CompaniesService {
    * Lead conversion: the organization's company whose name matches (case-insensitive; the
    * oldest when several do), whoever owns it, else a new one (name only) owned by `ownerId`.
    * A transaction-scoped advisory lock on the lower-cased name serializes the transactions
-   * naming the same company, so two of them at once do not create it twice.
+   * naming the same company, so two of them at once do not create it twice. A created company
+   * records `company.created`.
    */
   async findOrCreateByName(tx: TenantTx, name: string, ownerId: string): Promise<Company> {
     await tx.serialize(`company-name:${name.toLowerCase()}`);
@@ -245,7 +260,9 @@ export class CompaniesService {
     if (existing) return existing;
     const companies = tx.repo(Company);
     const created = await companies.save(companies.create({ ownerId, name }));
-    return (await companies.findOneBy({ id: created.id }))!;
+    const company = (await companies.findOneBy({ id: created.id }))!;
+    this.emitCreated(tx, company);
+    return company;
   }
 
   /**
@@ -299,7 +316,7 @@ export class CompaniesService {
   /**
    * Imports: inserts `companies` in one statement, unchecked (the caller validated them as
    * POST /companies does). A taken domain surfaces as a unique violation of
-   * COMPANY_DOMAIN_INDEX.
+   * COMPANY_DOMAIN_INDEX. No event per company: the import records one `import.completed`.
    */
   async insertMany(tx: TenantTx, companies: NewCompany[]): Promise<void> {
     await tx.repo(Company).insertMany(companies);
@@ -335,6 +352,12 @@ export class CompaniesService {
       )
       .setParameter('changes', JSON.stringify(byId))
       .execute();
+  }
+
+  private emitCreated(tx: TenantTx, company: Company): void {
+    emitEvent(tx, 'crm.company.created.v1', 'companies', company.id, {
+      company: CompanyDto.from(company),
+    });
   }
 
   /**

@@ -17,6 +17,7 @@ import {
   ContactListQueryDto,
 } from './dto/contact-input.dto';
 import { ContactDto } from './dto/contact.dto';
+import { emitEvent, hasChanges, previousOf } from '../../events/record';
 
 /** The columns of a contact's representation, in the order of its exports. */
 export const CONTACT_COLUMNS = [
@@ -160,7 +161,9 @@ export class ContactsService {
           email: input.email ?? null,
           phone: input.phone ?? null,
         });
-        return ContactDto.from(contact);
+        const created = ContactDto.from(contact);
+        emitEvent(tx, 'crm.contact.created.v1', 'contacts', created.id, { contact: created });
+        return created;
       }),
     );
   }
@@ -174,6 +177,7 @@ export class ContactsService {
     return this.writing(() =>
       this.uow.run(actor, async (tx) => {
         const contact = await tx.findVisible(Contact, id, { lock: 'pessimistic_write' });
+        const before = ContactDto.from(contact);
         const companyId = input.companyId ?? null;
         if (companyId && companyId !== contact.companyId) {
           await findVisibleCompany(tx, companyId, 'for_key_share');
@@ -190,7 +194,14 @@ export class ContactsService {
         contact.email = input.email ?? null;
         contact.phone = input.phone ?? null;
         contact.companyId = companyId;
-        return ContactDto.from(await tx.repo(Contact).save(contact));
+        // Replacing a contact with what it holds is a no-op: nothing written, no event.
+        if (!hasChanges(previousOf(before, ContactDto.from(contact)))) return before;
+        const after = ContactDto.from(await tx.repo(Contact).save(contact));
+        emitEvent(tx, 'crm.contact.updated.v1', 'contacts', after.id, {
+          contact: after,
+          previous: previousOf(before, after),
+        });
+        return after;
       }),
     );
   }
@@ -202,6 +213,9 @@ export class ContactsService {
         const deals = await tx.repo(Deal).countBy({ contactId: contact.id });
         if (deals > 0) throw hasDeals(deals);
         await tx.repo(Contact).delete({ id: contact.id });
+        emitEvent(tx, 'crm.contact.deleted.v1', 'contacts', contact.id, {
+          contact: ContactDto.from(contact),
+        });
       });
     } catch (e) {
       // A deal created for this contact between our count and the delete: the FK refuses.
@@ -216,7 +230,7 @@ export class ContactsService {
    * whoever owns it and left unchanged; else (or without an email) `contact`, created. A
    * contact with that email committed meanwhile by another transaction makes the insert fail
    * with a unique violation of CONTACT_EMAIL_INDEX: the caller's transaction is then to be run
-   * again, and finds it.
+   * again, and finds it. A created contact records `contact.created`.
    */
   async findOrCreateByEmail(tx: TenantTx, contact: NewContact): Promise<Contact> {
     const byEmail = (email: string): Promise<Contact | null> =>
@@ -233,7 +247,13 @@ export class ContactsService {
     const [inserted] = await tx
       .repo(Contact)
       .insertMany<{ id: string }>([{ ...contact }], ['id'], { orIgnore: true });
-    if (inserted) return tx.repo(Contact).findOneBy({ id: inserted.id }) as Promise<Contact>;
+    if (inserted) {
+      const created = (await tx.repo(Contact).findOneBy({ id: inserted.id }))!;
+      emitEvent(tx, 'crm.contact.created.v1', 'contacts', created.id, {
+        contact: ContactDto.from(created),
+      });
+      return created;
+    }
     const existing = contact.email ? await byEmail(contact.email) : null;
     if (!existing) throw new Error('contact insert ignored without a conflicting contact');
     return existing;
@@ -264,7 +284,8 @@ export class ContactsService {
 
   /**
    * Imports: inserts `contacts` in one statement, unchecked (the caller validated them as POST
-   * /contacts does). A taken email surfaces as a unique violation of CONTACT_EMAIL_INDEX.
+   * /contacts does). A taken email surfaces as a unique violation of CONTACT_EMAIL_INDEX. No
+   * event per contact: the import records one `import.completed`.
    */
   async insertMany(tx: TenantTx, contacts: NewContact[]): Promise<void> {
     await tx.repo(Contact).insertMany(contacts);

@@ -11,6 +11,7 @@ import { ActivitiesService, type NewActivity } from '../activities/activities.se
 import { ActivityType } from '../activities/activity.enums';
 import { Contact } from '../contacts/contact.entity';
 import { PipelinesService, stageKeys } from '../pipelines/pipelines.service';
+import { emitDealChanged, emitDealCreated, emitDealDeleted } from './deal-events';
 import { applyDealChange, creationEvents, type DealEvent, initialDealState } from './deal-rules';
 import { DealStatus } from './deal.enums';
 import { Deal } from './deal.entity';
@@ -155,6 +156,8 @@ export class DealsService {
       },
       ...this.changeActivities(actor, created.id, creationEvents(state, actor.role, stages)),
     ]);
+    // Here rather than in create(): every creation path (lead conversion too) records it.
+    emitDealCreated(tx, DealDto.from(created));
     return created;
   }
 
@@ -208,7 +211,10 @@ export class DealsService {
         .execute();
       const [{ updatedAt, at }] = result.raw as { updatedAt: Date; at: string }[];
       await this.activities.record(tx, this.changeActivities(actor, deal.id, events), at);
-      return Object.assign(deal, values, { updatedAt });
+      const before = DealDto.from(deal);
+      const updated = Object.assign(deal, values, { updatedAt });
+      emitDealChanged(tx, before, DealDto.from(updated));
+      return updated;
     });
     return DealDto.from(updated);
   }
@@ -243,6 +249,7 @@ export class DealsService {
     await this.uow.run(actor, async (tx) => {
       const deal = await tx.findVisible(Deal, id, { lock: 'pessimistic_write' });
       await tx.repo(Deal).delete({ id: deal.id });
+      emitDealDeleted(tx, DealDto.from(deal));
     });
   }
 

@@ -1,8 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import { HttpStatus, Injectable } from '@nestjs/common';
 import { AppException, type ErrorDetail } from '../../common/errors/app.exception';
 import { ErrorCode } from '../../common/errors/error-code.enum';
 import { type Actor, seesWholeOrganization } from '../../tenancy/actor';
 import { type TenantReader, type TenantTx, UnitOfWork } from '../../tenancy/unit-of-work';
+import { emitEvent } from '../../events/record';
 import { readCsvRows, type Cells, type CsvRow, type CsvSource } from './csv/csv-reader';
 import type { RowResult } from './csv/row-validation';
 import type { ImportQueryDto, ImportReportDto } from './dto/import.dto';
@@ -27,8 +29,8 @@ export function chunks<T>(items: T[], size: number): T[][] {
 
 /** What an import of one kind of record needs to know and do. */
 export interface ImportTarget<V> {
-  /** Plural, for messages and the import lock: "contacts". */
-  readonly name: string;
+  /** Plural, for messages, the import lock and the `import.completed` event: "contacts". */
+  readonly name: 'contacts' | 'companies';
   /** The CSV header. */
   readonly columns: readonly string[];
   /** The column duplicates are matched on. */
@@ -69,6 +71,10 @@ class DryRunDone extends Error {
  * (planImport) and writes the plan in batches. A dry run does all of it and rolls back, so its
  * answer is the one a real run would give. Imports of one kind into one organization take
  * turns (a transaction-scoped advisory lock), so two of them never both create a key.
+ *
+ * An import that wrote rows records one `crm.import.completed.v1` (API.md section 12), subject
+ * `imports/<a new id>`, with `{ import: { kind, ...the report } }`, not one event per row; a
+ * dry run records nothing (it rolls back).
  */
 @Injectable()
 export class ImportRunner {
@@ -125,6 +131,13 @@ export class ImportRunner {
         report.failed.push(...plan.failed);
         report.failed.sort((a, b) => a.row - b.row);
         if (options.dryRun) throw new DryRunDone(report);
+        // Created and updated rows are the only writes (an update that changes nothing was
+        // still sent to the database as one).
+        if (plan.created + plan.updated > 0) {
+          emitEvent(tx, 'crm.import.completed.v1', 'imports', randomUUID(), {
+            import: { kind: target.name, ...structuredClone(report) },
+          });
+        }
         return report;
       });
     } catch (e) {

@@ -4,6 +4,7 @@ import { AppException } from '../../common/errors/app.exception';
 import { ErrorCode } from '../../common/errors/error-code.enum';
 import type { ListResult } from '../../common/pagination/list-result.dto';
 import { escapeLike, selectAs } from '../../common/pagination/select-as';
+import type { EventType } from '../../events/catalog';
 import type { Actor } from '../../tenancy/actor';
 import { OwnershipService } from '../../tenancy/ownership.service';
 import { type TenantReader, type TenantTx, UnitOfWork } from '../../tenancy/unit-of-work';
@@ -13,6 +14,7 @@ import { CompaniesService } from '../companies/companies.service';
 import { CompanyDto } from '../companies/dto/company.dto';
 import { ContactsService, searchWords } from '../contacts/contacts.service';
 import { ContactDto } from '../contacts/dto/contact.dto';
+import { emitEvent, hasChanges, previousOf } from '../../events/record';
 import { DealsService } from '../deals/deals.service';
 import { DealDto } from '../deals/dto/deal.dto';
 import { PipelinesService } from '../pipelines/pipelines.service';
@@ -143,7 +145,9 @@ export class LeadsService {
         source: input.source ?? null,
         status: LeadStatus.NEW,
       });
-      return LeadDto.from((await leads.findOneBy({ id: lead.id }))!);
+      const created = LeadDto.from((await leads.findOneBy({ id: lead.id }))!);
+      emitEvent(tx, 'crm.lead.created.v1', 'leads', created.id, { lead: created });
+      return created;
     });
   }
 
@@ -174,7 +178,8 @@ export class LeadsService {
         source: input.source === undefined ? lead.source : input.source,
         status: input.status ?? lead.status,
       };
-      return LeadDto.from(await this.write(tx, lead, values));
+      // PATCH sets only new or contacted: a status change here is an update, not a state event.
+      return this.change(tx, lead, values, 'crm.lead.updated.v1');
     });
   }
 
@@ -182,6 +187,10 @@ export class LeadsService {
     await this.uow.run(actor, async (tx) => {
       const lead = await this.findLocked(tx, id);
       await tx.repo(Lead).delete({ id: lead.id });
+      // Added to the catalog of API.md section 12, which lists no lead deletion (decision 0029).
+      emitEvent(tx, 'crm.lead.deleted.v1', 'leads', lead.id, {
+        lead: LeadDto.from(lead),
+      });
     });
   }
 
@@ -191,7 +200,7 @@ export class LeadsService {
       const lead = await this.findLocked(tx, id);
       assertNotConverted(lead);
       if (lead.status === LeadStatus.DISQUALIFIED) throw invalidStatus(lead.status, 'qualified');
-      return LeadDto.from(await this.write(tx, lead, { status: LeadStatus.QUALIFIED }));
+      return this.change(tx, lead, { status: LeadStatus.QUALIFIED }, 'crm.lead.qualified.v1');
     });
   }
 
@@ -201,11 +210,11 @@ export class LeadsService {
       const lead = await this.findLocked(tx, id);
       assertNotConverted(lead);
       if (lead.status === LeadStatus.DISQUALIFIED) throw invalidStatus(lead.status, 'disqualified');
-      return LeadDto.from(
-        await this.write(tx, lead, {
-          status: LeadStatus.DISQUALIFIED,
-          disqualifyReason: reason,
-        }),
+      return this.change(
+        tx,
+        lead,
+        { status: LeadStatus.DISQUALIFIED, disqualifyReason: reason },
+        'crm.lead.disqualified.v1',
       );
     });
   }
@@ -219,6 +228,10 @@ export class LeadsService {
    * A contact with the lead's email committed by another transaction while this one ran (its
    * insert then meets the unique email index) is reused: the conversion runs once more, from
    * the start, and finds it.
+   *
+   * Events, in this order: `company.created` (only when it created the company),
+   * `contact.created` (only when it created the contact), `deal.created` (recorded by the deals
+   * module), then `lead.converted` with `{ lead, contact, deal, company }`.
    *
    * Precedence: 404 (the lead, then the pipeline), 409 (converted, disqualified), 422 (the deal
    * rules of POST /deals: currency, owner).
@@ -285,17 +298,36 @@ export class LeadsService {
       },
       at,
     );
-    return {
+    const conversion: LeadConversionDto = {
       lead: LeadDto.from(converted),
       contact: ContactDto.from(contact),
       company: company && CompanyDto.from(company),
       deal: DealDto.from(deal),
     };
+    emitEvent(tx, 'crm.lead.converted.v1', 'leads', lead.id, { ...conversion });
+    return conversion;
   }
 
   /** The lead if the actor may see it, row-locked for the transaction; 404 otherwise. */
   private findLocked(tx: TenantTx, id: string): Promise<Lead> {
     return tx.findVisible(Lead, id, { lock: 'pessimistic_write' });
+  }
+
+  /**
+   * Writes `values` and records `type` with the lead after the change and `previous` (its
+   * changed fields' earlier values); a no-op change writes and records nothing.
+   */
+  private async change(
+    tx: TenantTx,
+    lead: Lead,
+    values: Partial<Lead>,
+    type: EventType,
+  ): Promise<LeadDto> {
+    const before = LeadDto.from(lead);
+    const after = LeadDto.from(await this.write(tx, lead, values));
+    const previous = previousOf(before, after);
+    if (hasChanges(previous)) emitEvent(tx, type, 'leads', after.id, { lead: after, previous });
+    return after;
   }
 
   /**

@@ -11,6 +11,7 @@ import { type SystemTx, type TenantTx, UnitOfWork } from '../../tenancy/unit-of-
 import { AuditAction, AuditService } from '../audit/audit.service';
 import { PipelinesService } from '../pipelines/pipelines.service';
 import { User } from '../users/user.entity';
+import { emitEvent } from '../../events/record';
 import { MemberDto } from './dto/member.dto';
 import {
   AddMemberDto,
@@ -97,34 +98,55 @@ export class OrganizationsService {
   }
 
   /**
-   * Creates an organization with `ownerId` as its owner (membership, default pipeline, audit
+   * Creates an organization with `owner` as its owner (membership, default pipeline, audit
    * row), inside the caller's transaction: registration uses it too, so user + organization +
-   * membership commit together.
+   * membership commit together. Records `crm.organization.created.v1` and `crm.member.added.v1`
+   * in the new organization (they cover its default pipeline too); `firstEvents` records the
+   * caller's own events of this transaction before them (registration: `crm.user.registered.v1`).
    */
   async createWithOwner(
     tx: SystemTx,
-    ownerId: string,
+    owner: Pick<User, 'id' | 'email' | 'name'>,
     input: CreateOrganizationDto,
     meta: RequestMeta,
+    firstEvents?: (tx: TenantTx) => void,
   ): Promise<OrganizationWithRoleDto> {
     if (input.defaultCurrency) assertSupportedCurrency(this.config, input.defaultCurrency);
     const organizations = tx.repo(Organization);
     const org = await organizations.save(
       organizations.create({ name: input.name, defaultCurrency: input.defaultCurrency ?? null }),
     );
-    const owner = tx.tenant({ ...meta, userId: ownerId, organizationId: org.id, role: Role.OWNER });
-    await owner.repo(OrganizationMember).insertMany([{ userId: ownerId, role: Role.OWNER }]);
-    await this.pipelines.createDefault(owner);
+    const tenant = tx.tenant({
+      ...meta,
+      userId: owner.id,
+      organizationId: org.id,
+      role: Role.OWNER,
+    });
+    const [membership] = await tenant
+      .repo(OrganizationMember)
+      .insertMany<{ created_at: Date }>([{ userId: owner.id, role: Role.OWNER }], ['created_at']);
+    await this.pipelines.createDefault(tenant);
     await this.audit.record(
       tx,
       {
         action: AuditAction.ORGANIZATION_CREATED,
-        actorUserId: ownerId,
+        actorUserId: owner.id,
         organizationId: org.id,
         target: { type: 'organization', id: org.id },
       },
       meta,
     );
+    firstEvents?.(tenant);
+    emitEvent(tenant, 'crm.organization.created.v1', 'organizations', org.id, {
+      organization: OrganizationDto.from(org),
+    });
+    const member = toMemberDto({
+      ...owner,
+      userId: owner.id,
+      role: Role.OWNER,
+      createdAt: membership.created_at,
+    });
+    emitEvent(tenant, 'crm.member.added.v1', 'members', owner.id, { member });
     return OrganizationWithRoleDto.withRole(org, Role.OWNER);
   }
 
@@ -136,11 +158,13 @@ export class OrganizationsService {
     return this.uow.system(async (tx) => {
       // A well-signed token of an account that no longer exists (or never did): not a caller.
       // The row is locked so the account cannot go away before the membership references it.
-      const user = await tx
-        .repo(User)
-        .findOne({ where: { id: userId }, select: { id: true }, lock: { mode: 'for_key_share' } });
+      const user = await tx.repo(User).findOne({
+        where: { id: userId },
+        select: { id: true, email: true, name: true },
+        lock: { mode: 'for_key_share' },
+      });
       if (!user) throw AppException.unauthenticated('The account of this token does not exist');
-      return this.createWithOwner(tx, userId, input, meta);
+      return this.createWithOwner(tx, user, input, meta);
     });
   }
 
@@ -153,12 +177,25 @@ export class OrganizationsService {
     return this.uow.system(async (sys) => {
       const tx = sys.tenant(actor);
       const org = await tx.organization({ lock: 'pessimistic_write' });
-      const changes: Partial<Organization> = {};
-      if (input.name !== undefined) changes.name = input.name;
-      if (input.defaultCurrency !== undefined) changes.defaultCurrency = input.defaultCurrency;
+      // Only what really changes: a no-op change writes nothing and records nothing.
+      const changes: Partial<Pick<Organization, 'name' | 'defaultCurrency'>> = {};
+      const previous: Partial<Pick<OrganizationDto, 'name' | 'defaultCurrency'>> = {};
+      if (input.name !== undefined && input.name !== org.name) {
+        changes.name = input.name;
+        previous.name = org.name;
+      }
+      if (input.defaultCurrency !== undefined && input.defaultCurrency !== org.defaultCurrency) {
+        changes.defaultCurrency = input.defaultCurrency;
+        previous.defaultCurrency = org.defaultCurrency;
+      }
       if (Object.keys(changes).length === 0) return OrganizationDto.from(org);
       Object.assign(org, changes);
       const saved = await tx.saveOrganization(org);
+      const organization = OrganizationDto.from(saved);
+      emitEvent(tx, 'crm.organization.updated.v1', 'organizations', org.id, {
+        organization,
+        previous,
+      });
       await this.audit.record(
         sys,
         {
@@ -170,7 +207,7 @@ export class OrganizationsService {
         },
         actor,
       );
-      return OrganizationDto.from(saved);
+      return organization;
     });
   }
 
@@ -214,9 +251,11 @@ export class OrganizationsService {
       await this.recordMemberEvent(sys, actor, AuditAction.MEMBER_ADDED, user.id, {
         role: input.role,
       });
-      return { ...row, email: user.email, name: user.name };
+      const added = toMemberDto({ ...row, email: user.email, name: user.name });
+      emitEvent(tx, 'crm.member.added.v1', 'members', user.id, { member: added });
+      return added;
     });
-    return toMemberDto(member);
+    return member;
   }
 
   async changeRole(actor: Actor, userId: string, input: UpdateMemberDto): Promise<MemberDto> {
@@ -226,16 +265,21 @@ export class OrganizationsService {
       this.invalidateAfterCommit(tx, userId);
       this.assertMayManageRole(actor, target.role);
       this.assertMayManageRole(actor, input.role);
-      if (target.role === input.role) return target;
+      if (target.role === input.role) return toMemberDto(target);
       if (target.role === Role.OWNER) await this.assertNotLastOwner(tx);
       await tx.repo(OrganizationMember).update({ id: target.id }, { role: input.role });
       await this.recordMemberEvent(sys, actor, AuditAction.MEMBER_ROLE_CHANGED, userId, {
         from: target.role,
         to: input.role,
       });
-      return { ...target, role: input.role };
+      const member = toMemberDto({ ...target, role: input.role });
+      emitEvent(tx, 'crm.member.role_changed.v1', 'members', userId, {
+        member,
+        previous: { role: target.role },
+      });
+      return member;
     });
-    return toMemberDto(result);
+    return result;
   }
 
   async removeMember(actor: Actor, userId: string): Promise<void> {
@@ -249,6 +293,8 @@ export class OrganizationsService {
       await this.recordMemberEvent(sys, actor, AuditAction.MEMBER_REMOVED, userId, {
         role: target.role,
       });
+      // The member as it was before the removal.
+      emitEvent(tx, 'crm.member.removed.v1', 'members', userId, { member: toMemberDto(target) });
     });
   }
 

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { AppException } from '../../common/errors/app.exception';
 import { ErrorCode } from '../../common/errors/error-code.enum';
+import { type EventType, subjectOf } from '../../events/catalog';
 import type { Actor } from '../../tenancy/actor';
 import type { ListQueryDto } from '../../common/pagination/list-query.dto';
 import type { ListResult } from '../../common/pagination/list-result.dto';
@@ -51,6 +52,18 @@ function toStages(input: PipelineStageInputDto[]): PipelineStage[] {
     probability: s.probability,
   }));
 }
+
+/** The domain events of pipeline writes (API.md section 12): `data` is `{ pipeline }` as GET answers it. */
+const PIPELINE_EVENT = {
+  created: 'crm.pipeline.created.v1',
+  updated: 'crm.pipeline.updated.v1',
+  deleted: 'crm.pipeline.deleted.v1',
+} as const satisfies Record<string, EventType>;
+
+const subject = (pipeline: Pick<Pipeline, 'id'>): string => subjectOf('pipelines', pipeline.id);
+
+/** The fields of a pipeline PATCH may change. */
+const CHANGEABLE = ['name', 'stages'] as const;
 
 const inUse = (code: ErrorCode, message: string): AppException =>
   AppException.conflict(code, message);
@@ -108,14 +121,16 @@ export class PipelinesService {
   }
 
   async create(actor: Actor, input: CreatePipelineDto): Promise<PipelineDto> {
-    const pipeline = await this.uow.run(actor, (tx) =>
-      tx.repo(Pipeline).save({
+    return this.uow.run(actor, async (tx) => {
+      const pipeline = await tx.repo(Pipeline).save({
         name: input.name,
         isDefault: false,
         stages: toStages(input.stages),
-      }),
-    );
-    return PipelineDto.from(pipeline);
+      });
+      const dto = PipelineDto.from(pipeline);
+      tx.emit(PIPELINE_EVENT.created, subject(pipeline), { pipeline: dto });
+      return dto;
+    });
   }
 
   /**
@@ -126,13 +141,25 @@ export class PipelinesService {
   async update(actor: Actor, id: string, input: UpdatePipelineDto): Promise<PipelineDto> {
     const saved = await this.uow.run(actor, async (tx) => {
       const pipeline = await this.find(tx, id, 'pessimistic_write');
+      const before = PipelineDto.from(pipeline);
       if (input.stages) {
         const stages = toStages(input.stages);
         await this.assertStagesCompatible(tx, pipeline, stages);
         pipeline.stages = stages;
       }
       if (input.name !== undefined) pipeline.name = input.name;
-      return tx.repo(Pipeline).save(pipeline);
+      const next = PipelineDto.from(pipeline);
+      const changed = CHANGEABLE.filter(
+        (key) => JSON.stringify(next[key]) !== JSON.stringify(before[key]),
+      );
+      // Setting what is already there is a no-op: nothing written, no event.
+      if (!changed.length) return pipeline;
+      const saved = await tx.repo(Pipeline).save(pipeline);
+      tx.emit(PIPELINE_EVENT.updated, subject(saved), {
+        pipeline: PipelineDto.from(saved),
+        previous: Object.fromEntries(changed.map((key) => [key, before[key]])),
+      });
+      return saved;
     });
     return PipelineDto.from(saved);
   }
@@ -150,6 +177,7 @@ export class PipelinesService {
         );
       }
       await tx.repo(Pipeline).delete({ id: pipeline.id });
+      tx.emit(PIPELINE_EVENT.deleted, subject(pipeline), { pipeline: PipelineDto.from(pipeline) });
     });
   }
 

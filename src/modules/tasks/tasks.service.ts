@@ -1,10 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { AppException } from '../../common/errors/app.exception';
 import { ErrorCode } from '../../common/errors/error-code.enum';
+import { type EventType, subjectOf } from '../../events/catalog';
 import type { Actor } from '../../tenancy/actor';
 import type { ListResult } from '../../common/pagination/list-result.dto';
 import { selectAs } from '../../common/pagination/select-as';
-import { UnitOfWork } from '../../tenancy/unit-of-work';
+import { type TenantTx, UnitOfWork } from '../../tenancy/unit-of-work';
 import { ActivitiesService } from '../activities/activities.service';
 import { ActivityType } from '../activities/activity.enums';
 import { Deal } from '../deals/deal.entity';
@@ -39,6 +40,37 @@ const dueDateInPast = (today: string): AppException =>
     ErrorCode.DUE_DATE_IN_PAST,
     `dueDate must be today (${today}, UTC) or later`,
   );
+
+/** The domain events of task writes (API.md section 12): `data` is `{ task }` as GET answers it. */
+const TASK_EVENT = {
+  created: 'crm.task.created.v1',
+  updated: 'crm.task.updated.v1',
+  completed: 'crm.task.completed.v1',
+  deleted: 'crm.task.deleted.v1',
+} as const satisfies Record<string, EventType>;
+
+/** The fields of a task PATCH may change. */
+const CHANGEABLE = ['title', 'description', 'dueDate', 'isDone'] as const;
+
+/**
+ * A changed task: `task.updated` (previous: the changed fields) for fields other than a task
+ * becoming done, then `task.completed` (previous: {isDone: false}) when it became done; only
+ * `task.completed` when nothing else changed. Un-doing a task is a plain update.
+ */
+function emitTaskChanged(tx: TenantTx, before: TaskDto, after: TaskDto): void {
+  const changed = CHANGEABLE.filter((key) => before[key] !== after[key]);
+  const completed = changed.includes('isDone') && after.isDone;
+  const updated = completed ? changed.filter((key) => key !== 'isDone') : changed;
+  const subject = subjectOf('tasks', after.id);
+  const previousOf = (keys: readonly (typeof CHANGEABLE)[number][]): Partial<TaskDto> =>
+    Object.fromEntries(keys.map((key) => [key, before[key]]));
+  if (updated.length) {
+    tx.emit(TASK_EVENT.updated, subject, { task: after, previous: previousOf(updated) });
+  }
+  if (completed) {
+    tx.emit(TASK_EVENT.completed, subject, { task: after, previous: previousOf(['isDone']) });
+  }
+}
 
 /** 422 DUE_DATE_IN_PAST unless `dueDate` (YYYY-MM-DD) is today (UTC) or later. */
 function assertNotInPast(dueDate: string): void {
@@ -113,6 +145,8 @@ export class TasksService {
           payload: { taskId: created.id, title: created.title },
         },
       ]);
+      // The task_created activity is part of this change: one task.created event.
+      tx.emit(TASK_EVENT.created, subjectOf('tasks', created.id), { task: TaskDto.from(created) });
       return created;
     });
     return TaskDto.from(task);
@@ -130,11 +164,16 @@ export class TasksService {
       if (input.dueDate !== undefined && input.dueDate !== task.dueDate) {
         assertNotInPast(input.dueDate);
       }
+      const before = TaskDto.from(task);
       if (input.title !== undefined) task.title = input.title;
       if (input.description !== undefined) task.description = input.description;
       if (input.dueDate !== undefined) task.dueDate = input.dueDate;
       if (input.isDone !== undefined) task.isDone = input.isDone;
-      return tx.repo(Task).save(task);
+      // Setting what is already there is a no-op: nothing written, no event.
+      if (CHANGEABLE.every((key) => TaskDto.from(task)[key] === before[key])) return task;
+      const saved = await tx.repo(Task).save(task);
+      emitTaskChanged(tx, before, TaskDto.from(saved));
+      return saved;
     });
     return TaskDto.from(task);
   }
@@ -143,6 +182,7 @@ export class TasksService {
     await this.uow.run(actor, async (tx) => {
       const task = await tx.findVisible(Task, id, { lock: 'pessimistic_write' });
       await tx.repo(Task).delete({ id: task.id });
+      tx.emit(TASK_EVENT.deleted, subjectOf('tasks', task.id), { task: TaskDto.from(task) });
     });
   }
 }

@@ -1,11 +1,10 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsText, IsUuid } from '../../../common/validation/text';
-import { Transform } from 'class-transformer';
 import { IsArray, IsIn, IsOptional, IsString, Matches } from 'class-validator';
 import { ListQueryDto } from '../../../common/pagination/list-query.dto';
 import { IsCurrencyCode } from '../../../common/validation/currency';
 import { IsMoney } from '../../../common/validation/money';
-import { OptionalNotNull, Trim } from '../../../common/validation/transforms';
+import { OptionalNotNull, ToArray, Trim } from '../../../common/validation/transforms';
 import { DEAL_STATUSES, DealStatus } from '../deal.enums';
 
 const STAGE_KEY = /^[a-z][a-z0-9_]{0,39}$/;
@@ -115,9 +114,6 @@ export class UpdateDealDto {
 
 export const DEAL_ORDER_BY = ['createdAt', 'updatedAt', 'amount', 'title'] as const;
 
-const toArray = ({ value }: { value: unknown }): unknown =>
-  typeof value === 'string' ? [value] : value;
-
 export class DealListQueryDto extends ListQueryDto {
   @ApiPropertyOptional({
     enum: DealStatus,
@@ -126,7 +122,7 @@ export class DealListQueryDto extends ListQueryDto {
     description: 'Repeatable: status=new&status=won',
   })
   @IsOptional()
-  @Transform(toArray)
+  @ToArray()
   @IsArray()
   @IsIn(DEAL_STATUSES, { each: true })
   status?: DealStatus[];

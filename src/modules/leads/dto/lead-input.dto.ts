@@ -1,5 +1,4 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Transform } from 'class-transformer';
 import {
   IsArray,
   IsEmail,
@@ -14,7 +13,7 @@ import { ListQueryDto } from '../../../common/pagination/list-query.dto';
 import { IsCurrencyCode } from '../../../common/validation/currency';
 import { IsMoney } from '../../../common/validation/money';
 import { IsText, IsUuid } from '../../../common/validation/text';
-import { OptionalNotNull, Trim } from '../../../common/validation/transforms';
+import { OptionalNotNull, ToArray, Trim } from '../../../common/validation/transforms';
 import { PHONE } from '../../contacts/dto/contact-input.dto';
 import { LEAD_STATUSES, LeadStatus } from '../lead.enums';
 
@@ -162,9 +161,6 @@ export class UpdateLeadDto {
 
 export const LEAD_ORDER_BY = ['createdAt', 'name'] as const;
 
-const toArray = ({ value }: { value: unknown }): unknown =>
-  typeof value === 'string' ? [value] : value;
-
 export class LeadListQueryDto extends ListQueryDto {
   @ApiPropertyOptional({
     enum: LeadStatus,
@@ -173,7 +169,7 @@ export class LeadListQueryDto extends ListQueryDto {
     description: 'Repeatable: status=new&status=contacted',
   })
   @IsOptional()
-  @Transform(toArray)
+  @ToArray()
   @IsArray()
   @IsIn(LEAD_STATUSES, { each: true })
   status?: LeadStatus[];

@@ -1,0 +1,18 @@
+import { Global, Module } from '@nestjs/common';
+import { EVENT_RECORDER } from '../tenancy/unit-of-work';
+import { EventsController } from './events.controller';
+import { EventRetention } from './event-retention';
+import { EventsService } from './events.service';
+import { OutboxRecorder } from './outbox.recorder';
+
+/**
+ * Domain events (API.md section 12): the outbox recorder the unit of work hands every
+ * transaction's events to, the event log API and its retention.
+ */
+@Global()
+@Module({
+  controllers: [EventsController],
+  providers: [EventsService, EventRetention, { provide: EVENT_RECORDER, useClass: OutboxRecorder }],
+  exports: [EVENT_RECORDER],
+})
+export class EventsModule {}
