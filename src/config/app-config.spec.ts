@@ -75,6 +75,21 @@ describe('loadConfig', () => {
       expect(config.swaggerEnabled).toBe(true);
       expect(config.shutdownTimeoutMs).toBe(10_000);
       expect(config.dataDir).toBe(dataDir);
+      expect(config.amqpUrl).toBeNull();
+      expect(config.relay).toEqual({ pollMs: 1000, batch: 500 });
+    });
+
+    it('reads the RabbitMQ relay settings and refuses a URL that is not amqp://', () => {
+      const config = loadConfig({
+        DATA_DIR: tempDir(),
+        AMQP_URL: 'amqp://guest:guest@127.0.0.1:5672',
+        RELAY_POLL_MS: '250',
+        RELAY_BATCH: '100',
+      });
+      expect(config.amqpUrl).toBe('amqp://guest:guest@127.0.0.1:5672');
+      expect(config.relay).toEqual({ pollMs: 250, batch: 100 });
+      expect(() => loadConfig({ DATA_DIR: tempDir(), AMQP_URL: 'http://x' })).toThrow(/AMQP_URL/);
+      expect(() => loadConfig({ DATA_DIR: tempDir(), RELAY_BATCH: '0' })).toThrow(/RELAY_BATCH/);
     });
 
     it('treats empty strings as unset', () => {

@@ -167,6 +167,22 @@ class Environment {
   @Max(3650)
   EVENTS_RETENTION_DAYS = 30;
 
+  @IsOptional()
+  @Matches(/^amqps?:\/\/.+/, { message: 'AMQP_URL must be an amqp:// or amqps:// URL' })
+  AMQP_URL?: string;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(10)
+  @Max(3_600_000)
+  RELAY_POLL_MS = 1000;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(10_000)
+  RELAY_BATCH = 500;
+
   @Transform(toInt)
   @IsInt()
   @Min(0)
@@ -212,6 +228,10 @@ export interface AppConfig {
   listTotalCacheTtlSeconds: number;
   /** Domain events older than this many days are purged (API.md section 12). */
   eventsRetentionDays: number;
+  /** RabbitMQ: when set, a relay publishes the outbox to the exchange `crm.events`. */
+  amqpUrl: string | null;
+  /** The relay: how often it looks for unpublished events, and how many it publishes at once. */
+  relay: { pollMs: number; batch: number };
   shutdownTimeoutMs: number;
   dataDir: string;
 }
@@ -310,6 +330,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     analyticsCacheTtlSeconds: raw.ANALYTICS_CACHE_TTL_SECONDS,
     listTotalCacheTtlSeconds: raw.LIST_TOTAL_CACHE_TTL_SECONDS,
     eventsRetentionDays: raw.EVENTS_RETENTION_DAYS,
+    amqpUrl: raw.AMQP_URL ?? null,
+    relay: { pollMs: raw.RELAY_POLL_MS, batch: raw.RELAY_BATCH },
     shutdownTimeoutMs: raw.SHUTDOWN_TIMEOUT_MS,
     dataDir: raw.DATA_DIR,
   };

@@ -1,8 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
+import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import type { DomainEvent, EventRecorder } from '../tenancy/unit-of-work';
 import { EventRecord } from './event.entity';
+
+/** The LISTEN/NOTIFY channel that wakes the relay up (src/events/relay.ts). */
+export const RELAY_CHANNEL = 'crm_events';
 
 /** The CloudEvents 1.0 envelope (JSON structured mode) of API.md section 12. */
 export interface EventEnvelope {
@@ -46,6 +50,8 @@ export function envelopeOf(event: DomainEvent, id: string, time: Date): EventEnv
  */
 @Injectable()
 export class OutboxRecorder implements EventRecorder {
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+
   async record(manager: EntityManager, events: DomainEvent[]): Promise<void> {
     const organizations = [...new Set(events.map((e) => e.organizationId))].sort();
     for (const organizationId of organizations) {
@@ -66,5 +72,8 @@ export class OutboxRecorder implements EventRecorder {
       };
     });
     await manager.createQueryBuilder().insert().into(EventRecord).values(rows).execute();
+    // Wakes the relay up right after the commit (only with RabbitMQ: a NOTIFY serializes
+    // commits; the relay also polls, so a lost notification only delays, docs/decisions/0030).
+    if (this.config.amqpUrl) await manager.query(`SELECT pg_notify('${RELAY_CHANNEL}', '')`);
   }
 }

@@ -8,7 +8,14 @@ import { dataSourceOptions } from '../../src/database/data-source-options';
 import { ENTITIES } from '../../src/entities';
 import { EmbeddedDatabase } from '../../src/database/embedded-postgres';
 import { embeddedDatabaseUrl } from '../../src/database/embedded-url';
-import { ADMIN_URL_ENV, databaseUrl, REDIS_ENV, TEMPLATE_ENV, withAdminClient } from './database';
+import {
+  ADMIN_URL_ENV,
+  databaseUrl,
+  RABBITMQ_ENV,
+  REDIS_ENV,
+  TEMPLATE_ENV,
+  withAdminClient,
+} from './database';
 
 declare global {
   var __TEST_EMBEDDED_PG__: EmbeddedDatabase | undefined;
@@ -39,6 +46,23 @@ function redisAnswers(url: string): Promise<boolean> {
     socket.on('error', () => done(false));
     socket.on('connect', () => socket.write('PING\r\n'));
     socket.on('data', (data) => done(data.toString().startsWith('+PONG')));
+  });
+}
+
+/** Whether an AMQP 0-9-1 broker answers the protocol header at the URL (within a second). */
+function rabbitMqAnswers(url: string): Promise<boolean> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = connect({ host: hostname, port: Number(port || 5672) });
+    const done = (ok: boolean): void => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(1000, () => done(false));
+    socket.on('error', () => done(false));
+    socket.on('connect', () => socket.write(Buffer.from('AMQP\x00\x00\x09\x01', 'latin1')));
+    // A Connection.Start method frame (frame type 1) on channel 0.
+    socket.on('data', (data) => done(data[0] === 1 && data.readUInt16BE(1) === 0));
   });
 }
 
@@ -89,6 +113,16 @@ export default async function globalSetup(): Promise<void> {
     throw new Error(`REQUIRE_REDIS=true but no Redis answers at ${redisUrl}`);
   } else {
     console.warn(`\nNo Redis at ${redisUrl}: the Redis-backed cache tests are skipped.\n`);
+  }
+  // The RabbitMQ relay tests likewise (TEST_AMQP_URL, default guest@127.0.0.1:5672), required
+  // by REQUIRE_RABBITMQ=true.
+  const amqpUrl = process.env.TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+  if (await rabbitMqAnswers(amqpUrl)) {
+    process.env[RABBITMQ_ENV] = amqpUrl;
+  } else if (process.env.REQUIRE_RABBITMQ === 'true') {
+    throw new Error(`REQUIRE_RABBITMQ=true but no RabbitMQ answers at ${new URL(amqpUrl).host}`);
+  } else {
+    console.warn(`\nNo RabbitMQ at ${new URL(amqpUrl).host}: the event relay tests are skipped.\n`);
   }
   process.env[ADMIN_URL_ENV] = adminUrl;
   process.env[TEMPLATE_ENV] = template;

@@ -1,0 +1,244 @@
+import {
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+  OnApplicationShutdown,
+} from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { connect, type AmqpConnectionManager, type ChannelWrapper } from 'amqp-connection-manager';
+import type { ConfirmChannel } from 'amqplib';
+import { Client } from 'pg';
+import { DataSource } from 'typeorm';
+import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import { RELAY_CHANNEL } from './outbox.recorder';
+
+/** The durable topic exchange every event is published to, routing key = its type. */
+export const EVENTS_EXCHANGE = 'crm.events';
+export const EVENT_CONTENT_TYPE = 'application/cloudevents+json';
+/** The session-level advisory lock the active relay holds (one per database). */
+const LEADER_LOCK = "hashtextextended('events:relay', 0)";
+/** How often a copy that is not the relay tries to become it. */
+const LEADER_RETRY_MS = 3000;
+/** At shutdown, how long a batch in flight may take to get its confirms before it is abandoned. */
+const SHUTDOWN_GRACE_MS = 3000;
+
+interface Unpublished {
+  seq: string;
+  id: string;
+  type: string;
+  envelope: object;
+}
+
+/**
+ * The outbox relay to RabbitMQ (API.md section 12, docs/decisions/0030), active only when
+ * AMQP_URL is set. Every copy runs one, but only the copy holding a session-level advisory lock
+ * (on a dedicated connection outside the pool) relays; the others retry taking it every few
+ * seconds, and it is freed when the holder's connection closes. The relay publishes the
+ * unpublished events in `seq` order in batches on a confirm channel and sets `published_at` only
+ * once the broker confirmed them: at least once, in commit order per organization. It wakes up
+ * on NOTIFY from the recorder and polls every RELAY_POLL_MS. Requests never wait for it.
+ */
+@Injectable()
+export class EventRelay implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(EventRelay.name);
+  private connection?: AmqpConnectionManager;
+  private channel?: ChannelWrapper;
+  private running?: Promise<void>;
+  private stopping = false;
+  private woken = false;
+  private wake?: () => void;
+  private brokerDown = false;
+  /** Whether this copy is the active relay (holds the lock). */
+  leader = false;
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    const url = this.config.amqpUrl;
+    if (!url) return;
+    const connection = connect([url], {
+      heartbeatIntervalInSeconds: 5,
+      reconnectTimeInSeconds: 1,
+    });
+    this.connection = connection;
+    connection.on('connect', () => {
+      if (this.brokerDown) this.logger.log(`RabbitMQ ${where(url)} is back: relaying resumes`);
+      this.brokerDown = false;
+      this.wakeUp();
+    });
+    connection.on('disconnect', ({ err }: { err: Error }) => {
+      this.brokerLost(url, err);
+      // A batch in flight is abandoned (its unconfirmed messages are not resent by the old
+      // channel behind newer ones) and read again from the outbox: order is kept.
+      this.renewChannel();
+    });
+    connection.on('connectFailed', ({ err }: { err: Error }) => this.brokerLost(url, err));
+    this.channel = this.openChannel();
+    this.running = this.run();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    if (!this.running) return;
+    this.stopping = true;
+    this.wakeUp();
+    let grace: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.running,
+      new Promise((resolve) => (grace = setTimeout(resolve, SHUTDOWN_GRACE_MS))),
+    ]);
+    clearTimeout(grace);
+    await this.channel?.close().catch(() => undefined);
+    await this.connection?.close().catch(() => undefined);
+    await this.running;
+  }
+
+  private brokerLost(url: string, error: Error | undefined): void {
+    if (this.brokerDown || this.stopping) return;
+    this.brokerDown = true;
+    this.logger.warn(
+      `RabbitMQ ${where(url)} unreachable (${error?.message ?? 'connection closed'}): events wait in the outbox until it is back`,
+    );
+  }
+
+  private openChannel(): ChannelWrapper {
+    const channel = this.connection!.createChannel({
+      confirm: true,
+      setup: async (ch: ConfirmChannel) => {
+        await ch.assertExchange(EVENTS_EXCHANGE, 'topic', { durable: true });
+      },
+    });
+    channel.on('error', (error: Error) =>
+      this.logger.warn(`event relay channel: ${error.message}`),
+    );
+    return channel;
+  }
+
+  private renewChannel(): void {
+    if (this.stopping || !this.connection) return;
+    const old = this.channel;
+    this.channel = this.openChannel();
+    void old?.close().catch(() => undefined);
+  }
+
+  private wakeUp(): void {
+    this.woken = true;
+    this.wake?.();
+  }
+
+  /** Waits `ms`, or less when woken up (NOTIFY, broker back, shutdown). */
+  private nap(ms: number): Promise<void> {
+    if (this.woken || this.stopping) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wake = done;
+    });
+  }
+
+  /** Becomes the relay when the lock is free, relays until stopped or the connection fails. */
+  private async run(): Promise<void> {
+    const connectionString = (this.dataSource.options as { url?: string }).url;
+    while (!this.stopping) {
+      const client = new Client({
+        connectionString,
+        keepAlive: true,
+        application_name: 'crm-api event relay',
+      });
+      client.on('error', (error) => this.logger.warn(`event relay database: ${error.message}`));
+      client.on('end', () => {
+        if (this.leader && !this.stopping) this.renewChannel();
+        this.wakeUp();
+      });
+      try {
+        await client.connect();
+        while (!this.stopping && !(await this.tryLead(client))) await this.nap(LEADER_RETRY_MS);
+        if (this.leader) await this.relay(client);
+      } catch (error) {
+        if (!this.stopping) this.logger.warn(`event relay: ${(error as Error).message}`);
+      } finally {
+        const wasLeader = this.leader;
+        this.leader = false;
+        if (wasLeader) {
+          await client.query(`SELECT pg_advisory_unlock(${LEADER_LOCK})`).catch(() => undefined);
+        }
+        await client.end().catch(() => undefined);
+      }
+      if (!this.stopping) await this.nap(LEADER_RETRY_MS);
+    }
+  }
+
+  private async tryLead(client: Client): Promise<boolean> {
+    this.woken = false;
+    const { rows } = await client.query<{ locked: boolean }>(
+      `SELECT pg_try_advisory_lock(${LEADER_LOCK}) AS locked`,
+    );
+    if (!rows[0].locked) return false;
+    this.leader = true;
+    client.on('notification', () => this.wakeUp());
+    await client.query(`LISTEN ${RELAY_CHANNEL}`);
+    this.logger.log('this copy relays the domain events to RabbitMQ');
+    return true;
+  }
+
+  /** The leader's loop: a batch in seq order, its confirms, one UPDATE; then the next. */
+  private async relay(client: Client): Promise<void> {
+    const { pollMs, batch } = this.config.relay;
+    while (!this.stopping) {
+      this.woken = false;
+      const { rows } = await client.query<Unpublished>(
+        'SELECT seq, id, type, envelope FROM events WHERE published_at IS NULL ORDER BY seq LIMIT $1',
+        [batch],
+      );
+      const complete = rows.length ? await this.publish(client, rows) : true;
+      if (!complete || rows.length < batch) await this.nap(pollMs);
+    }
+  }
+
+  /**
+   * Publishes the batch and marks the confirmed events published: all of them, or the events
+   * before the first one that was not confirmed (that one and the rest are read again).
+   */
+  private async publish(client: Client, rows: Unpublished[]): Promise<boolean> {
+    const channel = this.channel!;
+    const results = await Promise.allSettled(
+      rows.map((row) =>
+        channel.publish(EVENTS_EXCHANGE, row.type, Buffer.from(JSON.stringify(row.envelope)), {
+          persistent: true,
+          messageId: row.id,
+          contentType: EVENT_CONTENT_TYPE,
+        }),
+      ),
+    );
+    const failed = results.findIndex((r) => r.status === 'rejected');
+    const confirmed = failed < 0 ? rows.length : failed;
+    if (confirmed) {
+      await client.query(
+        'UPDATE events SET published_at = now() WHERE seq = ANY($1::bigint[]) AND published_at IS NULL',
+        [rows.slice(0, confirmed).map((r) => r.seq)],
+      );
+    }
+    if (failed >= 0 && !this.stopping) {
+      const reason = (results[failed] as PromiseRejectedResult).reason as Error;
+      this.logger.debug(`event relay: batch not confirmed (${reason.message}); retrying`);
+    }
+    return failed < 0;
+  }
+}
+
+/** The broker's address without credentials, for logs. */
+function where(url: string): string {
+  try {
+    const { host } = new URL(url);
+    return host;
+  } catch {
+    return '(AMQP_URL)';
+  }
+}

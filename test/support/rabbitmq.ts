@@ -1,0 +1,91 @@
+import { connect as amqpConnect, type ChannelModel, type ConsumeMessage } from 'amqplib';
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { RABBITMQ_ENV } from './database';
+
+/** The real RabbitMQ the relay tests run against (the global setup checked that it answers). */
+export const AMQP_URL = process.env[RABBITMQ_ENV] ?? 'amqp://guest:guest@127.0.0.1:5672';
+
+/** `describe` when a RabbitMQ answered in the global setup, else `describe.skip`. */
+export const describeOnRabbitMq = process.env[RABBITMQ_ENV] ? describe : describe.skip;
+
+export interface Capture {
+  /** Every message received, in arrival order. */
+  messages: ConsumeMessage[];
+  /** Waits until `done(messages)` holds (polling), or fails after `timeoutMs`. */
+  until: (done: (messages: ConsumeMessage[]) => boolean, timeoutMs?: number) => Promise<void>;
+  close: () => Promise<void>;
+}
+
+/** An exclusive, auto-deleted queue bound to `exchange` with `#`, consumed into an array. */
+export async function capture(exchange: string): Promise<Capture> {
+  const connection: ChannelModel = await amqpConnect(AMQP_URL);
+  const channel = await connection.createChannel();
+  await channel.assertExchange(exchange, 'topic', { durable: true });
+  const { queue } = await channel.assertQueue('', { exclusive: true, autoDelete: true });
+  await channel.bindQueue(queue, exchange, '#');
+  const messages: ConsumeMessage[] = [];
+  await channel.consume(queue, (message) => message && messages.push(message), { noAck: true });
+  return {
+    messages,
+    until: async (done, timeoutMs = 10_000) => {
+      const deadline = Date.now() + timeoutMs;
+      while (!done(messages)) {
+        if (Date.now() > deadline) throw new Error(`timed out with ${messages.length} messages`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    },
+    close: () => connection.close(),
+  };
+}
+
+export interface Proxy {
+  /** amqp://guest:guest@127.0.0.1:<proxy port> (the credentials of AMQP_URL). */
+  url: string;
+  /** Stops accepting and destroys every open connection: the broker is "down". */
+  cut: () => Promise<void>;
+  /** Accepts connections again on the same port. */
+  restore: () => Promise<void>;
+  close: () => Promise<void>;
+}
+
+/** A TCP proxy to the broker that the test can cut and restore (node:net). */
+export async function brokerProxy(): Promise<Proxy> {
+  const target = new URL(AMQP_URL);
+  const sockets = new Set<Socket>();
+  let server: Server | undefined;
+  let port = 0;
+  const listen = (): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const s = createServer((client) => {
+        const upstream = connect({ host: target.hostname, port: Number(target.port || 5672) });
+        for (const socket of [client, upstream]) {
+          sockets.add(socket);
+          socket.on('error', () => undefined);
+          socket.on('close', () => {
+            sockets.delete(socket);
+            client.destroy();
+            upstream.destroy();
+          });
+        }
+        client.pipe(upstream);
+        upstream.pipe(client);
+      });
+      s.on('error', reject);
+      s.listen(port, '127.0.0.1', () => {
+        port = (s.address() as { port: number }).port;
+        server = s;
+        resolve();
+      });
+    });
+  const stop = (): Promise<void> => {
+    const s = server;
+    server = undefined;
+    for (const socket of sockets) socket.destroy();
+    sockets.clear();
+    return new Promise((resolve) => (s ? s.close(() => resolve()) : resolve()));
+  };
+  await listen();
+  const url = new URL(AMQP_URL);
+  url.host = `127.0.0.1:${port}`;
+  return { url: url.toString(), cut: stop, restore: listen, close: stop };
+}
