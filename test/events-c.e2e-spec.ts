@@ -3,6 +3,7 @@ import type { Response, Test } from 'supertest';
 import { as, createTeam, type Session, type Team } from './support/api';
 import { ISO_TIMESTAMP, UUID } from './support/resource';
 import { createTestApp, type TestApp } from './support/test-app';
+import type { Envelope } from './support/events';
 
 /*
  * The domain events (API.md section 12) of the contact, company, lead and CSV import write
@@ -18,19 +19,6 @@ const CONTACTS = `${API}/contacts`;
 const COMPANIES = `${API}/companies`;
 const LEADS = `${API}/leads`;
 
-interface Envelope {
-  specversion: string;
-  id: string;
-  type: string;
-  source: string;
-  subject: string;
-  time: string;
-  datacontenttype: string;
-  organizationid: string;
-  actorid: string | null;
-  requestid: string | null;
-  data: Record<string, unknown>;
-}
 interface Page<T> {
   items: T[];
   nextCursor: string | null;

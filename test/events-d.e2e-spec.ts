@@ -3,6 +3,7 @@ import type { Response, Test } from 'supertest';
 import { as, createTeam, type Session, type Team } from './support/api';
 import { ISO_TIMESTAMP, UUID } from './support/resource';
 import { createTestApp, type TestApp } from './support/test-app';
+import type { Envelope } from './support/events';
 
 /*
  * The domain events (API.md section 12) of the deal, task, activity and pipeline write paths:
@@ -17,19 +18,6 @@ const DEALS = `${API}/deals`;
 const TASKS = `${API}/tasks`;
 const PIPELINES = `${API}/pipelines`;
 
-interface Envelope {
-  specversion: string;
-  id: string;
-  type: string;
-  source: string;
-  subject: string;
-  time: string;
-  datacontenttype: string;
-  organizationid: string;
-  actorid: string | null;
-  requestid: string | null;
-  data: Record<string, unknown>;
-}
 interface Page<T> {
   items: T[];
   nextCursor: string | null;

@@ -10,6 +10,7 @@ import {
   type Team,
 } from './support/api';
 import { createTestApp, type TestApp } from './support/test-app';
+import type { Envelope } from './support/events';
 
 /*
  * Domain events (API.md section 12) of registration, organizations and members: each write
@@ -26,19 +27,6 @@ const MEMBERS = `${CURRENT}/members`;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
-interface Envelope {
-  specversion: string;
-  id: string;
-  type: string;
-  source: string;
-  subject: string;
-  time: string;
-  datacontenttype: string;
-  organizationid: string;
-  actorid: string | null;
-  requestid: string | null;
-  data: Record<string, unknown>;
-}
 interface MemberBody {
   userId: string;
   email: string;

@@ -2,6 +2,7 @@ import { EventRetention } from '../src/events/event-retention';
 import { as, createTeam, expectError, type Session, type Team } from './support/api';
 import { expectValidation } from './support/resource';
 import { createTestApp, type TestApp } from './support/test-app';
+import type { Envelope } from './support/events';
 
 /**
  * The event log API (API.md section 12): GET /events and GET /events/{id}, their filters, keyset
@@ -9,19 +10,6 @@ import { createTestApp, type TestApp } from './support/test-app';
  * its module (test/events-*.e2e-spec.ts).
  */
 
-interface Envelope {
-  specversion: string;
-  id: string;
-  type: string;
-  source: string;
-  subject: string;
-  time: string;
-  datacontenttype: string;
-  organizationid: string;
-  actorid: string | null;
-  requestid: string | null;
-  data: Record<string, unknown>;
-}
 interface Page {
   items: Envelope[];
   nextCursor?: string | null;
