@@ -1,27 +1,17 @@
+import { Body, Controller, Query } from '@nestjs/common';
+import { ApiTags } from '@nestjs/swagger';
 import {
-  Body,
-  Controller,
-  Delete,
-  Get,
-  HttpCode,
-  HttpStatus,
-  Post,
-  Put,
-  Query,
-} from '@nestjs/common';
-import {
-  ApiCreatedResponse,
-  ApiNoContentResponse,
-  ApiOkResponse,
-  ApiOperation,
-  ApiTags,
-} from '@nestjs/swagger';
-import { Roles } from '../../tenancy/access/access.decorator';
+  TenantCreate,
+  TenantDelete,
+  TenantGet,
+  TenantList,
+  TenantPut,
+} from '../../tenancy/access/tenant-routes.decorator';
 import { ApiError } from '../../common/decorators/api-error.decorator';
 import { CurrentActor } from '../../tenancy/access/context.decorators';
 import { ErrorCode } from '../../common/errors/error-code.enum';
 import type { Actor } from '../../tenancy/actor';
-import { ApiListResponse, type ListResult } from '../../common/pagination/list-result.dto';
+import type { ListResult } from '../../common/pagination/list-result.dto';
 import { UuidParam } from '../../common/pipes/validation';
 import { ContactsService } from './contacts.service';
 import { ContactInputDto, ContactListQueryDto } from './dto/contact-input.dto';
@@ -34,10 +24,11 @@ const VISIBILITY = 'Members see only the contacts they own; others answer 404.';
 export class ContactsController {
   constructor(private readonly contacts: ContactsService) {}
 
-  @Get()
-  @Roles()
-  @ApiOperation({ summary: 'List and search contacts', description: VISIBILITY })
-  @ApiListResponse(ContactDto)
+  @TenantList('', {
+    summary: 'List and search contacts',
+    description: VISIBILITY,
+    type: ContactDto,
+  })
   list(
     @CurrentActor() actor: Actor,
     @Query() query: ContactListQueryDto,
@@ -45,14 +36,12 @@ export class ContactsController {
     return this.contacts.list(actor, query);
   }
 
-  @Post()
-  @Roles()
-  @ApiOperation({
+  @TenantCreate('', {
     summary: 'Create a contact',
     description:
       'companyId, when given, must name a company visible to the caller (404 otherwise).',
+    type: ContactDto,
   })
-  @ApiCreatedResponse({ type: ContactDto })
   @ApiError(
     403,
     [ErrorCode.NOT_A_MEMBER, ErrorCode.FORBIDDEN],
@@ -65,23 +54,17 @@ export class ContactsController {
     return this.contacts.create(actor, body);
   }
 
-  @Get(':id')
-  @Roles()
-  @ApiOperation({ summary: 'Get a contact', description: VISIBILITY })
-  @ApiOkResponse({ type: ContactDto })
-  @ApiError(404, [ErrorCode.NOT_FOUND])
+  @TenantGet(':id', { summary: 'Get a contact', description: VISIBILITY, type: ContactDto })
   get(@CurrentActor() actor: Actor, @UuidParam('id') id: string): Promise<ContactDto> {
     return this.contacts.get(actor, id);
   }
 
-  @Put(':id')
-  @Roles()
-  @ApiOperation({
+  @TenantPut(':id', {
     summary: 'Replace a contact',
     description:
       'name, email, phone and companyId are replaced (absent email/phone/companyId become null); ownerId changes only when given. A new companyId must name a company visible to the caller (404 otherwise).',
+    type: ContactDto,
   })
-  @ApiOkResponse({ type: ContactDto })
   @ApiError(
     403,
     [ErrorCode.NOT_A_MEMBER, ErrorCode.FORBIDDEN],
@@ -102,12 +85,7 @@ export class ContactsController {
     return this.contacts.replace(actor, id, body);
   }
 
-  @Delete(':id')
-  @Roles()
-  @HttpCode(HttpStatus.NO_CONTENT)
-  @ApiOperation({ summary: 'Delete a contact without deals' })
-  @ApiNoContentResponse({ description: 'Deleted' })
-  @ApiError(404, [ErrorCode.NOT_FOUND])
+  @TenantDelete(':id', { summary: 'Delete a contact without deals' })
   @ApiError(409, [ErrorCode.CONTACT_HAS_DEALS])
   remove(@CurrentActor() actor: Actor, @UuidParam('id') id: string): Promise<void> {
     return this.contacts.remove(actor, id);
