@@ -1,10 +1,8 @@
-import { Controller, Get, Query } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ApiError } from '../common/decorators/api-error.decorator';
-import { ErrorCode } from '../common/errors/error-code.enum';
-import { ApiListResponse, type ListResult } from '../common/pagination/list-result.dto';
+import { Controller, Query } from '@nestjs/common';
+import { ApiTags } from '@nestjs/swagger';
+import type { ListResult } from '../common/pagination/list-result.dto';
 import { UuidParam } from '../common/pipes/validation';
-import { Roles } from '../tenancy/access/access.decorator';
+import { TenantGet, TenantList } from '../tenancy/access/tenant-routes.decorator';
 import { CurrentActor } from '../tenancy/access/context.decorators';
 import type { Actor } from '../tenancy/actor';
 import { Role } from '../tenancy/role';
@@ -20,10 +18,12 @@ const ABOUT =
 export class EventsController {
   constructor(private readonly events: EventsService) {}
 
-  @Get()
-  @Roles(Role.OWNER, Role.ADMIN)
-  @ApiOperation({ summary: "List the organization's domain events", description: ABOUT })
-  @ApiListResponse(EventEnvelopeDto)
+  @TenantList('', {
+    summary: "List the organization's domain events",
+    description: ABOUT,
+    type: EventEnvelopeDto,
+    roles: [Role.OWNER, Role.ADMIN],
+  })
   list(
     @CurrentActor() actor: Actor,
     @Query() query: EventListQueryDto,
@@ -31,11 +31,12 @@ export class EventsController {
     return this.events.list(actor, query);
   }
 
-  @Get(':id')
-  @Roles(Role.OWNER, Role.ADMIN)
-  @ApiOperation({ summary: 'Get one domain event (its envelope)', description: ABOUT })
-  @ApiOkResponse({ type: EventEnvelopeDto })
-  @ApiError(404, [ErrorCode.NOT_FOUND])
+  @TenantGet(':id', {
+    summary: 'Get one domain event (its envelope)',
+    description: ABOUT,
+    type: EventEnvelopeDto,
+    roles: [Role.OWNER, Role.ADMIN],
+  })
   get(@CurrentActor() actor: Actor, @UuidParam('id') id: string): Promise<EventEnvelopeDto> {
     return this.events.get(actor, id);
   }

@@ -1,12 +1,12 @@
-import { Body, Controller, Get, Post, Query } from '@nestjs/common';
-import { ApiCreatedResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { Roles } from '../../tenancy/access/access.decorator';
+import { Body, Controller, Query } from '@nestjs/common';
+import { ApiTags } from '@nestjs/swagger';
+import { TenantCreate, TenantList } from '../../tenancy/access/tenant-routes.decorator';
 import { ApiError } from '../../common/decorators/api-error.decorator';
 import { CurrentActor } from '../../tenancy/access/context.decorators';
 import { ErrorCode } from '../../common/errors/error-code.enum';
 import type { Actor } from '../../tenancy/actor';
 import { ListQueryDto } from '../../common/pagination/list-query.dto';
-import { ApiListResponse, type ListResult } from '../../common/pagination/list-result.dto';
+import type { ListResult } from '../../common/pagination/list-result.dto';
 import { UuidParam } from '../../common/pipes/validation';
 import { ActivitiesService } from './activities.service';
 import { ActivityDto, CreateActivityDto } from './dto/activity.dto';
@@ -16,13 +16,12 @@ import { ActivityDto, CreateActivityDto } from './dto/activity.dto';
 export class ActivitiesController {
   constructor(private readonly activities: ActivitiesService) {}
 
-  @Get()
-  @Roles()
-  @ApiOperation({
+  @TenantList('', {
     summary: "A deal's activity timeline, newest first",
     description: 'Members see the timeline of deals they own only.',
+    type: ActivityDto,
   })
-  @ApiListResponse(ActivityDto)
+  // The deal named by the controller's :dealId (not in the route's own path, so not automatic).
   @ApiError(404, [ErrorCode.NOT_FOUND])
   list(
     @CurrentActor() actor: Actor,
@@ -32,10 +31,7 @@ export class ActivitiesController {
     return this.activities.list(actor, dealId, query);
   }
 
-  @Post()
-  @Roles()
-  @ApiOperation({ summary: 'Comment on a deal' })
-  @ApiCreatedResponse({ type: ActivityDto })
+  @TenantCreate('', { summary: 'Comment on a deal', type: ActivityDto })
   @ApiError(404, [ErrorCode.NOT_FOUND])
   comment(
     @CurrentActor() actor: Actor,

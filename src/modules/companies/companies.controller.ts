@@ -1,27 +1,17 @@
+import { Body, Controller, Query } from '@nestjs/common';
+import { ApiTags } from '@nestjs/swagger';
 import {
-  Body,
-  Controller,
-  Delete,
-  Get,
-  HttpCode,
-  HttpStatus,
-  Patch,
-  Post,
-  Query,
-} from '@nestjs/common';
-import {
-  ApiCreatedResponse,
-  ApiNoContentResponse,
-  ApiOkResponse,
-  ApiOperation,
-  ApiTags,
-} from '@nestjs/swagger';
-import { Roles } from '../../tenancy/access/access.decorator';
+  TenantCreate,
+  TenantDelete,
+  TenantGet,
+  TenantList,
+  TenantPatch,
+} from '../../tenancy/access/tenant-routes.decorator';
 import { ApiError } from '../../common/decorators/api-error.decorator';
 import { CurrentActor } from '../../tenancy/access/context.decorators';
 import { ErrorCode } from '../../common/errors/error-code.enum';
 import type { Actor } from '../../tenancy/actor';
-import { ApiListResponse, type ListResult } from '../../common/pagination/list-result.dto';
+import type { ListResult } from '../../common/pagination/list-result.dto';
 import { UuidParam } from '../../common/pipes/validation';
 import { ContactListFiltersDto } from '../contacts/dto/contact-input.dto';
 import { ContactDto } from '../contacts/dto/contact.dto';
@@ -36,10 +26,11 @@ const VISIBILITY = 'Members see only the companies they own; others answer 404.'
 export class CompaniesController {
   constructor(private readonly companies: CompaniesService) {}
 
-  @Get()
-  @Roles()
-  @ApiOperation({ summary: 'List and search companies', description: VISIBILITY })
-  @ApiListResponse(CompanyDto)
+  @TenantList('', {
+    summary: 'List and search companies',
+    description: VISIBILITY,
+    type: CompanyDto,
+  })
   list(
     @CurrentActor() actor: Actor,
     @Query() query: CompanyListQueryDto,
@@ -47,14 +38,12 @@ export class CompaniesController {
     return this.companies.list(actor, query);
   }
 
-  @Post()
-  @Roles()
-  @ApiOperation({
+  @TenantCreate('', {
     summary: 'Create a company',
     description:
       'domain is stored lower-cased and is unique in the organization; socialProfiles default to [].',
+    type: CompanyDto,
   })
-  @ApiCreatedResponse({ type: CompanyDto })
   @ApiError(
     403,
     [ErrorCode.NOT_A_MEMBER, ErrorCode.FORBIDDEN],
@@ -66,24 +55,17 @@ export class CompaniesController {
     return this.companies.create(actor, body);
   }
 
-  @Get(':id')
-  @Roles()
-  @ApiOperation({ summary: 'Get a company', description: VISIBILITY })
-  @ApiOkResponse({ type: CompanyDto })
-  @ApiError(404, [ErrorCode.NOT_FOUND])
+  @TenantGet(':id', { summary: 'Get a company', description: VISIBILITY, type: CompanyDto })
   get(@CurrentActor() actor: Actor, @UuidParam('id') id: string): Promise<CompanyDto> {
     return this.companies.get(actor, id);
   }
 
-  @Get(':id/contacts')
-  @Roles()
-  @ApiOperation({
+  @TenantList(':id/contacts', {
     summary: "List a company's contacts",
     description:
       'The company must be visible to the caller (404 otherwise); the contacts listed are those the caller sees (members: their own). Same filters, ordering and pages as GET /contacts.',
+    type: ContactDto,
   })
-  @ApiListResponse(ContactDto)
-  @ApiError(404, [ErrorCode.NOT_FOUND])
   contacts(
     @CurrentActor() actor: Actor,
     @UuidParam('id') id: string,
@@ -92,20 +74,17 @@ export class CompaniesController {
     return this.companies.contactsOf(actor, id, query);
   }
 
-  @Patch(':id')
-  @Roles()
-  @ApiOperation({
+  @TenantPatch(':id', {
     summary: 'Change a company (any subset of its fields)',
     description:
       'Absent properties stay; null clears domain, industry, phone and address (not name, socialProfiles or ownerId). address and socialProfiles are replaced as a whole.',
+    type: CompanyDto,
   })
-  @ApiOkResponse({ type: CompanyDto })
   @ApiError(
     403,
     [ErrorCode.NOT_A_MEMBER, ErrorCode.FORBIDDEN],
     'FORBIDDEN: a member changing ownerId',
   )
-  @ApiError(404, [ErrorCode.NOT_FOUND])
   @ApiError(409, [ErrorCode.COMPANY_DOMAIN_TAKEN])
   @ApiError(422, [ErrorCode.INVALID_OWNER])
   update(
@@ -116,15 +95,10 @@ export class CompaniesController {
     return this.companies.update(actor, id, body);
   }
 
-  @Delete(':id')
-  @Roles()
-  @HttpCode(HttpStatus.NO_CONTENT)
-  @ApiOperation({
+  @TenantDelete(':id', {
     summary: 'Delete a company',
     description: 'Its contacts stay and are unlinked (their companyId becomes null).',
   })
-  @ApiNoContentResponse({ description: 'Deleted' })
-  @ApiError(404, [ErrorCode.NOT_FOUND])
   remove(@CurrentActor() actor: Actor, @UuidParam('id') id: string): Promise<void> {
     return this.companies.remove(actor, id);
   }

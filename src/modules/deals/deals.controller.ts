@@ -1,28 +1,18 @@
+import { Body, Controller, Query } from '@nestjs/common';
+import { ApiBody, ApiTags } from '@nestjs/swagger';
 import {
-  Body,
-  Controller,
-  Delete,
-  Get,
-  HttpCode,
-  HttpStatus,
-  Patch,
-  Post,
-  Query,
-} from '@nestjs/common';
-import {
-  ApiBody,
-  ApiCreatedResponse,
-  ApiNoContentResponse,
-  ApiOkResponse,
-  ApiOperation,
-  ApiTags,
-} from '@nestjs/swagger';
-import { Roles } from '../../tenancy/access/access.decorator';
+  TenantAction,
+  TenantCreate,
+  TenantDelete,
+  TenantGet,
+  TenantList,
+  TenantPatch,
+} from '../../tenancy/access/tenant-routes.decorator';
 import { ApiError } from '../../common/decorators/api-error.decorator';
 import { CurrentActor } from '../../tenancy/access/context.decorators';
 import { ErrorCode } from '../../common/errors/error-code.enum';
 import type { Actor } from '../../tenancy/actor';
-import { ApiListResponse, type ListResult } from '../../common/pagination/list-result.dto';
+import type { ListResult } from '../../common/pagination/list-result.dto';
 import { UuidParam } from '../../common/pipes/validation';
 import { DealsService } from './deals.service';
 import {
@@ -45,10 +35,11 @@ const RULES =
 export class DealsController {
   constructor(private readonly deals: DealsService) {}
 
-  @Get()
-  @Roles()
-  @ApiOperation({ summary: 'List deals', description: 'Members see only the deals they own.' })
-  @ApiListResponse(DealDto)
+  @TenantList('', {
+    summary: 'List deals',
+    description: 'Members see only the deals they own.',
+    type: DealDto,
+  })
   list(
     @CurrentActor() actor: Actor,
     @Query() query: DealListQueryDto,
@@ -56,9 +47,7 @@ export class DealsController {
     return this.deals.list(actor, query);
   }
 
-  @Post()
-  @Roles()
-  @ApiOperation({
+  @TenantCreate('', {
     summary: 'Create a deal for a visible contact',
     description:
       `${RULES} A deal is created in status new unless \`status\` says otherwise; a later status ` +
@@ -66,8 +55,8 @@ export class DealsController {
       'deal_created, as PATCH would: in_progress is new -> in_progress; won is new -> in_progress -> won ' +
       '(and the stage moves from the first stage to closed); lost is new -> lost (stage to closed). ' +
       'The rules of each step apply (won needs amount > 0).',
+    type: DealDto,
   })
-  @ApiCreatedResponse({ type: DealDto })
   @ApiError(403, [ErrorCode.NOT_A_MEMBER, ErrorCode.FORBIDDEN])
   @ApiError(404, [ErrorCode.NOT_FOUND], 'NOT_FOUND: the contact is not visible')
   @ApiError(422, [
@@ -80,21 +69,17 @@ export class DealsController {
     return this.deals.create(actor, body);
   }
 
-  @Get(':id')
-  @Roles()
-  @ApiOperation({ summary: 'Get a deal' })
-  @ApiOkResponse({ type: DealDto })
-  @ApiError(404, [ErrorCode.NOT_FOUND])
+  @TenantGet(':id', { summary: 'Get a deal', type: DealDto })
   get(@CurrentActor() actor: Actor, @UuidParam('id') id: string): Promise<DealDto> {
     return this.deals.get(actor, id);
   }
 
-  @Patch(':id')
-  @Roles()
-  @ApiOperation({ summary: 'Change a deal (any subset of its fields)', description: RULES })
-  @ApiOkResponse({ type: DealDto })
+  @TenantPatch(':id', {
+    summary: 'Change a deal (any subset of its fields)',
+    description: RULES,
+    type: DealDto,
+  })
   @ApiError(403, [ErrorCode.NOT_A_MEMBER, ErrorCode.FORBIDDEN, ErrorCode.STAGE_ROLLBACK_FORBIDDEN])
-  @ApiError(404, [ErrorCode.NOT_FOUND])
   @ApiError(409, [ErrorCode.INVALID_STATUS_TRANSITION])
   @ApiError(422, [
     ErrorCode.AMOUNT_REQUIRED_TO_WIN,
@@ -110,16 +95,12 @@ export class DealsController {
     return this.deals.update(actor, id, body);
   }
 
-  @Post(':id/move-stage')
-  @Roles()
-  @HttpCode(HttpStatus.OK)
-  @ApiOperation({
+  @TenantAction(':id/move-stage', {
     summary: 'Move a deal to a stage (same rules as PATCH {stage})',
     description: RULES,
+    type: DealDto,
   })
-  @ApiOkResponse({ type: DealDto })
   @ApiError(403, [ErrorCode.NOT_A_MEMBER, ErrorCode.STAGE_ROLLBACK_FORBIDDEN])
-  @ApiError(404, [ErrorCode.NOT_FOUND])
   @ApiError(422, [ErrorCode.INVALID_STAGE])
   moveStage(
     @CurrentActor() actor: Actor,
@@ -129,12 +110,11 @@ export class DealsController {
     return this.deals.moveStage(actor, id, body.stage);
   }
 
-  @Post(':id/win')
-  @Roles()
-  @HttpCode(HttpStatus.OK)
-  @ApiOperation({ summary: 'Win a deal (same rules as PATCH {status: won})', description: RULES })
-  @ApiOkResponse({ type: DealDto })
-  @ApiError(404, [ErrorCode.NOT_FOUND])
+  @TenantAction(':id/win', {
+    summary: 'Win a deal (same rules as PATCH {status: won})',
+    description: RULES,
+    type: DealDto,
+  })
   @ApiError(409, [ErrorCode.INVALID_STATUS_TRANSITION])
   @ApiError(422, [ErrorCode.AMOUNT_REQUIRED_TO_WIN])
   @ApiBody({ type: WinDealDto, required: false, description: 'No properties; may be omitted' })
@@ -147,15 +127,11 @@ export class DealsController {
     return this.deals.win(actor, id);
   }
 
-  @Post(':id/lose')
-  @Roles()
-  @HttpCode(HttpStatus.OK)
-  @ApiOperation({
+  @TenantAction(':id/lose', {
     summary: 'Lose a deal with a reason (same rules as PATCH {status: lost})',
     description: RULES,
+    type: DealDto,
   })
-  @ApiOkResponse({ type: DealDto })
-  @ApiError(404, [ErrorCode.NOT_FOUND])
   @ApiError(409, [ErrorCode.INVALID_STATUS_TRANSITION])
   lose(
     @CurrentActor() actor: Actor,
@@ -165,12 +141,7 @@ export class DealsController {
     return this.deals.lose(actor, id, body.reason);
   }
 
-  @Delete(':id')
-  @Roles()
-  @HttpCode(HttpStatus.NO_CONTENT)
-  @ApiOperation({ summary: 'Delete a deal with its tasks and activities' })
-  @ApiNoContentResponse({ description: 'Deleted' })
-  @ApiError(404, [ErrorCode.NOT_FOUND])
+  @TenantDelete(':id', { summary: 'Delete a deal with its tasks and activities' })
   remove(@CurrentActor() actor: Actor, @UuidParam('id') id: string): Promise<void> {
     return this.deals.remove(actor, id);
   }

@@ -1,27 +1,19 @@
-import {
-  Body,
-  Controller,
-  Delete,
-  Get,
-  HttpCode,
-  HttpStatus,
-  Patch,
-  Post,
-  Query,
-} from '@nestjs/common';
-import {
-  ApiCreatedResponse,
-  ApiNoContentResponse,
-  ApiOkResponse,
-  ApiOperation,
-  ApiTags,
-} from '@nestjs/swagger';
+import { Body, Controller, Post, Query } from '@nestjs/common';
+import { ApiCreatedResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Roles } from '../../tenancy/access/access.decorator';
+import {
+  TenantAction,
+  TenantCreate,
+  TenantDelete,
+  TenantGet,
+  TenantList,
+  TenantPatch,
+} from '../../tenancy/access/tenant-routes.decorator';
 import { ApiError } from '../../common/decorators/api-error.decorator';
 import { CurrentActor } from '../../tenancy/access/context.decorators';
 import { ErrorCode } from '../../common/errors/error-code.enum';
 import type { Actor } from '../../tenancy/actor';
-import { ApiListResponse, type ListResult } from '../../common/pagination/list-result.dto';
+import type { ListResult } from '../../common/pagination/list-result.dto';
 import { UuidParam } from '../../common/pipes/validation';
 import {
   ConvertLeadDto,
@@ -63,13 +55,11 @@ const CONVERSION =
 export class LeadsController {
   constructor(private readonly leads: LeadsService) {}
 
-  @Get()
-  @Roles()
-  @ApiOperation({
+  @TenantList('', {
     summary: 'List and search leads',
     description: `${VISIBILITY} orderBy createdAt (default) or name; ties by id.`,
+    type: LeadDto,
   })
-  @ApiListResponse(LeadDto)
   list(
     @CurrentActor() actor: Actor,
     @Query() query: LeadListQueryDto,
@@ -77,14 +67,12 @@ export class LeadsController {
     return this.leads.list(actor, query);
   }
 
-  @Post()
-  @Roles()
-  @ApiOperation({
+  @TenantCreate('', {
     summary: 'Create a lead',
     description:
       'The status starts new (it is not part of the body). Emails are not unique among leads.',
+    type: LeadDto,
   })
-  @ApiCreatedResponse({ type: LeadDto })
   @ApiError(
     403,
     [ErrorCode.NOT_A_MEMBER, ErrorCode.FORBIDDEN],
@@ -95,28 +83,21 @@ export class LeadsController {
     return this.leads.create(actor, body);
   }
 
-  @Get(':id')
-  @Roles()
-  @ApiOperation({ summary: 'Get a lead', description: VISIBILITY })
-  @ApiOkResponse({ type: LeadDto })
-  @ApiError(404, [ErrorCode.NOT_FOUND])
+  @TenantGet(':id', { summary: 'Get a lead', description: VISIBILITY, type: LeadDto })
   get(@CurrentActor() actor: Actor, @UuidParam('id') id: string): Promise<LeadDto> {
     return this.leads.get(actor, id);
   }
 
-  @Patch(':id')
-  @Roles()
-  @ApiOperation({
+  @TenantPatch(':id', {
     summary: 'Change a lead (any subset of its fields)',
     description: `Absent fields stay; email, phone, companyName and source may be cleared with null. ${STATUS_FLOW} Changing nothing writes nothing (updatedAt unchanged).`,
+    type: LeadDto,
   })
-  @ApiOkResponse({ type: LeadDto })
   @ApiError(
     403,
     [ErrorCode.NOT_A_MEMBER, ErrorCode.FORBIDDEN],
     'FORBIDDEN: a member changing ownerId',
   )
-  @ApiError(404, [ErrorCode.NOT_FOUND])
   @ApiError(409, [ErrorCode.LEAD_ALREADY_CONVERTED, ErrorCode.INVALID_LEAD_STATUS])
   @ApiError(422, [ErrorCode.INVALID_OWNER])
   update(
@@ -127,43 +108,30 @@ export class LeadsController {
     return this.leads.update(actor, id, body);
   }
 
-  @Delete(':id')
-  @Roles()
-  @HttpCode(HttpStatus.NO_CONTENT)
-  @ApiOperation({
+  @TenantDelete(':id', {
     summary: 'Delete a lead',
     description:
       'Any lead, converted ones included: the contact, company and deal of a conversion stay.',
   })
-  @ApiNoContentResponse({ description: 'Deleted' })
-  @ApiError(404, [ErrorCode.NOT_FOUND])
   remove(@CurrentActor() actor: Actor, @UuidParam('id') id: string): Promise<void> {
     return this.leads.remove(actor, id);
   }
 
-  @Post(':id/qualify')
-  @Roles()
-  @HttpCode(HttpStatus.OK)
-  @ApiOperation({
+  @TenantAction(':id/qualify', {
     summary: 'Qualify a lead',
     description: `From new or contacted; qualifying a qualified lead is a no-op (200, nothing written). ${STATUS_FLOW}`,
+    type: LeadDto,
   })
-  @ApiOkResponse({ type: LeadDto })
-  @ApiError(404, [ErrorCode.NOT_FOUND])
   @ApiError(409, [ErrorCode.LEAD_ALREADY_CONVERTED, ErrorCode.INVALID_LEAD_STATUS])
   qualify(@CurrentActor() actor: Actor, @UuidParam('id') id: string): Promise<LeadDto> {
     return this.leads.qualify(actor, id);
   }
 
-  @Post(':id/disqualify')
-  @Roles()
-  @HttpCode(HttpStatus.OK)
-  @ApiOperation({
+  @TenantAction(':id/disqualify', {
     summary: 'Disqualify a lead with a reason',
     description: `From new, contacted or qualified; sets disqualifyReason. Disqualifying a disqualified lead: 409 INVALID_LEAD_STATUS (its reason stays). ${STATUS_FLOW}`,
+    type: LeadDto,
   })
-  @ApiOkResponse({ type: LeadDto })
-  @ApiError(404, [ErrorCode.NOT_FOUND])
   @ApiError(409, [ErrorCode.LEAD_ALREADY_CONVERTED, ErrorCode.INVALID_LEAD_STATUS])
   disqualify(
     @CurrentActor() actor: Actor,

@@ -1,27 +1,17 @@
+import { Body, Controller, Query } from '@nestjs/common';
+import { ApiTags } from '@nestjs/swagger';
 import {
-  Body,
-  Controller,
-  Delete,
-  Get,
-  HttpCode,
-  HttpStatus,
-  Patch,
-  Post,
-  Query,
-} from '@nestjs/common';
-import {
-  ApiCreatedResponse,
-  ApiNoContentResponse,
-  ApiOkResponse,
-  ApiOperation,
-  ApiTags,
-} from '@nestjs/swagger';
-import { Roles } from '../../tenancy/access/access.decorator';
+  TenantCreate,
+  TenantDelete,
+  TenantGet,
+  TenantList,
+  TenantPatch,
+} from '../../tenancy/access/tenant-routes.decorator';
 import { ApiError } from '../../common/decorators/api-error.decorator';
 import { CurrentActor } from '../../tenancy/access/context.decorators';
 import { ErrorCode } from '../../common/errors/error-code.enum';
 import type { Actor } from '../../tenancy/actor';
-import { ApiListResponse, type ListResult } from '../../common/pagination/list-result.dto';
+import type { ListResult } from '../../common/pagination/list-result.dto';
 import { UuidParam } from '../../common/pipes/validation';
 import { CreateTaskDto, TaskListQueryDto, UpdateTaskDto } from './dto/task-input.dto';
 import { TaskDto } from './dto/task.dto';
@@ -37,16 +27,14 @@ const DUE_DATE =
 export class TasksController {
   constructor(private readonly tasks: TasksService) {}
 
-  @Get()
-  @Roles()
-  @ApiOperation({
+  @TenantList('', {
     summary: 'List tasks',
     description:
       `${VISIBILITY} Filters combine with AND. dueBefore and dueAfter are inclusive. ` +
       'overdue=true: open tasks due before today (UTC); overdue=false: every other task (done, or due today or later). ' +
       'A dealId the caller cannot see gives an empty list. Default order: createdAt desc; ties by id.',
+    type: TaskDto,
   })
-  @ApiListResponse(TaskDto)
   list(
     @CurrentActor() actor: Actor,
     @Query() query: TaskListQueryDto,
@@ -54,36 +42,27 @@ export class TasksController {
     return this.tasks.list(actor, query);
   }
 
-  @Post()
-  @Roles()
-  @ApiOperation({
+  @TenantCreate('', {
     summary: 'Create a task on a visible deal',
     description: `${DUE_DATE} Writes a task_created {taskId, title} activity on the deal in the same transaction.`,
+    type: TaskDto,
   })
-  @ApiCreatedResponse({ type: TaskDto })
   @ApiError(404, [ErrorCode.NOT_FOUND], 'NOT_FOUND: the deal is not visible')
   @ApiError(422, [ErrorCode.DUE_DATE_IN_PAST])
   create(@CurrentActor() actor: Actor, @Body() body: CreateTaskDto): Promise<TaskDto> {
     return this.tasks.create(actor, body);
   }
 
-  @Get(':id')
-  @Roles()
-  @ApiOperation({ summary: 'Get a task', description: VISIBILITY })
-  @ApiOkResponse({ type: TaskDto })
-  @ApiError(404, [ErrorCode.NOT_FOUND])
+  @TenantGet(':id', { summary: 'Get a task', description: VISIBILITY, type: TaskDto })
   get(@CurrentActor() actor: Actor, @UuidParam('id') id: string): Promise<TaskDto> {
     return this.tasks.get(actor, id);
   }
 
-  @Patch(':id')
-  @Roles()
-  @ApiOperation({
+  @TenantPatch(':id', {
     summary: 'Change a task (any subset of title, description, dueDate, isDone)',
     description: `${VISIBILITY} ${DUE_DATE} Only a changed dueDate is checked. description may be set to null; title, dueDate and isDone may not.`,
+    type: TaskDto,
   })
-  @ApiOkResponse({ type: TaskDto })
-  @ApiError(404, [ErrorCode.NOT_FOUND])
   @ApiError(422, [ErrorCode.DUE_DATE_IN_PAST])
   update(
     @CurrentActor() actor: Actor,
@@ -93,12 +72,7 @@ export class TasksController {
     return this.tasks.update(actor, id, body);
   }
 
-  @Delete(':id')
-  @Roles()
-  @HttpCode(HttpStatus.NO_CONTENT)
-  @ApiOperation({ summary: 'Delete a task', description: VISIBILITY })
-  @ApiNoContentResponse({ description: 'Deleted' })
-  @ApiError(404, [ErrorCode.NOT_FOUND])
+  @TenantDelete(':id', { summary: 'Delete a task', description: VISIBILITY })
   remove(@CurrentActor() actor: Actor, @UuidParam('id') id: string): Promise<void> {
     return this.tasks.remove(actor, id);
   }
