@@ -234,8 +234,15 @@ describeOnRabbitMq('Event relay to RabbitMQ (API.md section 12)', () => {
       const writing = Promise.all([writes(other, a, 'a2'), writes(other, b, 'b2')]);
       await stop(leader.app);
       await writing;
-      await waitAllPublished(other, 15_000);
+      // The stopping copy may still publish what was written before it let go; the other one
+      // takes the lock on its next try (every 3 s) and publishes what comes after.
+      const deadline = Date.now() + 10_000;
+      while (!other.app.get(EventRelay).leader && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
       expect(other.app.get(EventRelay).leader).toBe(true);
+      await Promise.all([writes(other, a, 'a3'), writes(other, b, 'b3')]);
+      await waitAllPublished(other, 15_000);
 
       const stored = await other.db.query<{ id: string; organizationid: string }[]>(
         "SELECT id, envelope->>'organizationid' AS organizationid FROM events ORDER BY seq",
@@ -248,9 +255,9 @@ describeOnRabbitMq('Event relay to RabbitMQ (API.md section 12)', () => {
           firstArrivals(received.filter((m) => body(m).organizationid === organization)),
         ).toEqual(stored.filter((e) => e.organizationid === organization).map((e) => e.id));
       }
-      // At least once: a confirm lost when a copy stops may repeat events (counted, allowed).
-      const duplicates = received.length - ids.size;
-      expect(duplicates).toBeGreaterThanOrEqual(0);
+      // At least once: a confirm lost when a copy stops may repeat events, which the check on
+      // first arrivals above allows; a repeat is the same message (id and body) again.
+      expect(received.every((m) => body(m).id === m.properties.messageId)).toBe(true);
     } finally {
       await stop(second);
       await stop(first.app);
