@@ -3,7 +3,7 @@ import type { Response, Test } from 'supertest';
 import { as, createTeam, type Session, type Team } from './support/api';
 import { ISO_TIMESTAMP, UUID } from './support/resource';
 import { createTestApp, type TestApp } from './support/test-app';
-import type { Envelope } from './support/events';
+import type { Envelope, Page } from './support/events';
 
 /*
  * The domain events (API.md section 12) of the contact, company, lead and CSV import write
@@ -19,10 +19,6 @@ const CONTACTS = `${API}/contacts`;
 const COMPANIES = `${API}/companies`;
 const LEADS = `${API}/leads`;
 
-interface Page<T> {
-  items: T[];
-  nextCursor: string | null;
-}
 interface Resource {
   id: string;
   [key: string]: unknown;

@@ -3,7 +3,7 @@ import type { Response, Test } from 'supertest';
 import { as, createTeam, type Session, type Team } from './support/api';
 import { ISO_TIMESTAMP, UUID } from './support/resource';
 import { createTestApp, type TestApp } from './support/test-app';
-import type { Envelope } from './support/events';
+import type { Envelope, Page } from './support/events';
 
 /*
  * The domain events (API.md section 12) of the deal, task, activity and pipeline write paths:
@@ -18,10 +18,6 @@ const DEALS = `${API}/deals`;
 const TASKS = `${API}/tasks`;
 const PIPELINES = `${API}/pipelines`;
 
-interface Page<T> {
-  items: T[];
-  nextCursor: string | null;
-}
 interface Deal {
   id: string;
   status: string;

@@ -12,3 +12,9 @@ export interface Envelope {
   requestid: string | null;
   data: Record<string, unknown>;
 }
+
+/** A page of GET /events (keyset). */
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}

@@ -2,7 +2,7 @@ import { type EventType, subjectOf } from '../../events/catalog';
 import type { TenantTx } from '../../tenancy/unit-of-work';
 import { isClosedStatus } from './deal-rules';
 import { DealStatus } from './deal.enums';
-import type { DealDto } from './dto/deal.dto';
+import { DEAL_COLUMNS, type DealDto } from './dto/deal.dto';
 
 /**
  * The domain events of deal writes (API.md section 12), recorded in the writing transaction:
@@ -20,18 +20,12 @@ const DEAL_EVENT = {
 } as const satisfies Record<string, EventType>;
 
 /** The fields of a deal's representation a change may touch (all but id and the timestamps). */
-const CHANGEABLE = [
-  'contactId',
-  'pipelineId',
-  'ownerId',
-  'title',
-  'amount',
-  'currency',
-  'status',
-  'stage',
-  'lostReason',
-] as const satisfies readonly (keyof DealDto)[];
-type Changeable = (typeof CHANGEABLE)[number];
+type Changeable = Exclude<
+  (typeof DEAL_COLUMNS)[number],
+  'id' | 'organizationId' | 'createdAt' | 'updatedAt'
+>;
+const FIXED: readonly string[] = ['id', 'organizationId', 'createdAt', 'updatedAt'];
+const CHANGEABLE = DEAL_COLUMNS.filter((key): key is Changeable => !FIXED.includes(key));
 
 const subject = (deal: DealDto): string => subjectOf('deals', deal.id);
 

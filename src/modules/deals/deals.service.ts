@@ -16,27 +16,10 @@ import { applyDealChange, creationEvents, type DealEvent, initialDealState } fro
 import { DealStatus } from './deal.enums';
 import { Deal } from './deal.entity';
 import { CreateDealDto, DealListQueryDto, UpdateDealDto } from './dto/deal-input.dto';
-import { DealDto } from './dto/deal.dto';
+import { DEAL_COLUMNS, DealDto } from './dto/deal.dto';
 
 /** What PATCH and the deal actions may change; only `lose` sets a lost reason. */
 type DealChangeInput = UpdateDealDto & { lostReason?: string };
-
-/** The columns of a deal's representation (lists, exports), in order. */
-export const DEAL_COLUMNS = [
-  'id',
-  'organizationId',
-  'contactId',
-  'pipelineId',
-  'ownerId',
-  'title',
-  'amount',
-  'currency',
-  'status',
-  'stage',
-  'lostReason',
-  'createdAt',
-  'updatedAt',
-] as const;
 
 /** The orderings of the deal list (ties broken by id). */
 export const DEAL_ORDER = {

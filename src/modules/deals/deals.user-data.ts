@@ -3,7 +3,7 @@ import { selectAs } from '../../common/pagination/select-as';
 import type { TenantReader } from '../../tenancy/unit-of-work';
 import { oldestFirst, type UserDataProvider } from '../../tenancy/user-data';
 import { Deal } from './deal.entity';
-import { DEAL_COLUMNS } from './deals.service';
+import { DEAL_COLUMNS } from './dto/deal.dto';
 import { DealDto } from './dto/deal.dto';
 
 /** The deals part of a user's data export: the deals they own, oldest first. */

@@ -8,7 +8,8 @@ import { UnitOfWork } from '../../tenancy/unit-of-work';
 import { CompaniesService, COMPANY_COLUMNS, COMPANY_ORDER } from '../companies/companies.service';
 import type { SocialProfile } from '../companies/company.entity';
 import { CONTACT_COLUMNS, CONTACT_ORDER, ContactsService } from '../contacts/contacts.service';
-import { DEAL_COLUMNS, DEAL_ORDER, DealsService } from '../deals/deals.service';
+import { DEAL_ORDER, DealsService } from '../deals/deals.service';
+import { DEAL_COLUMNS } from '../deals/dto/deal.dto';
 import { csvStream } from './csv/csv-export';
 import type {
   CompanyExportQueryDto,

@@ -2,6 +2,23 @@ import { ApiProperty } from '@nestjs/swagger';
 import type { Deal } from '../deal.entity';
 import { DealStatus } from '../deal.enums';
 
+/** The columns of a deal's representation (lists, exports), in order. */
+export const DEAL_COLUMNS = [
+  'id',
+  'organizationId',
+  'contactId',
+  'pipelineId',
+  'ownerId',
+  'title',
+  'amount',
+  'currency',
+  'status',
+  'stage',
+  'lostReason',
+  'createdAt',
+  'updatedAt',
+] as const;
+
 export class DealDto {
   @ApiProperty({ format: 'uuid', example: '3c9d2e1f-7a6b-4c5d-8e9f-0a1b2c3d4e5f' })
   id: string;
