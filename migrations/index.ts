@@ -5,6 +5,7 @@ import { Foundation1795291187924 } from './1795291187924-Foundation';
 import { SearchStatistics1796233021709 } from './1796233021709-SearchStatistics';
 import { AnalyticsIndexes1796400000000 } from './1796400000000-AnalyticsIndexes';
 import { Events1796500000000 } from './1796500000000-Events';
+import { EventConsumers1796600000000 } from './1796600000000-EventConsumers';
 
 /** Every migration, in order. `npm run migration:generate` adds a file; list it here too. */
 export const MIGRATIONS = [
@@ -15,4 +16,5 @@ export const MIGRATIONS = [
   SearchStatistics1796233021709,
   AnalyticsIndexes1796400000000,
   Events1796500000000,
+  EventConsumers1796600000000,
 ];

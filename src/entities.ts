@@ -11,6 +11,7 @@ import { OrganizationMember } from './tenancy/organization-member.entity';
 import { Organization } from './tenancy/organization.entity';
 import { User } from './modules/users/user.entity';
 import { EventRecord } from './events/event.entity';
+import { ConsumerMessage } from './events/consumers/consumer-message.entity';
 
 export const ENTITIES = [
   User,
@@ -26,4 +27,5 @@ export const ENTITIES = [
   Lead,
   Pipeline,
   EventRecord,
+  ConsumerMessage,
 ];

@@ -110,9 +110,13 @@ describe('Tenancy by construction', () => {
         .map((m) => m.target);
       const scoped = ENTITIES.filter((entity) => tenantPolicyOf(entity));
       // The audit log records auth events of users outside any organization: written by the
-      // system, its organization_id is a nullable reference, not a tenant scope.
+      // system, its organization_id is a nullable reference, not a tenant scope. The consumers'
+      // messages are infrastructure across organizations (like the relay), never served.
       const notScoped = withTenantColumn.filter((entity) => !tenantPolicyOf(entity));
-      expect(notScoped.map((e) => (e as { name: string }).name)).toEqual(['AuditLog']);
+      expect(notScoped.map((e) => (e as { name: string }).name)).toEqual([
+        'AuditLog',
+        'ConsumerMessage',
+      ]);
       expect(new Set(tenantEntities())).toEqual(new Set(scoped));
       for (const entity of scoped) expect(withTenantColumn).toContain(entity);
     });

@@ -171,6 +171,11 @@ class Environment {
   @Matches(/^amqps?:\/\/.+/, { message: 'AMQP_URL must be an amqp:// or amqps:// URL' })
   AMQP_URL?: string;
 
+  @Matches(/^[a-z][a-z0-9-]{0,39}$/, {
+    message: 'AMQP_NAMESPACE must be lower-case letters, digits and dashes (at most 40)',
+  })
+  AMQP_NAMESPACE = 'crm';
+
   @Transform(toInt)
   @IsInt()
   @Min(10)
@@ -182,6 +187,18 @@ class Environment {
   @Min(1)
   @Max(10_000)
   RELAY_BATCH = 500;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(20)
+  EVENT_MAX_ATTEMPTS = 5;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(10)
+  @Max(3_600_000)
+  EVENT_RETRY_BASE_MS = 1000;
 
   @Transform(toInt)
   @IsInt()
@@ -230,8 +247,12 @@ export interface AppConfig {
   eventsRetentionDays: number;
   /** RabbitMQ: when set, a relay publishes the outbox to the exchange `crm.events`. */
   amqpUrl: string | null;
+  /** The prefix of the exchange and queue names: `crm` gives `crm.events` (API.md section 12). */
+  amqpNamespace: string;
   /** The relay: how often it looks for unpublished events, and how many it publishes at once. */
   relay: { pollMs: number; batch: number };
+  /** In-app event consumers: attempts before a message is dead-lettered, the first retry's delay. */
+  consumers: { maxAttempts: number; retryBaseMs: number };
   shutdownTimeoutMs: number;
   dataDir: string;
 }
@@ -331,7 +352,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     listTotalCacheTtlSeconds: raw.LIST_TOTAL_CACHE_TTL_SECONDS,
     eventsRetentionDays: raw.EVENTS_RETENTION_DAYS,
     amqpUrl: raw.AMQP_URL ?? null,
+    amqpNamespace: raw.AMQP_NAMESPACE,
     relay: { pollMs: raw.RELAY_POLL_MS, batch: raw.RELAY_BATCH },
+    consumers: { maxAttempts: raw.EVENT_MAX_ATTEMPTS, retryBaseMs: raw.EVENT_RETRY_BASE_MS },
     shutdownTimeoutMs: raw.SHUTDOWN_TIMEOUT_MS,
     dataDir: raw.DATA_DIR,
   };

@@ -15,7 +15,8 @@ const PURGE_BATCH = 10_000;
 
 /**
  * Retention of domain events (API.md section 12): events older than EVENTS_RETENTION_DAYS are
- * deleted, oldest first, in batches. Every copy tries once at start and then hourly, but only
+ * deleted, oldest first, in batches, once published (an event still in the outbox because the
+ * broker was down for longer than the retention is kept until the relay published it). Every copy tries once at start and then hourly, but only
  * one at a time purges: the run holds a transaction-scoped advisory lock, and a copy that does
  * not get it skips the round. The purge is idempotent, so a copy dying midway loses nothing
  * (the next round continues); no work depends on this process's timer.
@@ -57,7 +58,8 @@ export class EventRetention implements OnApplicationBootstrap, OnApplicationShut
       for (;;) {
         const [, count] = await manager.query<[unknown, number]>(
           `DELETE FROM events WHERE seq IN (
-             SELECT seq FROM events WHERE created_at < $1 ORDER BY created_at LIMIT ${PURGE_BATCH})`,
+             SELECT seq FROM events WHERE created_at < $1 AND published_at IS NOT NULL
+              ORDER BY created_at LIMIT ${PURGE_BATCH})`,
           [cutoff],
         );
         deleted += count;

@@ -6,16 +6,17 @@ import {
   OnApplicationShutdown,
 } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { connect, type AmqpConnectionManager, type ChannelWrapper } from 'amqp-connection-manager';
+import type { AmqpConnectionManager, ChannelWrapper } from 'amqp-connection-manager';
 import type { ConfirmChannel } from 'amqplib';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import { Broker, EVENT_CONTENT_TYPE } from './broker';
+import { ConsumerRegistry } from './consumers/consumer-registry';
+import { TableConsumers } from './consumers/table-consumers';
 import { RELAY_CHANNEL } from './outbox.recorder';
 
-/** The durable topic exchange every event is published to, routing key = its type. */
-export const EVENTS_EXCHANGE = 'crm.events';
-export const EVENT_CONTENT_TYPE = 'application/cloudevents+json';
+export { EVENT_CONTENT_TYPE, EVENTS_EXCHANGE } from './broker';
 /** The session-level advisory lock the active relay holds (one per database). */
 const LEADER_LOCK = "hashtextextended('events:relay', 0)";
 /** How often a copy that is not the relay tries to become it. */
@@ -31,13 +32,15 @@ interface Unpublished {
 }
 
 /**
- * The outbox relay to RabbitMQ (API.md section 12, docs/decisions/0030), active only when
- * AMQP_URL is set. Every copy runs one, but only the copy holding a session-level advisory lock
- * (on a dedicated connection outside the pool) relays; the others retry taking it every few
- * seconds, and it is freed when the holder's connection closes. The relay publishes the
- * unpublished events in `seq` order in batches on a confirm channel and sets `published_at` only
- * once the broker confirmed them: at least once, in commit order per organization. It wakes up
- * on NOTIFY from the recorder and polls every RELAY_POLL_MS. Requests never wait for it.
+ * The outbox relay (API.md section 12, docs/decisions/0030 and 0031). Every copy runs one, but
+ * only the copy holding a session-level advisory lock (on a dedicated connection outside the
+ * pool) relays; the others retry taking it every few seconds, and it is freed when the holder's
+ * connection closes. The relay reads the unpublished events in `seq` order in batches and hands
+ * each batch to its sink, then sets `published_at` on what the sink took: with AMQP_URL the
+ * sink is RabbitMQ (published on a confirm channel, an event counts only once the broker
+ * confirmed it); without it, the in-app consumers' table (consumer_messages). At least once, in
+ * commit order per organization. It wakes up on NOTIFY from the recorder (with RabbitMQ) and
+ * polls every RELAY_POLL_MS. Requests never wait for it.
  */
 @Injectable()
 export class EventRelay implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -48,36 +51,27 @@ export class EventRelay implements OnApplicationBootstrap, OnApplicationShutdown
   private stopping = false;
   private woken = false;
   private wake?: () => void;
-  private brokerDown = false;
   /** Whether this copy is the active relay (holds the lock). */
   leader = false;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly broker: Broker,
+    private readonly registry: ConsumerRegistry,
+    private readonly table: TableConsumers,
   ) {}
 
   onApplicationBootstrap(): void {
-    const url = this.config.amqpUrl;
-    if (!url) return;
-    const connection = connect([url], {
-      heartbeatIntervalInSeconds: 5,
-      reconnectTimeInSeconds: 1,
-    });
-    this.connection = connection;
-    connection.on('connect', () => {
-      if (this.brokerDown) this.logger.log(`RabbitMQ ${where(url)} is back: relaying resumes`);
-      this.brokerDown = false;
-      this.wakeUp();
-    });
-    connection.on('disconnect', ({ err }: { err: Error }) => {
-      this.brokerLost(url, err);
+    if (this.broker.enabled) {
+      const connection = this.broker.acquire();
+      this.connection = connection;
+      connection.on('connect', () => this.wakeUp());
       // A batch in flight is abandoned (its unconfirmed messages are not resent by the old
       // channel behind newer ones) and read again from the outbox: order is kept.
-      this.renewChannel();
-    });
-    connection.on('connectFailed', ({ err }: { err: Error }) => this.brokerLost(url, err));
-    this.channel = this.openChannel();
+      connection.on('disconnect', () => this.renewChannel());
+      this.channel = this.openChannel();
+    }
     this.running = this.run();
   }
 
@@ -91,30 +85,20 @@ export class EventRelay implements OnApplicationBootstrap, OnApplicationShutdown
       new Promise((resolve) => (grace = setTimeout(resolve, SHUTDOWN_GRACE_MS))),
     ]);
     clearTimeout(grace);
-    await this.channel?.close().catch(() => undefined);
-    await this.connection?.close().catch(() => undefined);
+    if (this.connection) {
+      await this.channel?.close().catch(() => undefined);
+      await this.broker.release();
+    }
     await this.running;
   }
 
-  private brokerLost(url: string, error: Error | undefined): void {
-    if (this.brokerDown || this.stopping) return;
-    this.brokerDown = true;
-    this.logger.warn(
-      `RabbitMQ ${where(url)} unreachable (${error?.message ?? 'connection closed'}): events wait in the outbox until it is back`,
-    );
-  }
-
   private openChannel(): ChannelWrapper {
-    const channel = this.connection!.createChannel({
+    return this.broker.channel('event relay', {
       confirm: true,
       setup: async (ch: ConfirmChannel) => {
-        await ch.assertExchange(EVENTS_EXCHANGE, 'topic', { durable: true });
+        await ch.assertExchange(this.broker.names.exchange, 'topic', { durable: true });
       },
     });
-    channel.on('error', (error: Error) =>
-      this.logger.warn(`event relay channel: ${error.message}`),
-    );
-    return channel;
   }
 
   private renewChannel(): void {
@@ -184,11 +168,15 @@ export class EventRelay implements OnApplicationBootstrap, OnApplicationShutdown
     this.leader = true;
     client.on('notification', () => this.wakeUp());
     await client.query(`LISTEN ${RELAY_CHANNEL}`);
-    this.logger.log('this copy relays the domain events to RabbitMQ');
+    this.logger.log(
+      this.connection
+        ? 'this copy relays the domain events to RabbitMQ'
+        : 'this copy relays the domain events to the in-app consumers',
+    );
     return true;
   }
 
-  /** The leader's loop: a batch in seq order, its confirms, one UPDATE; then the next. */
+  /** The leader's loop: a batch in seq order, its sink, one UPDATE; then the next. */
   private async relay(client: Client): Promise<void> {
     const { pollMs, batch } = this.config.relay;
     while (!this.stopping) {
@@ -197,48 +185,52 @@ export class EventRelay implements OnApplicationBootstrap, OnApplicationShutdown
         'SELECT seq, id, type, envelope FROM events WHERE published_at IS NULL ORDER BY seq LIMIT $1',
         [batch],
       );
-      const complete = rows.length ? await this.publish(client, rows) : true;
-      if (!complete || rows.length < batch) await this.nap(pollMs);
+      const taken = rows.length ? await this.deliver(client, rows) : 0;
+      if (taken) {
+        await client.query(
+          'UPDATE events SET published_at = now() WHERE seq = ANY($1::bigint[]) AND published_at IS NULL',
+          [rows.slice(0, taken).map((r) => r.seq)],
+        );
+      }
+      if (taken < rows.length || rows.length < batch) await this.nap(pollMs);
     }
   }
 
+  /** Hands the batch to the sink; how many of its first events the sink took. */
+  private async deliver(client: Client, rows: Unpublished[]): Promise<number> {
+    if (!this.connection) {
+      await this.table.dispatch(
+        (sql, params) => client.query(sql, params),
+        rows,
+        this.registry.consumers,
+      );
+      return rows.length;
+    }
+    return this.publish(rows);
+  }
+
   /**
-   * Publishes the batch and marks the confirmed events published: all of them, or the events
-   * before the first one that was not confirmed (that one and the rest are read again).
+   * Publishes the batch to RabbitMQ: all of it, or the events before the first one that was not
+   * confirmed (that one and the rest are read again).
    */
-  private async publish(client: Client, rows: Unpublished[]): Promise<boolean> {
+  private async publish(rows: Unpublished[]): Promise<number> {
     const channel = this.channel!;
+    const { exchange } = this.broker.names;
     const results = await Promise.allSettled(
       rows.map((row) =>
-        channel.publish(EVENTS_EXCHANGE, row.type, Buffer.from(JSON.stringify(row.envelope)), {
+        channel.publish(exchange, row.type, Buffer.from(JSON.stringify(row.envelope)), {
           persistent: true,
           messageId: row.id,
+          type: row.type,
           contentType: EVENT_CONTENT_TYPE,
         }),
       ),
     );
     const failed = results.findIndex((r) => r.status === 'rejected');
-    const confirmed = failed < 0 ? rows.length : failed;
-    if (confirmed) {
-      await client.query(
-        'UPDATE events SET published_at = now() WHERE seq = ANY($1::bigint[]) AND published_at IS NULL',
-        [rows.slice(0, confirmed).map((r) => r.seq)],
-      );
-    }
     if (failed >= 0 && !this.stopping) {
       const reason = (results[failed] as PromiseRejectedResult).reason as Error;
       this.logger.debug(`event relay: batch not confirmed (${reason.message}); retrying`);
     }
-    return failed < 0;
-  }
-}
-
-/** The broker's address without credentials, for logs. */
-function where(url: string): string {
-  try {
-    const { host } = new URL(url);
-    return host;
-  } catch {
-    return '(AMQP_URL)';
+    return failed < 0 ? rows.length : failed;
   }
 }

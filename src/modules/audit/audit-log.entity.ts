@@ -15,6 +15,8 @@ import { User } from '../users/user.entity';
 @Index('idx_audit_logs_org_created', ['organizationId', 'createdAt'])
 // A user's security history (logins, refresh reuse), newest first.
 @Index('idx_audit_logs_actor_created', ['actorUserId', 'createdAt'])
+// Entries written by the audit consumer: one per domain event, however often it arrives.
+@Index('uq_audit_logs_event_id', ['eventId'], { unique: true })
 export class AuditLog {
   @PrimaryGeneratedColumn('uuid')
   id: string;
@@ -55,6 +57,10 @@ export class AuditLog {
 
   @Column({ type: 'jsonb', default: () => `'{}'` })
   details: Record<string, unknown>;
+
+  /** The domain event an entry was written from (the audit consumer), else null. */
+  @Column({ type: 'uuid', nullable: true })
+  eventId: string | null;
 
   @CreateDateColumn({ type: 'timestamptz' })
   createdAt: Date;

@@ -1,6 +1,7 @@
 import { Global, Module } from '@nestjs/common';
+import { AuditConsumer } from './audit.consumer';
 import { AuditService } from './audit.service';
 
 @Global()
-@Module({ providers: [AuditService], exports: [AuditService] })
+@Module({ providers: [AuditService, AuditConsumer], exports: [AuditService] })
 export class AuditModule {}

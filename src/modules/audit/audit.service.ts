@@ -15,6 +15,14 @@ export enum AuditAction {
   MEMBER_ADDED = 'member_added',
   MEMBER_ROLE_CHANGED = 'member_role_changed',
   MEMBER_REMOVED = 'member_removed',
+  // Written by the audit consumer from domain events (audit.consumer.ts).
+  CONTACT_DELETED = 'contact_deleted',
+  COMPANY_DELETED = 'company_deleted',
+  LEAD_DELETED = 'lead_deleted',
+  DEAL_DELETED = 'deal_deleted',
+  TASK_DELETED = 'task_deleted',
+  PIPELINE_DELETED = 'pipeline_deleted',
+  IMPORT_COMPLETED = 'import_completed',
 }
 
 export interface AuditEntry {
@@ -53,6 +61,37 @@ export class AuditService {
       // jsonb: TypeORM's deep-partial typing cannot express arbitrary JSON.
       details: (entry.details ?? {}) as object,
     });
+  }
+
+  /**
+   * Writes the entry of a domain event on its own, once: a second delivery of the same event
+   * (at least once) finds its row and writes nothing. `at` is when the change happened.
+   */
+  async recordFromEvent(
+    eventId: string,
+    at: Date,
+    entry: AuditEntry,
+    requestId: string | null,
+  ): Promise<void> {
+    await this.uow.system((tx) =>
+      tx
+        .repo(AuditLog)
+        .createQueryBuilder()
+        .insert()
+        .values({
+          eventId,
+          createdAt: at,
+          action: entry.action,
+          actorUserId: entry.actorUserId,
+          organizationId: entry.organizationId ?? null,
+          targetType: entry.target?.type ?? null,
+          targetId: entry.target?.id ?? null,
+          requestId,
+          details: (entry.details ?? {}) as object,
+        })
+        .orIgnore()
+        .execute(),
+    );
   }
 
   /** Writes one row on its own, for an event that changes nothing else (a failed login). */

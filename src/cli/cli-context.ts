@@ -1,0 +1,108 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { Client } from 'pg';
+import { loadConfig, type AppConfig } from '../config/app-config';
+import { EmbeddedDatabase } from '../database/embedded-postgres';
+import { embeddedDatabaseUrl } from '../database/embedded-url';
+
+/**
+ * What the command-line tools share (`npm run events:replay`, `npm run events:dlq`): the app's
+ * configuration (the environment, and `.env` if present), a database connection and argument
+ * errors that end the process with status 2 and the usage.
+ */
+
+/** A failure the user can act on: its message alone, exit status 1. */
+export class CliError extends Error {}
+/** Wrong arguments: the message and the usage, exit status 2. */
+export class UsageError extends CliError {}
+
+export function loadCliConfig(): AppConfig {
+  try {
+    process.loadEnvFile();
+  } catch {
+    // no .env file
+  }
+  return loadConfig();
+}
+
+export function parse<T extends ParseArgsConfig['options']>(
+  args: string[],
+  options: T,
+): ReturnType<typeof parseArgs<{ options: T; allowPositionals: true; args: string[] }>> {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+export interface CliDatabase {
+  client: Client;
+  close: () => Promise<void>;
+}
+
+/**
+ * DATABASE_URL; without it the embedded PostgreSQL: the one a running `npm start` serves, or
+ * else started here on its data directory for the time of the command.
+ */
+export async function openDatabase(
+  config: AppConfig,
+  log: (line: string) => void,
+): Promise<CliDatabase> {
+  const connectTo = async (url: string): Promise<Client> => {
+    const client = new Client({ connectionString: url, application_name: 'crm-api cli' });
+    await client.connect();
+    return client;
+  };
+  if (config.databaseUrl) {
+    const client = await connectTo(config.databaseUrl);
+    return { client, close: () => client.end() };
+  }
+  const url = embeddedDatabaseUrl(config.embeddedPg.port);
+  try {
+    const client = await connectTo(url);
+    return { client, close: () => client.end() };
+  } catch {
+    // not running: started below
+  }
+  if (!existsSync(join(config.embeddedPg.dir, 'PG_VERSION'))) {
+    throw new CliError(
+      `no database: DATABASE_URL is not set and ${config.embeddedPg.dir} holds no embedded PostgreSQL yet (run npm start once)`,
+    );
+  }
+  const server = new EmbeddedDatabase({
+    dir: config.embeddedPg.dir,
+    port: config.embeddedPg.port,
+    persistent: true,
+    log,
+  });
+  await server.start();
+  const client = await connectTo(url);
+  return {
+    client,
+    close: async () => {
+      await client.end();
+      await server.stop();
+    },
+  };
+}
+
+/** Runs a command: usage errors exit 2 with the usage, other errors 1. */
+export function runCli(usage: string, command: (args: string[]) => Promise<void>): void {
+  command(process.argv.slice(2)).then(
+    () => process.exit(0),
+    (error: unknown) => {
+      if (error instanceof UsageError) {
+        process.stderr.write(`${error.message}\n\n${usage}\n`);
+        process.exit(2);
+      }
+      if (error instanceof CliError) {
+        process.stderr.write(`${error.message}\n`);
+        process.exit(1);
+      }
+      process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
+      process.exit(1);
+    },
+  );
+}
