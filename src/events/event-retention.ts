@@ -59,7 +59,7 @@ export class EventRetention implements OnApplicationBootstrap, OnApplicationShut
         const [, count] = await manager.query<[unknown, number]>(
           `DELETE FROM events WHERE seq IN (
              SELECT seq FROM events WHERE created_at < $1 AND published_at IS NOT NULL
-              ORDER BY created_at LIMIT ${PURGE_BATCH})`,
+              ORDER BY seq LIMIT ${PURGE_BATCH})`,
           [cutoff],
         );
         deleted += count;

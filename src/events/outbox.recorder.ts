@@ -3,7 +3,6 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import type { DomainEvent, EventRecorder } from '../tenancy/unit-of-work';
-import { EventRecord } from './event.entity';
 
 /** The LISTEN/NOTIFY channel that wakes the relay up (src/events/relay.ts). */
 export const RELAY_CHANNEL = 'crm_events';
@@ -43,10 +42,11 @@ export function envelopeOf(event: DomainEvent, id: string, time: Date): EventEnv
 /**
  * The transactional outbox: the unit of work hands it a transaction's events just before the
  * commit, and it inserts them into `events` in that transaction. Events of one organization are
- * numbered in commit order: a transaction-scoped advisory lock per organization is taken just
- * before the insert and held until the commit, so two transactions of one organization cannot
- * interleave their `seq` values and commit in the other order (docs/decisions/0029). The lock
- * is held for the last statement and the commit only; other organizations are not affected.
+ * numbered in commit order: a transaction-scoped advisory lock per organization, taken by the
+ * insert statement itself before it draws any `seq` and held until the commit, keeps two
+ * transactions of one organization from interleaving their `seq` values and committing in the
+ * other order (docs/decisions/0029). The lock is held for that one statement and the commit
+ * only, with no round trip to this process in between; other organizations are not affected.
  */
 @Injectable()
 export class OutboxRecorder implements EventRecorder {
@@ -54,26 +54,42 @@ export class OutboxRecorder implements EventRecorder {
 
   async record(manager: EntityManager, events: DomainEvent[]): Promise<void> {
     const organizations = [...new Set(events.map((e) => e.organizationId))].sort();
-    for (const organizationId of organizations) {
-      await manager.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 1))', [
-        `events:${organizationId}`,
-      ]);
+    // Several organizations (rare): their locks one by one in a fixed order (no deadlock), then
+    // the insert; one organization: the lock inside the insert statement.
+    const lockInInsert = organizations.length === 1;
+    if (!lockInInsert) {
+      for (const organizationId of organizations) {
+        await manager.query(`SELECT ${LOCK}`, [`events:${organizationId}`]);
+      }
     }
     const time = new Date();
-    const rows = events.map((event) => {
-      const id = randomUUID();
-      return {
-        id,
-        organizationId: event.organizationId,
-        type: event.type,
-        subject: event.subject,
-        envelope: envelopeOf(event, id, time),
-        createdAt: time,
-      };
-    });
-    await manager.createQueryBuilder().insert().into(EventRecord).values(rows).execute();
+    const ids = events.map(() => randomUUID());
+    const params: unknown[] = [
+      ids,
+      events.map((e) => e.organizationId),
+      events.map((e) => e.type),
+      events.map((e) => e.subject),
+      events.map((e, i) => JSON.stringify(envelopeOf(e, ids[i], time))),
+      time,
+    ];
+    if (lockInInsert) params.push(`events:${organizations[0]}`);
+    // The lock's CTE is materialized and joined, and the rows sorted, so the lock is taken
+    // before the first row reaches the insert (and draws its seq).
+    await manager.query(
+      `${lockInInsert ? `WITH ordering AS MATERIALIZED (SELECT ${LOCK.replace('$1', '$7')})` : ''}
+       INSERT INTO events (id, organization_id, type, subject, envelope, created_at)
+       SELECT e.id, e.organization_id, e.type, e.subject, e.envelope, $6
+         FROM ${lockInInsert ? 'ordering, ' : ''}
+              unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::jsonb[])
+                WITH ORDINALITY AS e(id, organization_id, type, subject, envelope, n)
+        ORDER BY e.n`,
+      params,
+    );
     // Wakes the relay up right after the commit (only with RabbitMQ: a NOTIFY serializes
     // commits; the relay also polls, so a lost notification only delays, docs/decisions/0030).
     if (this.config.amqpUrl) await manager.query(`SELECT pg_notify('${RELAY_CHANNEL}', '')`);
   }
 }
+
+/** The per-organization ordering lock; `$1` is `events:<organization id>`. */
+const LOCK = 'pg_advisory_xact_lock(hashtextextended($1, 1))';

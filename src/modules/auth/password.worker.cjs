@@ -12,4 +12,6 @@ if (process.platform === 'linux') setPriority(19);
 
 /** @param {{ op: 'hash', password: string, cost: number } | { op: 'compare', password: string, hash: string }} task */
 module.exports = (task) =>
-  task.op === 'hash' ? bcrypt.hashSync(task.password, task.cost) : bcrypt.compareSync(task.password, task.hash);
+  task.op === 'hash'
+    ? bcrypt.hashSync(task.password, task.cost)
+    : bcrypt.compareSync(task.password, task.hash);
