@@ -28,7 +28,8 @@ interface Unpublished {
   seq: string;
   id: string;
   type: string;
-  envelope: object;
+  /** The envelope as stored (jsonb as text: published as is, never parsed here). */
+  body: string;
 }
 
 /**
@@ -182,7 +183,7 @@ export class EventRelay implements OnApplicationBootstrap, OnApplicationShutdown
     while (!this.stopping) {
       this.woken = false;
       const { rows } = await client.query<Unpublished>(
-        'SELECT seq, id, type, envelope FROM events WHERE published_at IS NULL ORDER BY seq LIMIT $1',
+        'SELECT seq, id, type, envelope::text AS body FROM events WHERE published_at IS NULL ORDER BY seq LIMIT $1',
         [batch],
       );
       const taken = rows.length ? await this.deliver(client, rows) : 0;
@@ -218,7 +219,7 @@ export class EventRelay implements OnApplicationBootstrap, OnApplicationShutdown
     const { exchange } = this.broker.names;
     const results = await Promise.allSettled(
       rows.map((row) =>
-        channel.publish(exchange, row.type, Buffer.from(JSON.stringify(row.envelope)), {
+        channel.publish(exchange, row.type, Buffer.from(row.body), {
           persistent: true,
           messageId: row.id,
           type: row.type,
