@@ -25,7 +25,7 @@ describe('Events API (API.md section 12)', () => {
     t.http().get(`/api/v1/events${query}`).set(as(session, organizationId));
 
   beforeAll(async () => {
-    // The relay publishes what exists at start, then sleeps: events here stay unpublished.
+    // The relay looks at start, then sleeps: an event marked unpublished here stays so.
     t = await createTestApp({ RELAY_POLL_MS: '3600000' });
     team = await createTeam(t);
     for (const name of ['Ada', 'Grace', 'Edsger']) {
@@ -177,9 +177,11 @@ describe('Events API (API.md section 12)', () => {
 
   it('retention: events older than EVENTS_RETENTION_DAYS are purged once published, by one copy at a time', async () => {
     const [oldest] = await contactEvents('&order=asc');
-    await t.db.query(`UPDATE events SET created_at = now() - interval '31 days' WHERE id = $1`, [
-      oldest.id,
-    ]);
+    // Old and not published yet (a broker down for longer than the retention).
+    await t.db.query(
+      `UPDATE events SET created_at = now() - interval '31 days', published_at = NULL WHERE id = $1`,
+      [oldest.id],
+    );
     const retention = t.app.get(EventRetention);
     // Another copy purging holds the lock: this one skips the round.
     const runner = t.db.createQueryRunner();
@@ -188,7 +190,7 @@ describe('Events API (API.md section 12)', () => {
     expect(await retention.purge()).toBeNull();
     await runner.rollbackTransaction();
     await runner.release();
-    // Not published yet (a broker down for longer than the retention): kept until it is.
+    // Kept until it is published.
     expect(await retention.purge()).toBe(0);
     await t.db.query('UPDATE events SET published_at = now() WHERE id = $1', [oldest.id]);
     expect(await retention.purge()).toBe(1);

@@ -41,7 +41,11 @@ export interface DomainEvent {
  * issue). The default records nothing.
  */
 export interface EventRecorder {
-  record(manager: EntityManager, events: DomainEvent[]): Promise<void>;
+  /**
+   * Records the events in the transaction of `manager` and commits it, in one round trip; the
+   * transaction's own COMMIT that follows is then a no-op (PostgreSQL warns, nothing else).
+   */
+  recordAndCommit(manager: EntityManager, events: DomainEvent[]): Promise<void>;
 }
 export const EVENT_RECORDER = Symbol('EVENT_RECORDER');
 
@@ -268,7 +272,7 @@ interface TransactionEffects {
   afterCommit: (() => Promise<void> | void)[];
 }
 
-const NO_EVENTS: EventRecorder = { record: () => Promise.resolve() };
+const NO_EVENTS: EventRecorder = { recordAndCommit: () => Promise.resolve() };
 
 /**
  * THE way feature modules reach tenant data (docs/decisions/0026): `run` opens a transaction in
@@ -339,7 +343,8 @@ export class UnitOfWork {
       if (effects.wrote && !effects.events.length) {
         throw new Error('unit of work: a transaction wrote tenant rows without recording an event');
       }
-      if (effects.events.length) await this.events.record(manager, effects.events);
+      // The last step: the recorder commits with the events (the COMMIT that follows is a no-op).
+      if (effects.events.length) await this.events.recordAndCommit(manager, effects.events);
       return result;
     };
     const result = readOnly

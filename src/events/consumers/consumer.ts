@@ -44,6 +44,10 @@ export function checkConsumer(options: ConsumerOptions): void {
 export const retryDelayMs = (attempt: number, baseMs: number): number =>
   Math.min(baseMs * 4 ** (attempt - 1), 3_600_000);
 
+/** Whether an event type matches a type filter (`crm.deal.*` or exact). */
+export const typeMatches = (filter: string, type: string): boolean =>
+  filter.endsWith('*') ? type.startsWith(filter.slice(0, -1)) : type === filter;
+
 /** A type filter (`crm.deal.*` or exact) as a SQL LIKE pattern (`_` is a wildcard there). */
 export const likePattern = (type: string): string =>
   type.replace(/[\\%_]/g, (c) => `\\${c}`).replace(/\*$/, '%');
