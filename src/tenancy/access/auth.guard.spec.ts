@@ -4,7 +4,7 @@ import { Reflector } from '@nestjs/core';
 import { Authenticated, Public, Roles } from './access.decorator';
 import { AppException } from '../../common/errors/app.exception';
 import { ErrorCode } from '../../common/errors/error-code.enum';
-import { AuthGuard } from './auth.guard';
+import { AuthGuard, VerifiedTokens } from './auth.guard';
 
 class Routes {
   @Public() open(): void {}
@@ -70,6 +70,75 @@ describe('AuthGuard', () => {
       await expect(
         Promise.resolve(guard.canActivate(contextFor(Routes.prototype.signedIn, Routes))),
       ).rejects.toBeInstanceOf(AppException);
+    });
+  });
+
+  describe('verified tokens', () => {
+    const user = { id: 'a0b1c2d3-0000-4000-8000-000000000002' };
+    const tokenExpiringAt = (exp: number | undefined): string =>
+      `h.${Buffer.from(JSON.stringify({ sub: user.id, exp })).toString('base64url')}.sig`;
+    const signedIn = (token: string): [ExecutionContext, { user?: unknown }] => {
+      const request: { headers: Record<string, string>; user?: unknown } = {
+        headers: { authorization: `Bearer ${token}` },
+      };
+      const context = {
+        getHandler: () => Routes.prototype.signedIn,
+        getClass: () => Routes,
+        switchToHttp: () => ({ getRequest: () => request, getResponse: () => ({}) }),
+      } as unknown as ExecutionContext;
+      return [context, request];
+    };
+
+    it('a token verified once is not verified again until it expires', async () => {
+      const fresh = new AuthGuard(new Reflector());
+      const passport = jest
+        .spyOn(passportGuard, 'canActivate')
+        .mockImplementation((context: ExecutionContext) => {
+          context.switchToHttp().getRequest<{ user?: unknown }>().user = user;
+          return Promise.resolve(true);
+        });
+      const token = tokenExpiringAt(Math.floor(Date.now() / 1000) + 900);
+      for (let i = 0; i < 3; i += 1) {
+        const [context, request] = signedIn(token);
+        await expect(Promise.resolve(fresh.canActivate(context))).resolves.toBe(true);
+        expect(request.user).toBe(user);
+      }
+      expect(passport).toHaveBeenCalledTimes(1);
+      // Another token is verified on its own.
+      await fresh.canActivate(signedIn(tokenExpiringAt(Math.floor(Date.now() / 1000) + 60))[0]);
+      expect(passport).toHaveBeenCalledTimes(2);
+    });
+
+    it('a refused token is never remembered', async () => {
+      const fresh = new AuthGuard(new Reflector());
+      const passport = jest
+        .spyOn(passportGuard, 'canActivate')
+        .mockRejectedValue(AppException.unauthenticated('bad'));
+      const token = tokenExpiringAt(Math.floor(Date.now() / 1000) + 900);
+      for (let i = 0; i < 2; i += 1) {
+        await expect(Promise.resolve(fresh.canActivate(signedIn(token)[0]))).rejects.toBeInstanceOf(
+          AppException,
+        );
+      }
+      expect(passport).toHaveBeenCalledTimes(2);
+    });
+
+    it('honours exp on a hit, keeps no token without exp, and stays bounded', () => {
+      const tokens = new VerifiedTokens(2);
+      const now = Date.now();
+      const soon = tokenExpiringAt(Math.floor(now / 1000) + 10);
+      tokens.add(soon, user);
+      expect(tokens.get(soon, now)).toBe(user);
+      expect(tokens.get(soon, now + 11_000)).toBeUndefined();
+      expect(tokens.get(soon, now)).toBeUndefined(); // dropped on the expired hit
+      const noExp = tokenExpiringAt(undefined);
+      tokens.add(noExp, user);
+      expect(tokens.get(noExp, now)).toBeUndefined();
+      const [a, b, c] = [1, 2, 3].map((n) => tokenExpiringAt(Math.floor(now / 1000) + 100 + n));
+      tokens.add(a, user);
+      tokens.add(b, user);
+      tokens.add(c, user);
+      expect([a, b, c].map((t) => tokens.get(t, now) !== undefined)).toEqual([false, true, true]);
     });
   });
 
