@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import type { ObjectLiteral, SelectQueryBuilder } from 'typeorm';
+import type { ObjectLiteral, QueryRunner, SelectQueryBuilder } from 'typeorm';
 import { LIST_TOTALS, TenantCache } from '../cache/tenant-cache';
 import { CursorCodec } from './cursor.codec';
 import type { ListQueryDto } from './list-query.dto';
@@ -32,6 +32,13 @@ export interface ListScope {
   orderBy: string;
   filters?: Record<string, unknown>;
 }
+
+/**
+ * The query runner a query builder was created with (a transaction's), if any: raw SQL of the
+ * builder runs where the builder would have (TypeORM keeps the field protected).
+ */
+const runnerOf = (query: SelectQueryBuilder<ObjectLiteral>): QueryRunner | undefined =>
+  (query as unknown as { queryRunner?: QueryRunner }).queryRunner;
 
 const KEY = '__cursor_key';
 const ID = '__cursor_id';
@@ -77,21 +84,29 @@ export class Paginator {
       filters ?? {},
     ]);
     const direction = params.order === 'asc' ? 'ASC' : 'DESC';
-    const ordered = query.clone().orderBy(order.column, direction).addOrderBy(order.id, direction);
     if (!params.isKeyset) {
       const page = params.page ?? 1;
       const pageSize = params.pageSize ?? 20;
       const offset = (page - 1) * pageSize;
+      // The list's SQL is generated once and serves the page and its count (TypeORM's SQL
+      // generation was the largest cost of a list page of the app's own: docs/decisions/0034).
+      const [sql, parameters] = query.getQueryAndParameters();
       const rows =
         offset < ID_FIRST_OFFSET
-          ? ordered.offset(offset).limit(pageSize)
-          : this.idsFirst(query, ordered, order, direction, offset, pageSize);
+          ? query.connection.query<Row[]>(
+              `${sql} ORDER BY ${order.column} ${direction}, ${order.id} ${direction} LIMIT ${pageSize} OFFSET ${offset}`,
+              parameters,
+              runnerOf(query),
+            )
+          : this.idsFirst(query, order, direction, offset, pageSize).getRawMany<Row>();
       const [items, total] = await Promise.all([
-        rows.getRawMany<Row>(),
-        this.total(query, view.organizationId),
+        rows,
+        this.total(query, sql, parameters, view.organizationId),
       ]);
       return { items: items.map(toItem), total, page, pageSize };
     }
+
+    const ordered = query.clone().orderBy(order.column, direction).addOrderBy(order.id, direction);
 
     const limit = params.limit ?? 20;
     const seek = ordered.addSelect(`(${order.column})::text`, KEY).addSelect(order.id, ID);
@@ -117,13 +132,18 @@ export class Paginator {
   /** The page's rows, found through their ids: `WHERE id IN (SELECT id ... OFFSET n LIMIT k)`. */
   private idsFirst(
     query: SelectQueryBuilder<ObjectLiteral>,
-    ordered: SelectQueryBuilder<ObjectLiteral>,
     order: ListOrder,
     direction: 'ASC' | 'DESC',
     offset: number,
     limit: number,
   ): SelectQueryBuilder<ObjectLiteral> {
-    const ids = ordered.clone().select(order.id).offset(offset).limit(limit);
+    const ids = query
+      .clone()
+      .select(order.id)
+      .orderBy(order.column, direction)
+      .addOrderBy(order.id, direction)
+      .offset(offset)
+      .limit(limit);
     return query
       .clone()
       .andWhere(`${order.id} IN (${ids.getQuery()})`)
@@ -131,16 +151,27 @@ export class Paginator {
       .addOrderBy(order.id, direction);
   }
 
-  /** The exact number of rows of `query`, from the cache when no write happened since. */
-  private total(query: SelectQueryBuilder<ObjectLiteral>, organizationId: string): Promise<number> {
-    const count = query.clone().select('count(*)::int', 'total');
-    const [sql, parameters] = count.getQueryAndParameters();
+  /**
+   * The exact number of rows of `query` (whose SQL and parameters are given), from the cache
+   * when no write happened since. The count wraps the list's SQL (PostgreSQL pulls the subquery
+   * up: the plan is the one of a plain count).
+   */
+  private total(
+    query: SelectQueryBuilder<ObjectLiteral>,
+    sql: string,
+    parameters: unknown[],
+    organizationId: string,
+  ): Promise<number> {
     const key = createHash('sha256')
       .update(sql)
       .update(JSON.stringify(parameters))
       .digest('base64url');
     return this.cache.getOrCompute(LIST_TOTALS, organizationId, key, async () => {
-      const row = await count.getRawOne<{ total: number }>();
+      const [row] = await query.connection.query<{ total: number }[]>(
+        `SELECT count(*)::int AS total FROM (${sql}) AS listed`,
+        parameters,
+        runnerOf(query),
+      );
       return row?.total ?? 0;
     });
   }
