@@ -6,6 +6,7 @@ import { SearchStatistics1796233021709 } from './1796233021709-SearchStatistics'
 import { AnalyticsIndexes1796400000000 } from './1796400000000-AnalyticsIndexes';
 import { Events1796500000000 } from './1796500000000-Events';
 import { EventConsumers1796600000000 } from './1796600000000-EventConsumers';
+import { ContactSearch1796700000000 } from './1796700000000-ContactSearch';
 
 /** Every migration, in order. `npm run migration:generate` adds a file; list it here too. */
 export const MIGRATIONS = [
@@ -17,4 +18,5 @@ export const MIGRATIONS = [
   AnalyticsIndexes1796400000000,
   Events1796500000000,
   EventConsumers1796600000000,
+  ContactSearch1796700000000,
 ];

@@ -13,16 +13,17 @@ import { OwnedTenantEntity, TenantScoped } from '../../tenancy/tenant-entity';
 import { Company } from '../companies/company.entity';
 
 /**
- * The text contact search matches words against, for a query alias; the same expression (minus
- * the alias) is trigram-indexed by idx_contacts_search_trgm, so it must not change alone.
+ * The text contact search matches words against, for a query alias: the stored generated column
+ * `search_text` = lower(name || ' ' || coalesce(email, '') || ' ' || coalesce(phone, '')),
+ * trigram-indexed with organization_id by idx_contacts_search_text_trgm (migration
+ * ContactSearch, docs/decisions/0032). Not mapped on the entity: PostgreSQL computes it.
  */
-export const contactSearchText = (alias: string): string =>
-  `lower(${alias}.name || ' ' || coalesce(${alias}.email, '') || ' ' || coalesce(${alias}.phone, ''))`;
+export const contactSearchText = (alias: string): string => `${alias}.search_text`;
 
 @Entity('contacts')
 // Written by hand in the migration (expression, partial and operator-class indexes):
 @Index('uq_contacts_org_email_ci', { synchronize: false })
-@Index('idx_contacts_search_trgm', { synchronize: false })
+@Index('idx_contacts_search_text_trgm', { synchronize: false })
 @Index('idx_contacts_org_created', ['organizationId', 'createdAt', 'id'])
 @Index('idx_contacts_org_owner_created', ['organizationId', 'ownerId', 'createdAt', 'id'])
 @Index('idx_contacts_org_name', ['organizationId', 'name', 'id'])

@@ -38,6 +38,27 @@ export const CONTACT_ORDER = {
   name: { column: 'c.name', type: 'text', id: 'c.id' },
 } as const;
 
+/**
+ * The same orderings as CONTACT_ORDER (same rows, same order, same cursors), written as
+ * expressions no index provides, so that PostgreSQL fetches a search's matches through the
+ * trigram index and sorts them instead of walking the list's order index and testing every row
+ * (docs/decisions/0032). Used when a search has few matches (SEARCH_FEW_MATCHES).
+ */
+export const CONTACT_ORDER_MATCHES_FIRST = {
+  createdAt: { column: "(c.created_at + interval '0')", type: 'timestamptz', id: 'c.id' },
+  name: { column: "(c.name || '')", type: 'text', id: 'c.id' },
+} as const;
+
+/**
+ * Up to this many matches a search page is answered matches first (fetch them all, sort, cut);
+ * above it, by walking the order index (at least one row in SEARCH_FEW_MATCHES / rows is a match,
+ * so a page is found quickly unless the matches are crowded at the far end). Decision 0032.
+ */
+export const SEARCH_FEW_MATCHES = 20_000;
+/** How long a search's "few or many matches" answer is reused (it only chooses a plan). */
+const SEARCH_SIZE_TTL_MS = 60_000;
+const SEARCH_SIZE_ENTRIES = 2_000;
+
 /** The unique index behind CONTACT_EMAIL_TAKEN (emails are unique case-insensitively). */
 export const CONTACT_EMAIL_INDEX = 'uq_contacts_org_email_ci';
 
@@ -87,6 +108,13 @@ export interface ContactMerge {
  */
 @Injectable()
 export class ContactsService {
+  /**
+   * Whether a search (by its probe's SQL and parameters: visibility and filters included) had at
+   * most SEARCH_FEW_MATCHES matches, and until when that is reused. Per process; a stale answer
+   * can only pick the slower plan, never other rows.
+   */
+  private readonly searchSizes = new Map<string, { few: boolean; until: number }>();
+
   constructor(
     private readonly uow: UnitOfWork,
     private readonly ownership: OwnershipService,
@@ -107,10 +135,17 @@ export class ContactsService {
     if (filters.ownerId) contacts.andWhere('c.owner_id = :ownerId', { ownerId: filters.ownerId });
     if (filters.companyId)
       contacts.andWhere('c.company_id = :companyId', { companyId: filters.companyId });
+    // A word of 3+ characters has trigrams: LIKE, answered by the trigram index. A shorter one
+    // has none, and the planner would then scan the whole trigram index (seconds at 1M rows):
+    // strpos, the same test, which no index serves (decision 0032).
     searchWords(filters.search).forEach((word, i) =>
-      contacts.andWhere(`${contactSearchText('c')} LIKE :word${i}`, {
-        [`word${i}`]: `%${escapeLike(word)}%`,
-      }),
+      word.length >= 3
+        ? contacts.andWhere(`${contactSearchText('c')} LIKE :word${i}`, {
+            [`word${i}`]: `%${escapeLike(word)}%`,
+          })
+        : contacts.andWhere(`strpos(${contactSearchText('c')}, :word${i}) > 0`, {
+            [`word${i}`]: word,
+          }),
     );
     return contacts;
   }
@@ -119,19 +154,22 @@ export class ContactsService {
    * A list of the contacts visible to the actor, optionally of one company. `endpoint` names
    * the listing its cursors belong to (GET /companies/{id}/contacts checks the company itself).
    */
-  listOf(
+  async listOf(
     actor: Actor,
     query: ContactListFiltersDto,
     { endpoint, companyId }: { endpoint: string; companyId?: string },
   ): Promise<ListResult<ContactDto>> {
     const reader = this.uow.read(actor);
-    const contacts = this.filtered(reader, { ...query, companyId }).select(
-      selectAs('c', CONTACT_COLUMNS),
-    );
+    const filters = { ...query, companyId };
+    const contacts = this.filtered(reader, filters).select(selectAs('c', CONTACT_COLUMNS));
+    const order =
+      searchWords(query.search).length && (await this.fewMatches(reader, filters))
+        ? CONTACT_ORDER_MATCHES_FIRST[query.orderBy]
+        : CONTACT_ORDER[query.orderBy];
     return reader.list(
       contacts,
       query,
-      CONTACT_ORDER[query.orderBy],
+      order,
       {
         endpoint,
         orderBy: query.orderBy,
@@ -139,6 +177,35 @@ export class ContactsService {
       },
       (row: Contact) => ContactDto.from(row),
     );
+  }
+
+  /**
+   * Whether the search of `filters` has at most SEARCH_FEW_MATCHES matches: a count that stops
+   * after SEARCH_FEW_MATCHES + 1 rows (for few matches the trigram index finds them all, for
+   * many the first rows of any scan do), remembered for SEARCH_SIZE_TTL_MS.
+   */
+  private async fewMatches(reader: TenantReader, filters: ContactFilters): Promise<boolean> {
+    const probe = this.filtered(reader, filters)
+      .select('1')
+      .limit(SEARCH_FEW_MATCHES + 1);
+    const [sql, parameters] = probe.getQueryAndParameters();
+    const key = `${sql}\n${JSON.stringify(parameters)}`;
+    const now = Date.now();
+    const known = this.searchSizes.get(key);
+    if (known && known.until > now) return known.few;
+    const row = await probe
+      .createQueryBuilder()
+      .select('count(*)::int', 'n')
+      .from(`(${probe.getQuery()})`, 'm')
+      .setParameters(probe.getParameters())
+      .getRawOne<{ n: number }>();
+    const few = (row?.n ?? 0) <= SEARCH_FEW_MATCHES;
+    this.searchSizes.delete(key);
+    if (this.searchSizes.size >= SEARCH_SIZE_ENTRIES) {
+      this.searchSizes.delete(this.searchSizes.keys().next().value!);
+    }
+    this.searchSizes.set(key, { few, until: now + SEARCH_SIZE_TTL_MS });
+    return few;
   }
 
   async get(actor: Actor, id: string): Promise<ContactDto> {
