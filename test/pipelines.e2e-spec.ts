@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Test } from 'supertest';
+import type { Response, Test } from 'supertest';
 import { as, createTeam, expectError, register, type Session, type Team } from './support/api';
 import { ISO_TIMESTAMP, keysOf, UUID } from './support/resource';
 import { createTestApp, type TestApp } from './support/test-app';
@@ -712,6 +712,236 @@ describe('Pipelines (API.md section 11)', () => {
         403,
         'STAGE_ROLLBACK_FORBIDDEN',
       );
+    });
+  });
+
+  // ------------------------------------------------------------------ races with deal writes
+
+  /*
+   * Stage edits racing deal writes (docs/decisions/0033): deal writes take no lock on the
+   * pipeline row; a change that sets a stage or a status holds the pipeline's stage lock shared,
+   * a stage edit exclusive. Each case pins one order of the race with a lock held by the test's
+   * own connection and waits (pg_stat_activity) until the requests queue where the order needs
+   * them; whatever the order, no deal is left at a stage its pipeline no longer has.
+   */
+  describe('stage edits racing deal writes', () => {
+    const held: (() => Promise<void>)[] = [];
+    afterEach(async () => {
+      for (const release of held.splice(0)) await release();
+    });
+    /** A transaction on a connection of its own, holding the locks of `sql` until `release`. */
+    async function hold(sql: string, params: unknown[]): Promise<() => Promise<void>> {
+      const runner = t.db.createQueryRunner();
+      await runner.connect();
+      await runner.startTransaction();
+      await runner.query(sql, params);
+      let open = true;
+      const release = async (): Promise<void> => {
+        if (!open) return;
+        open = false;
+        await runner.commitTransaction();
+        await runner.release();
+      };
+      held.push(release);
+      return release;
+    }
+    /**
+     * Waits until `n` sessions of this database wait for a lock of this kind (running a
+     * statement that contains `statement`, when given).
+     */
+    async function waiting(
+      event: 'advisory' | 'transactionid' | 'relation',
+      n: number,
+      statement = '',
+    ): Promise<void> {
+      for (let i = 0; i < 500; i += 1) {
+        const [{ count }]: { count: number }[] = await t.db.query(
+          `SELECT count(*)::int AS count FROM pg_stat_activity
+            WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event = $1
+              AND strpos(query, $2) > 0`,
+          [event, statement],
+        );
+        if (count >= n) return;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      throw new Error(`no ${n} sessions waiting for a ${event} lock`);
+    }
+    const getDeal = (id: string): Test => t.http().get(`${DEALS}/${id}`).set(headers(team.owner));
+    /** Starts the request now (supertest sends on `then`). */
+    const send = (test: Test): Promise<Response> => test.then((res) => res);
+    async function dealStages(pipelineId: string): Promise<string[]> {
+      const rows: { stage: string }[] = await t.db.query(
+        'SELECT DISTINCT stage FROM deals WHERE pipeline_id = $1',
+        [pipelineId],
+      );
+      return rows.map((r) => r.stage);
+    }
+    /** The invariant: every deal of the pipeline is at one of its stages, closed ones last. */
+    async function expectConsistent(pipelineId: string) {
+      const keys = ((await get(team.owner, pipelineId)).body as PipelineBody).stages.map(
+        (s) => s.key,
+      );
+      const rows: { stage: string; status: string }[] = await t.db.query(
+        'SELECT stage, status::text AS status FROM deals WHERE pipeline_id = $1',
+        [pipelineId],
+      );
+      for (const row of rows) {
+        expect(keys).toContain(row.stage);
+        expect(['won', 'lost'].includes(row.status)).toBe(row.stage === keys[keys.length - 1]);
+      }
+    }
+    const lockDeal = (id: string) => hold('SELECT 1 FROM deals WHERE id = $1 FOR UPDATE', [id]);
+    const [lead, demo, contract, done] = SALES_STAGES;
+
+    it('a move that holds the stage lock first wins; the edit removing its stage then is 409 STAGE_IN_USE', async () => {
+      const p = await createPipeline();
+      const deal = await createDeal(team.owner, contact.owner, { pipelineId: p.id });
+      // The move takes the stage lock, then waits for the deal row the test holds.
+      const release = await lockDeal(deal.id);
+      const move = send(patchDeal(team.owner, deal.id, { stage: 'demo' }));
+      await waiting('transactionid', 1);
+      const edit = send(patch(team.owner, p.id, { stages: [lead, contract, done] }));
+      await waiting('advisory', 1);
+      await release();
+      const moved = await move;
+      expect(moved.status).toBe(200);
+      expect((moved.body as DealBody).stage).toBe('demo');
+      expectError(await edit, 409, 'STAGE_IN_USE');
+      expect((await get(team.owner, p.id)).body).toEqual(p);
+      await expectConsistent(p.id);
+    });
+
+    it('a move queued behind an edit that renames its stage key reads the new stages: 422 INVALID_STAGE', async () => {
+      const p = await createPipeline();
+      const [first, second] = [
+        await createDeal(team.owner, contact.owner, { pipelineId: p.id }),
+        await createDeal(team.member, contact.member, { pipelineId: p.id }),
+      ];
+      // A move of `first` in flight (stage lock shared, waiting for the row); the edit queues
+      // for the stage lock; a move of `second` to the renamed stage queues behind the edit.
+      const release = await lockDeal(first.id);
+      const inFlight = send(patchDeal(team.owner, first.id, { stage: 'contract' }));
+      await waiting('transactionid', 1);
+      const renamed = [lead, { ...demo, key: 'trial' }, contract, done];
+      const edit = send(patch(team.owner, p.id, { stages: renamed }));
+      await waiting('advisory', 1);
+      const late = send(patchDeal(team.member, second.id, { stage: 'demo' }));
+      await waiting('advisory', 2);
+      await release();
+      expect((await inFlight).status).toBe(200);
+      const edited = await edit;
+      expect(edited.status).toBe(200);
+      expect((edited.body as PipelineBody).stages.map((s) => s.key)).toEqual([
+        'lead',
+        'trial',
+        'contract',
+        'done',
+      ]);
+      expectError(await late, 422, 'INVALID_STAGE');
+      expect(((await getDeal(second.id)).body as DealBody).stage).toBe('lead');
+      expect(await dealActivities(second.id)).toEqual([]);
+      // The new key is a stage like any other.
+      await patchDeal(team.member, second.id, { stage: 'trial' }).expect(200);
+      await expectConsistent(p.id);
+    });
+
+    it('closing stage: an open deal moving to the stage an edit makes the closing one', async () => {
+      // The move first: the edit finds an open deal at its new closing stage (409).
+      const p = await createPipeline();
+      const deal = await createDeal(team.owner, contact.owner, { pipelineId: p.id });
+      let release = await lockDeal(deal.id);
+      const move = send(patchDeal(team.owner, deal.id, { stage: 'contract' }));
+      await waiting('transactionid', 1);
+      const edit = send(patch(team.owner, p.id, { stages: [lead, demo, contract] }));
+      await waiting('advisory', 1);
+      await release();
+      expect((await move).status).toBe(200);
+      expectError(await edit, 409, 'STAGE_IN_USE');
+      await expectConsistent(p.id);
+
+      // The edit first: the move finds contract closing, which an open deal may not take (422);
+      // a win moves the deal to the new closing stage.
+      const q = await createPipeline();
+      const [busy, late] = [
+        await createDeal(team.owner, contact.owner, { pipelineId: q.id }),
+        await createDeal(team.owner, contact.owner, { pipelineId: q.id, status: 'in_progress' }),
+      ];
+      release = await lockDeal(busy.id);
+      const inFlight = send(patchDeal(team.owner, busy.id, { stage: 'demo' }));
+      await waiting('transactionid', 1);
+      const edit2 = send(patch(team.owner, q.id, { stages: [lead, demo, contract] }));
+      await waiting('advisory', 1);
+      const lateMove = send(patchDeal(team.owner, late.id, { stage: 'contract' }));
+      await waiting('advisory', 2);
+      await release();
+      expect((await inFlight).status).toBe(200);
+      expect((await edit2).status).toBe(200);
+      expectError(await lateMove, 422, 'INVALID_STAGE');
+      const won = await t
+        .http()
+        .post(`${DEALS}/${late.id}/win`)
+        .set(headers(team.owner))
+        .send({})
+        .expect(200);
+      expect((won.body as DealBody).stage).toBe('contract');
+      await expectConsistent(q.id);
+    });
+
+    it('a deal created at a stage while an edit removes it: the edit waits for the creation (409)', async () => {
+      const p = await createPipeline();
+      // The creation holds the stage lock until its commit, which the test holds up: the last
+      // step of a write is the events insert, which waits for the test's lock on that table.
+      const release = await hold('LOCK TABLE events IN SHARE MODE', []);
+      const create = send(
+        postDeal(team.owner, {
+          contactId: contact.owner,
+          title: 'D',
+          pipelineId: p.id,
+          stage: 'demo',
+        }),
+      );
+      await waiting('relation', 1, 'INSERT INTO events');
+      const edit = send(patch(team.owner, p.id, { stages: [lead, contract, done] }));
+      await waiting('advisory', 1);
+      await release();
+      expect((await create).status).toBe(201);
+      expectError(await edit, 409, 'STAGE_IN_USE');
+      expect(await dealStages(p.id)).toEqual(['demo']);
+      await expectConsistent(p.id);
+    });
+
+    it('many moves and stage edits at once: only 200, 409 STAGE_IN_USE and 422 INVALID_STAGE, and a consistent pipeline', async () => {
+      const extra = [stage('review'), stage('legal')];
+      const full = [lead, demo, ...extra, contract, done];
+      const p = await createPipeline('Busy', full);
+      const deals = await Promise.all(
+        Array.from({ length: 8 }, () =>
+          createDeal(team.owner, contact.owner, { pipelineId: p.id }),
+        ),
+      );
+      const targets = ['demo', 'review', 'legal', 'contract'];
+      const edits = [
+        [lead, demo, contract, done],
+        full,
+        [lead, stage('review'), contract, done],
+        full,
+        [lead, demo, stage('legal'), contract, done],
+      ];
+      const responses = await Promise.all([
+        ...deals.flatMap((d, i) => [
+          send(patchDeal(team.owner, d.id, { stage: targets[i % 4] })),
+          send(patchDeal(team.owner, d.id, { stage: targets[(i + 1) % 4] })),
+        ]),
+        ...edits.map((stages) => send(patch(team.owner, p.id, { stages }))),
+      ]);
+      const moves = responses.slice(0, deals.length * 2);
+      for (const res of moves) {
+        if (res.status !== 200) expectError(res, 422, 'INVALID_STAGE');
+      }
+      for (const res of responses.slice(deals.length * 2)) {
+        if (res.status !== 200) expectError(res, 409, 'STAGE_IN_USE');
+      }
+      await expectConsistent(p.id);
     });
   });
 

@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { AppException } from '../../common/errors/app.exception';
 import type { SelectQueryBuilder } from 'typeorm';
 import type { ListResult } from '../../common/pagination/list-result.dto';
 import { selectAs } from '../../common/pagination/select-as';
@@ -10,7 +11,7 @@ import { type TenantReader, type TenantTx, UnitOfWork } from '../../tenancy/unit
 import { ActivitiesService, type NewActivity } from '../activities/activities.service';
 import { ActivityType } from '../activities/activity.enums';
 import { Contact } from '../contacts/contact.entity';
-import { PipelinesService, stageKeys } from '../pipelines/pipelines.service';
+import { PipelinesService, stageKeys, stageLockSql } from '../pipelines/pipelines.service';
 import { emitDealChanged, emitDealCreated, emitDealDeleted } from './deal-events';
 import { applyDealChange, creationEvents, type DealEvent, initialDealState } from './deal-rules';
 import { DealStatus } from './deal.enums';
@@ -113,7 +114,11 @@ export class DealsService {
     // A client-named contact must be visible to the caller (404 otherwise). Lead conversion
     // passes a contact the server picked itself (reused by email, possibly someone else's).
     if (!options.contactChosenByServer) await tx.findVisible(Contact, input.contactId);
-    const pipeline = await this.pipelines.find(tx, input.pipelineId, 'pessimistic_read');
+    // The stage lock, then the stages, in two statements (docs/decisions/0033); FOR KEY SHARE
+    // is what the foreign key check of the insert takes anyway, and a deletion of the pipeline
+    // that committed meanwhile makes this a 404.
+    await this.pipelines.lockStagesShared(tx, input.pipelineId);
+    const pipeline = await this.pipelines.find(tx, input.pipelineId, 'for_key_share');
     const ownerId = this.ownership.requestedOwner(actor, null, input.ownerId);
     const stages = stageKeys(pipeline);
     const state = initialDealState(input, stages);
@@ -154,11 +159,18 @@ export class DealsService {
    * the lock applies later, and the timeline and updatedAt must follow the order in which the
    * changes were applied. The UPDATE takes it (clock_timestamp()) and returns it, so the deal
    * and its activities carry the same instant.
+   *
+   * Against stage edits (docs/decisions/0033): a change that sets a stage or a status takes the
+   * pipeline's shared stage lock in the statement that locks the deal, and reads the stages in
+   * the next statement, so it judges against the stages a concurrent stage edit leaves, and the
+   * edit checks the deals only once this change has committed. Other changes keep the deal's
+   * stage and status, which every committed version of the stages accepts: they only read.
    */
   async update(actor: Actor, id: string, input: DealChangeInput): Promise<DealDto> {
     const updated = await this.uow.run(actor, async (tx) => {
-      const deal = await tx.findVisible(Deal, id, { lock: 'pessimistic_write' });
-      const pipeline = await this.pipelines.find(tx, deal.pipelineId, 'pessimistic_read');
+      const stageLock = input.stage !== undefined || input.status !== undefined;
+      const deal = await this.lockDeal(tx, id, stageLock);
+      const pipeline = await this.pipelines.find(tx, deal.pipelineId);
       if (input.contactId !== undefined && input.contactId !== deal.contactId) {
         await tx.findVisible(Contact, input.contactId);
       }
@@ -200,6 +212,19 @@ export class DealsService {
       return updated;
     });
     return DealDto.from(updated);
+  }
+
+  /**
+   * The deal if the actor may see it (404 otherwise), locked FOR UPDATE; with `stageLock`, the
+   * same statement takes its pipeline's shared stage lock (evaluated with the row, before the
+   * row lock is taken: it never waits for a stage edit while holding the deal).
+   */
+  private async lockDeal(tx: TenantTx, id: string, stageLock: boolean): Promise<Deal> {
+    const query = tx.visible(Deal, 'r').andWhere('r.id = :id', { id });
+    if (stageLock) query.addSelect(stageLockSql('shared', 'r.pipeline_id'), 'r_stage_lock');
+    const deal = await query.setLock('pessimistic_write', undefined, ['r']).getOne();
+    if (!deal) throw AppException.notFound('Deal');
+    return deal;
   }
 
   /** The status_changed / stage_changed activities of a change, by the actor. */

@@ -69,6 +69,24 @@ const inUse = (code: ErrorCode, message: string): AppException =>
   AppException.conflict(code, message);
 
 /**
+ * The stage lock of a pipeline (docs/decisions/0033): a transaction-scoped advisory lock keyed by
+ * the pipeline id, held until the commit. Deal writes that set a stage or a status (and deal
+ * creation) take it shared, before they read the stages; a PATCH of the stages takes it
+ * exclusive, after the pipeline row and before it checks the deals against the new stages. So a
+ * stage edit never runs its check while a deal write that read the old stages is uncommitted, and
+ * a deal write that waited for an edit reads the edited stages. Shared holders do not write the
+ * pipeline row (unlike FOR SHARE, whose concurrent holders each wrote a new MultiXact into it).
+ * A hash collision between two pipelines only makes an edit wait for deals of the other one.
+ */
+export function stageLockSql(mode: 'shared' | 'exclusive', pipelineIdSql: string): string {
+  const fn = mode === 'shared' ? 'pg_advisory_xact_lock_shared' : 'pg_advisory_xact_lock';
+  return `${fn}(hashtextextended('pipeline-stages:' || ${pipelineIdSql}::text, 0))`;
+}
+
+/** Row locks `find` may take on a pipeline. */
+type PipelineLock = RowLock | 'for_no_key_update';
+
+/**
  * Pipelines and their stages (API.md section 8): the only writer of the pipelines table. Every
  * member of the organization sees every pipeline.
  */
@@ -87,13 +105,15 @@ export class PipelinesService {
 
   /**
    * The pipeline of the reader's organization with this id (the default one when `pipelineId`
-   * is undefined); 404 otherwise. In a transaction, `lock` holds it until the end: deal writes
-   * take a shared lock (their stage rules read its stages), stage edits an exclusive one.
+   * is undefined); 404 otherwise. In a transaction, `lock` holds the row until the end: PATCH
+   * takes FOR NO KEY UPDATE, DELETE FOR UPDATE, deal creation FOR KEY SHARE (what its foreign key
+   * takes anyway). Deal writes do not lock the row to read the stages: they take the stage lock
+   * (`lockStagesShared`, `stageLockSql`) before reading it.
    */
   async find(
     reader: TenantReader,
     pipelineId: string | undefined,
-    lock?: RowLock,
+    lock?: PipelineLock,
   ): Promise<Pipeline> {
     const query = reader.visible(Pipeline, 'p');
     if (pipelineId) query.andWhere('p.id = :id', { id: pipelineId });
@@ -102,6 +122,19 @@ export class PipelinesService {
     const pipeline = await query.getOne();
     if (!pipeline) throw AppException.notFound('Pipeline');
     return pipeline;
+  }
+
+  /**
+   * Takes the shared stage lock of the pipeline with this id (the default one when undefined),
+   * in a statement of its own: the stages must be read by a later statement, whose snapshot
+   * then includes any stage edit that committed while this one waited. Nothing when there is no
+   * such pipeline (the read that follows answers 404).
+   */
+  async lockStagesShared(tx: TenantTx, pipelineId: string | undefined): Promise<void> {
+    const query = tx.query(Pipeline, 'p').select(stageLockSql('shared', 'p.id'), 'locked');
+    if (pipelineId) query.andWhere('p.id = :id', { id: pipelineId });
+    else query.andWhere('p.is_default');
+    await query.getRawMany();
   }
 
   list(actor: Actor, query: ListQueryDto): Promise<ListResult<PipelineDto>> {
@@ -137,13 +170,25 @@ export class PipelinesService {
    * Rename and/or replace the stage list. Stages that deals use must stay; and since won and
    * lost deals sit at the closing (last) stage while open ones may not, the closing stage may
    * only change while the pipeline has no closed deals, and never to a stage open deals use.
+   *
+   * Concurrent deal writes (docs/decisions/0033): the row lock (FOR NO KEY UPDATE: edits and
+   * deletions of the pipeline take turns; deal creation's FOR KEY SHARE and foreign key check
+   * do not wait for it) is taken first, then, for a new stage list, the exclusive stage lock,
+   * which waits for the deal writes that read the old stages to commit and holds back the later
+   * ones until this edit commits; the deals are checked only then (a new statement: it sees
+   * every committed deal). Always in this order (row, then stage lock), never the reverse.
    */
   async update(actor: Actor, id: string, input: UpdatePipelineDto): Promise<PipelineDto> {
     const saved = await this.uow.run(actor, async (tx) => {
-      const pipeline = await this.find(tx, id, 'pessimistic_write');
+      const pipeline = await this.find(tx, id, 'for_no_key_update');
       const before = PipelineDto.from(pipeline);
       if (input.stages) {
         const stages = toStages(input.stages);
+        await tx
+          .query(Pipeline, 'p')
+          .select(stageLockSql('exclusive', 'p.id'), 'locked')
+          .andWhere('p.id = :id', { id: pipeline.id })
+          .getRawMany();
         await this.assertStagesCompatible(tx, pipeline, stages);
         pipeline.stages = stages;
       }
