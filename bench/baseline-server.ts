@@ -1,13 +1,16 @@
 /**
  * BASELINE for the benchmark (never shipped): a bare node:http + pg server answering
  *   GET /api/v1/contacts          (page 1, pageSize 20: the list query + its count)
+ *   GET /api/v1/deals             (page 1, pageSize 20: the list query + its count)
+ *   GET /api/v1/tasks             (page 1, pageSize 20: the list query + its count)
  *   GET /api/v1/deals/{id}
  * with exactly the SQL the app runs (captured at start-up from the app's own services, see
  * lib/app-queries.ts), the same pool size, and authentication reduced to an HS256 JWT verify
  * (jsonwebtoken with a KeyObject, as the app's JwtStrategy; same secret, issuer and `typ` check).
- * The list's count runs once per organization and is then answered from memory, as the app's
+ * A list's count runs once per organization and is then answered from memory, as the app's
  * total cache does while nothing is written. No framework, no guards, no validation, no
- * membership lookup, no logging: the floor the app is compared with.
+ * membership lookup, no logging: the floor the app is compared with. Query strings are ignored
+ * (every list answers its default page 1).
  *
  * Env: DATABASE_URL, JWT_ACCESS_SECRET, PORT (0 = any), HOST (127.0.0.1), DB_POOL_MAX (20),
  *      BENCH_OWNER_EMAIL (whose organization's queries are captured).
@@ -16,7 +19,7 @@
 import { createSecretKey } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import * as jwt from 'jsonwebtoken';
-import { Pool } from 'pg';
+import { Pool, types } from 'pg';
 import { AppQueries, benchContext, type CapturedQuery } from './lib/app-queries';
 import { BENCH_LOGIN_EMAIL } from './lib/common';
 
@@ -48,6 +51,16 @@ function toItem(row: Record<string, unknown>, alias?: string): Record<string, un
   return item;
 }
 
+const DATE_OID = 1082;
+const textOf = (value: string): string => value;
+/** pg's type parsers, except a `date` read as its text (as the app's DTOs answer it). */
+const dateAsText = ((oid: number, format?: 'text' | 'binary'): ((value: string) => unknown) =>
+  oid === DATE_OID && format !== 'binary'
+    ? textOf
+    : (types.getTypeParser(oid, format ?? 'text') as (
+        value: string,
+      ) => unknown)) as typeof types.getTypeParser;
+
 function send(res: ServerResponse, status: number, body: unknown): void {
   const json = JSON.stringify(body);
   res.writeHead(status, {
@@ -67,6 +80,8 @@ async function main(): Promise<void> {
     min: Number(env('DB_POOL_MIN', '5')),
     idleTimeoutMillis: 30_000,
     application_name: 'crm-bench-baseline',
+    // A `date` column as its text (the app's DTOs answer calendar dates, not timestamps).
+    types: { getTypeParser: dateAsText },
   });
 
   // Capture the app's SQL once, with sample values that are re-bound per request.
@@ -76,28 +91,56 @@ async function main(): Promise<void> {
     [context.organizationId],
   );
   const capture = await new AppQueries(databaseUrl, context).open();
-  let listQueries: CapturedQuery[];
+  const page1 = { page: 1, pageSize: 20 };
+  let captured: Record<'contacts' | 'deals' | 'tasks', CapturedQuery[]>;
   let dealQueries: CapturedQuery[];
   try {
-    listQueries = (await capture.contactList({ page: 1, pageSize: 20 })).queries;
+    captured = {
+      contacts: (await capture.contactList(page1)).queries,
+      deals: (await capture.dealList(page1)).queries,
+      tasks: (await capture.taskList(page1)).queries,
+    };
     dealQueries = (await capture.dealById(sampleDeal.rows[0]?.id ?? context.userId)).queries;
   } finally {
     await capture.close();
   }
-  if (listQueries.length !== 2 || dealQueries.length !== 1) {
-    throw new Error(
-      `unexpected app queries: list ${listQueries.length}, deal ${dealQueries.length} (expected 2 and 1)`,
-    );
-  }
-  const [listSql, countSql] = listQueries;
   const samples = { org: context.organizationId, id: sampleDeal.rows[0]?.id ?? '' };
-  const listParams = binder(listSql, samples);
-  const countParams = binder(countSql, samples);
+  interface ListEndpoint {
+    name: string;
+    sql: string;
+    params: (values: Record<string, string>) => unknown[];
+    countSql: string;
+    countParams: (values: Record<string, string>) => unknown[];
+    totals: Map<string, Promise<number>>;
+  }
+  /** A list endpoint: its page query and its count query (told apart by the count). */
+  const lists = new Map<string, ListEndpoint>(
+    Object.entries(captured).map(([name, queries]) => {
+      const count = queries.filter((q) => /\bcount\(\*\)/i.test(q.sql));
+      const page = queries.filter((q) => !count.includes(q));
+      if (count.length !== 1 || page.length !== 1)
+        throw new Error(
+          `unexpected app queries for GET /${name}: ${queries.length} (expected a page and a count)`,
+        );
+      return [
+        `/${name}`,
+        {
+          name,
+          sql: page[0].sql,
+          params: binder(page[0], samples),
+          countSql: count[0].sql,
+          countParams: binder(count[0], samples),
+          /** The count per organization (computed once: nothing is written during the run). */
+          totals: new Map<string, Promise<number>>(),
+        },
+      ] as [string, ListEndpoint];
+    }),
+  );
+  if (dealQueries.length !== 1) {
+    throw new Error(`unexpected app queries: deal ${dealQueries.length} (expected 1)`);
+  }
   const dealParams = binder(dealQueries[0], samples);
   const dealAlias = /FROM "deals" "(\w+)"/.exec(dealQueries[0].sql)?.[1] ?? 'd';
-
-  /** The contact count per organization (computed once: nothing is written during the run). */
-  const totals = new Map<string, Promise<number>>();
 
   /** The app's access-token check: HS256 only, issuer crm-api, typ access, a subject. */
   function authenticate(req: IncomingMessage): string | null {
@@ -126,15 +169,16 @@ async function main(): Promise<void> {
     const values = { org: org.toLowerCase(), id: '' };
     const route = path.slice(PREFIX.length);
 
-    if (route === '/contacts') {
-      let total = totals.get(values.org);
+    const list = lists.get(route);
+    if (list) {
+      let total = list.totals.get(values.org);
       if (!total) {
         total = pool
-          .query<{ total: number }>(countSql.sql, countParams(values))
+          .query<{ total: number }>(list.countSql, list.countParams(values))
           .then((r) => Number(r.rows[0]?.total ?? 0));
-        totals.set(values.org, total);
+        list.totals.set(values.org, total);
       }
-      const [rows, count] = await Promise.all([pool.query(listSql.sql, listParams(values)), total]);
+      const [rows, count] = await Promise.all([pool.query(list.sql, list.params(values)), total]);
       return send(res, 200, {
         items: rows.rows.map((r: Record<string, unknown>) => toItem(r)),
         total: count,

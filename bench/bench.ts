@@ -8,21 +8,39 @@
  * out of the way) on the seeded database, and a bare node:http + pg BASELINE
  * (bench/baseline-server.ts) that runs the same SQL, then drives both with autocannon (library)
  * over loopback at a fixed connection count and duration per scenario. Measures latency
- * p50/p99, req/s, errors and non-2xx, the app's peak RSS, the bcrypt limit of the machine and
- * the event-loop health under logins; a second app instance runs with the analytics cache off.
+ * p50/p99, req/s, errors and non-2xx, the server's CPU time per request (utime + stime of
+ * /proc/<pid>/stat around the measured window, divided by the 2xx answers) and that of its
+ * PostgreSQL backends, the app's peak RSS, the bcrypt limit of the machine and the event-loop
+ * health under logins; a second app instance runs with the analytics cache off.
+ *
+ * The endpoints the baseline implements (PAIRS) run app and baseline alternately, --rounds
+ * times (baseline first in odd rounds, app first in even ones), and are reported as the median
+ * and the spread of the rounds: one ratio of two back-to-back runs moves by a factor of two on
+ * a shared machine, the median of alternating rounds and the CPU time per request much less.
  * Finally dumps EXPLAIN (ANALYZE, BUFFERS) plans (bench/explain.ts) and writes the results:
  * bench/results/*.json and the generated section of docs/performance.md.
  *
- * Options: --duration 10 --warmup 2 --connections 32 --database-url URL --search mart
+ * Options: --duration 10 --warmup 2 --connections 32 --rounds 3 --round-duration 8
+ *          --database-url URL --search mart
  *          --min-amount 100000 --probe-rate 100 --only <regex of scenario ids>
  *          --no-explain --no-doc --doc docs/performance.md --plans-dir docs/query-plans
  *          --app-env NAME=value,NAME=value (extra environment of the app copies)
  */
 import { execSync } from 'node:child_process';
 import { createSecretKey, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import autocannon from 'autocannon';
 import * as bcrypt from 'bcrypt';
 import * as jwt from 'jsonwebtoken';
@@ -39,7 +57,7 @@ import {
   thousands,
   withClient,
 } from './lib/common';
-import { freePort, startServer, type Server } from './lib/processes';
+import { CLOCK_TICKS, freePort, processCpu, startServer, type Server } from './lib/processes';
 
 const ROOT = resolve(__dirname, '..');
 const API = '/api/v1';
@@ -66,6 +84,10 @@ interface Scenario {
   sampleRss?: boolean;
   warmup?: number;
   duration?: number;
+  /** Round of an alternated app/baseline pair (1..--rounds). */
+  round?: number;
+  /** False when another run drives the same server at the same time: no CPU per request. */
+  exclusive?: boolean;
 }
 
 interface Measured {
@@ -88,6 +110,92 @@ interface Measured {
   non2xx: number;
   statusCodes: Record<string, number>;
   peakRssMiB: number | null;
+  /** Round of an alternated pair, else null. */
+  round: number | null;
+  /** Server process CPU (user + system) during the measured window per 2xx answer, ms. */
+  cpuMsPerRequest: number | null;
+  /** The same of its PostgreSQL backends (those with its application_name), ms. */
+  pgCpuMsPerRequest: number | null;
+  /** Server process CPU during the window / the window's length (1 = one core busy). */
+  cpuCores: number | null;
+}
+
+/** min / median / max of the rounds of one scenario. */
+interface Spread {
+  median: number;
+  min: number;
+  max: number;
+}
+
+/** An endpoint the baseline implements too, measured in alternating rounds. */
+interface Pair {
+  key: string;
+  label: string;
+  appId: string;
+  baselineId: string;
+  /** Targets: app throughput >= minThroughput x the baseline's, CPU/request <= maxCpu x. */
+  minThroughput: number;
+  maxCpu: number;
+}
+
+const PAIRS: readonly Pair[] = [
+  {
+    key: 'contacts-page1',
+    label: 'GET /contacts page 1',
+    appId: 'contacts-page1',
+    baselineId: 'baseline-contacts-page1',
+    minThroughput: 0.6,
+    maxCpu: 1.6,
+  },
+  {
+    key: 'deals-page1',
+    label: 'GET /deals page 1',
+    appId: 'deals-page1',
+    baselineId: 'baseline-deals-page1',
+    minThroughput: 0.6,
+    maxCpu: 1.6,
+  },
+  {
+    key: 'tasks-page1',
+    label: 'GET /tasks page 1',
+    appId: 'tasks-page1',
+    baselineId: 'baseline-tasks-page1',
+    minThroughput: 0.6,
+    maxCpu: 1.6,
+  },
+  {
+    key: 'deal-by-id',
+    label: 'GET /deals/{id}',
+    appId: 'deal-by-id',
+    baselineId: 'baseline-deal-by-id',
+    minThroughput: 0.75,
+    maxCpu: 1.3,
+  },
+];
+
+interface Side {
+  rps: Spread;
+  p99: Spread;
+  cpuMsPerRequest: Spread | null;
+  pgCpuMsPerRequest: Spread | null;
+  cpuCores: Spread | null;
+}
+
+interface Comparison {
+  key: string;
+  label: string;
+  rounds: number;
+  app: Side;
+  baseline: Side;
+  /** Median app req/s / median baseline req/s. */
+  throughputRatio: number;
+  /** App / baseline req/s of each round. */
+  roundThroughputRatios: number[];
+  /** Median over the rounds of app / baseline CPU per request (null: not measurable). */
+  cpuRatio: number | null;
+  roundCpuRatios: number[];
+  minThroughput: number;
+  maxCpu: number;
 }
 
 interface Target {
@@ -111,6 +219,8 @@ async function benchmark(args: Args, database: BenchDatabase): Promise<void> {
     'duration',
     'warmup',
     'connections',
+    'rounds',
+    'round-duration',
     'database-url',
     'search',
     'min-amount',
@@ -125,6 +235,9 @@ async function benchmark(args: Args, database: BenchDatabase): Promise<void> {
   const duration = args.count('duration', 10);
   const warmup = args.count('warmup', 2);
   const connections = args.count('connections', 32);
+  // Alternated app/baseline rounds: a little shorter each, to keep the whole run ~15 minutes.
+  const rounds = Math.max(1, args.count('rounds', 3));
+  const roundDuration = args.count('round-duration', Math.min(duration, 8));
   const databaseUrl = database.url;
   const search = args.string('search', 'mart');
   const minAmount = args.string('min-amount', '100000');
@@ -145,9 +258,10 @@ async function benchmark(args: Args, database: BenchDatabase): Promise<void> {
         return [pair.slice(0, eq), pair.slice(eq + 1)];
       }),
   );
-  const mainJs = join(ROOT, 'dist', 'src', 'main.js');
-  if (!existsSync(mainJs))
-    throw new Error(`${mainJs} is missing: run npm run build (npm run bench does)`);
+  // The app runs from a private copy of dist/ (inside the repository, so that node_modules
+  // resolves): a `nest build` of someone else in the same tree empties dist/ for seconds.
+  const distCopy = await snapshotDist();
+  const mainJs = join(distCopy, 'src', 'main.js');
   const startedAt = new Date();
   const loadBefore = loadavg();
 
@@ -295,7 +409,10 @@ async function benchmark(args: Args, database: BenchDatabase): Promise<void> {
     await Promise.all(servers.splice(0).map((s) => s.stop()));
   };
   const onSignal = (): void => {
-    void stopAll().finally(() => process.exit(130));
+    void stopAll().finally(() => {
+      rmSync(distCopy, { recursive: true, force: true });
+      process.exit(130);
+    });
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
@@ -303,6 +420,9 @@ async function benchmark(args: Args, database: BenchDatabase): Promise<void> {
   const results: Measured[] = [];
   const notes: string[] = [];
   const monitor = new Client({ connectionString: databaseUrl, application_name: 'crm-bench' });
+  // A terminated connection (another session restarting the server) must fail the run through
+  // its clean-up below, not kill the process with the servers left running.
+  monitor.on('error', (e) => log(`monitor connection lost: ${e.message}`));
   await monitor.connect();
   let keyset: { walkMs: number; pages: number; depths: number[] } | null = null;
   let plans: PlanSummary[] = [];
@@ -325,6 +445,7 @@ async function benchmark(args: Args, database: BenchDatabase): Promise<void> {
       port: basePort,
       readyPath: '/health',
       cwd: ROOT,
+      dbApplication: 'crm-bench-baseline',
     });
     servers.push(baseline);
     const appPort = await freePort();
@@ -335,6 +456,7 @@ async function benchmark(args: Args, database: BenchDatabase): Promise<void> {
       port: appPort,
       readyPath: `${API}/health`,
       cwd: ROOT,
+      dbApplication: 'crm-api',
     });
     servers.push(app);
     log(`app pid ${app.pid} on ${app.url}, baseline pid ${baseline.pid} on ${baseline.url}`);
@@ -357,12 +479,13 @@ async function benchmark(args: Args, database: BenchDatabase): Promise<void> {
     const runId = randomBytes(4).toString('hex');
     let created = 0;
 
-    const run = async (scenario: Scenario): Promise<Measured | null> => {
-      if (only && !only.test(scenario.id)) return null;
+    const run = async (scenario: Scenario, force = false): Promise<Measured | null> => {
+      if (!force && only && !only.test(scenario.id)) return null;
       const measured = await measure(scenario, {
         headers: scenario.anonymous ? {} : headers,
         duration: scenario.duration ?? duration,
         warmup: scenario.warmup ?? warmup,
+        monitor,
       });
       results.push(measured);
       log(formatLine(measured));
@@ -372,7 +495,7 @@ async function benchmark(args: Args, database: BenchDatabase): Promise<void> {
       return measured;
     };
 
-    // Same SQL, app vs bare baseline, back to back.
+    // Same SQL, app vs bare baseline: alternating rounds (PAIRS).
     const p1 = (server: Server, id: string): Scenario => ({
       id,
       title: 'GET /contacts (page 1, pageSize 20, with total)',
@@ -380,6 +503,15 @@ async function benchmark(args: Args, database: BenchDatabase): Promise<void> {
       path: () => `${API}/contacts`,
       connections,
     });
+    const list1 =
+      (endpoint: 'deals' | 'tasks') =>
+      (server: Server, id: string): Scenario => ({
+        id,
+        title: `GET /${endpoint} (page 1, pageSize 20, with total)`,
+        server,
+        path: () => `${API}/${endpoint}`,
+        connections,
+      });
     const byId = (server: Server, id: string): Scenario => ({
       id,
       title: 'GET /deals/{id} (rotating over sampled ids)',
@@ -387,11 +519,36 @@ async function benchmark(args: Args, database: BenchDatabase): Promise<void> {
       path: () => `${API}/deals/${nextDeal()}`,
       connections,
     });
-    await run(p1(baseline, 'baseline-contacts-page1'));
-    await run(p1(app, 'contacts-page1'));
+    const pairScenario: Record<string, (server: Server, id: string) => Scenario> = {
+      'contacts-page1': p1,
+      'deals-page1': list1('deals'),
+      'tasks-page1': list1('tasks'),
+      'deal-by-id': byId,
+    };
+    // A pair runs when --only names either of its ids; each round measures both sides.
+    const pairs = PAIRS.filter((p) => !only || only.test(p.appId) || only.test(p.baselineId));
+    for (let round = 1; round <= rounds; round++) {
+      for (const pair of pairs) {
+        const sides: [Server, string][] = [
+          [baseline, pair.baselineId],
+          [app, pair.appId],
+        ];
+        if (round % 2 === 0) sides.reverse();
+        for (const [server, id] of sides) {
+          await run(
+            {
+              ...pairScenario[pair.key](server, id),
+              round,
+              duration: roundDuration,
+              // The servers are warm after round 1: a short warm-up on the endpoint each time.
+              warmup: round === 1 ? warmup : Math.min(warmup, 1),
+            },
+            true,
+          );
+        }
+      }
+    }
     await run({ ...p1(app, 'contacts-page1-1'), connections: 1 });
-    await run(byId(baseline, 'baseline-deal-by-id'));
-    await run(byId(app, 'deal-by-id'));
     await stopServer(servers, baseline);
 
     await run({
@@ -531,10 +688,12 @@ async function benchmark(args: Args, database: BenchDatabase): Promise<void> {
     );
     // No warm-up (it would leave logins queued in the app) and twice the duration: at a few
     // logins per second, a short window counts too few of them.
-    await run(loginScenario('auth-login', connections, { warmup: 0, duration: duration * 2 }));
-    await drainLogins(connections, bcryptLimit.perSecond);
+    const logins = await run(
+      loginScenario('auth-login', connections, { warmup: 0, duration: duration * 2 }),
+    );
+    if (logins) await drainLogins(connections, bcryptLimit.perSecond);
 
-    const probe = (id: string, sampleRss: boolean): Scenario => ({
+    const probe = (id: string, sampleRss: boolean, exclusive = true): Scenario => ({
       id,
       title: `GET /deals/{id} at a fixed ${probeRate} req/s (4 connections)`,
       server: app,
@@ -542,15 +701,21 @@ async function benchmark(args: Args, database: BenchDatabase): Promise<void> {
       connections: 4,
       rate: probeRate,
       sampleRss,
+      exclusive,
     });
     if (!only || only.test('probe')) {
       await run(probe('probe-deal-by-id-idle', true));
       // Logins start first and end last, so the probe runs entirely under them.
       const loginsRun = run(
-        loginScenario('probe-logins', 16, { warmup: 0, duration: duration + 2, sampleRss: false }),
+        loginScenario('probe-logins', 16, {
+          warmup: 0,
+          duration: duration + 2,
+          sampleRss: false,
+          exclusive: false,
+        }),
       );
       await new Promise((r) => setTimeout(r, 1000));
-      await run(probe('probe-deal-by-id-during-logins', true));
+      await run(probe('probe-deal-by-id-during-logins', true, false));
       await loginsRun;
       await drainLogins(16, bcryptLimit.perSecond);
     }
@@ -571,6 +736,7 @@ async function benchmark(args: Args, database: BenchDatabase): Promise<void> {
         port: noCachePort,
         readyPath: `${API}/health`,
         cwd: ROOT,
+        dbApplication: 'crm-api',
       });
       servers.push(noCache);
       // Every offset page counts its total afresh.
@@ -605,6 +771,7 @@ async function benchmark(args: Args, database: BenchDatabase): Promise<void> {
     await stopAll();
     await monitor.end();
     rmSync(dataDir, { recursive: true, force: true });
+    rmSync(distCopy, { recursive: true, force: true });
   }
 
   if (!args.flag('no-explain')) {
@@ -639,6 +806,9 @@ async function benchmark(args: Args, database: BenchDatabase): Promise<void> {
       connections,
       durationS: duration,
       warmupS: warmup,
+      rounds,
+      roundDurationS: roundDuration,
+      clockTicks: CLOCK_TICKS,
     },
     data: {
       ...data.sizes,
@@ -656,15 +826,16 @@ async function benchmark(args: Args, database: BenchDatabase): Promise<void> {
     notes,
     plans,
   };
-  const targets = evaluate(report);
+  const comparisons = compare(report);
+  const targets = evaluate(report, comparisons);
   mkdirSync(RESULTS_DIR, { recursive: true });
-  const json = JSON.stringify({ ...report, targets }, null, 2);
+  const json = JSON.stringify({ ...report, comparisons, targets }, null, 2);
   writeFileSync(
     join(RESULTS_DIR, `bench-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`),
     json,
   );
   writeFileSync(join(RESULTS_DIR, 'latest.json'), json);
-  const markdown = renderMarkdown(report, targets);
+  const markdown = renderMarkdown(report, comparisons, targets);
   if (!args.flag('no-doc')) {
     writeDoc(docPath, markdown);
     log(`results written to ${docPath} and bench/results/latest.json`);
@@ -672,11 +843,54 @@ async function benchmark(args: Args, database: BenchDatabase): Promise<void> {
   console.log('\n' + markdown);
 }
 
+/**
+ * Copies dist/ to .data/bench-dist-<pid> once it is complete and unchanged during the copy
+ * (another build in the same working tree may be rewriting it): waits up to 3 minutes.
+ */
+async function snapshotDist(): Promise<string> {
+  const dist = join(ROOT, 'dist');
+  const copy = join(ROOT, '.data', `bench-dist-${process.pid}`);
+  const listing = (dir: string): string =>
+    existsSync(dir)
+      ? readdirSync(dir, { recursive: true, withFileTypes: true })
+          .filter((e) => e.isFile())
+          .map((e) => {
+            const file = join(e.parentPath ?? e.path, e.name);
+            return `${relative(dir, file)}:${statSync(file).size}`;
+          })
+          .sort()
+          .join('\n')
+      : '';
+  const deadline = Date.now() + 180_000;
+  for (;;) {
+    const before = listing(dist);
+    if (existsSync(join(dist, 'src', 'main.js'))) {
+      rmSync(copy, { recursive: true, force: true });
+      try {
+        cpSync(dist, copy, { recursive: true });
+        if (listing(dist) === before && listing(copy) === before) return copy;
+      } catch {
+        // dist/ changed under the copy: again
+      }
+    }
+    if (Date.now() > deadline) {
+      rmSync(copy, { recursive: true, force: true });
+      throw new Error(`${dist} is missing or changing: run npm run build (npm run bench does)`);
+    }
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+}
+
 // --- measuring --------------------------------------------------------------------------------
 
 async function measure(
   scenario: Scenario,
-  options: { headers: Record<string, string>; duration: number; warmup: number },
+  options: {
+    headers: Record<string, string>;
+    duration: number;
+    warmup: number;
+    monitor: Client;
+  },
 ): Promise<Measured> {
   const method = scenario.method ?? 'GET';
   const headers: Record<string, string> = { ...options.headers };
@@ -706,8 +920,20 @@ async function measure(
   if (options.warmup > 0) await cannon(options.warmup);
   const sampleRss = scenario.sampleRss ?? true;
   if (sampleRss) scenario.server.rss.window();
+  // CPU time of the server and of its PostgreSQL backends around the measured window only.
+  const exclusive = scenario.exclusive ?? true;
+  const db = exclusive ? scenario.server.dbApplication : null;
+  const pgBefore = db ? await backendCpu(options.monitor, db) : null;
+  const cpuBefore = exclusive ? scenario.server.cpu() : null;
   const result = await cannon(options.duration);
+  const cpuAfter = exclusive ? scenario.server.cpu() : null;
+  const pgAfter = db ? await backendCpu(options.monitor, db) : null;
   const peak = sampleRss ? scenario.server.rss.window() : null;
+  const ok = result['2xx'];
+  const perRequestMs = (s: number | null): number | null =>
+    s === null || ok === 0 ? null : Math.round((s * 1e6) / ok) / 1000;
+  const cpuS = cpuBefore !== null && cpuAfter !== null ? cpuAfter - cpuBefore : null;
+  const pgS = pgBefore && pgAfter ? backendCpuDelta(pgBefore, pgAfter) : null;
   const statusCodes = Object.fromEntries(
     Object.entries(result.statusCodeStats).map(([code, s]) => [code, s.count]),
   );
@@ -732,7 +958,41 @@ async function measure(
     non2xx: result.non2xx,
     statusCodes,
     peakRssMiB: peak === null ? null : round1(peak),
+    round: scenario.round ?? null,
+    cpuMsPerRequest: perRequestMs(cpuS),
+    pgCpuMsPerRequest: perRequestMs(pgS),
+    cpuCores: cpuS === null ? null : Math.round((cpuS / result.duration) * 100) / 100,
   };
+}
+
+/**
+ * CPU seconds so far of each PostgreSQL backend of one application_name (pid -> seconds), read
+ * from /proc: null when the server is not local (no backend's /proc entry is a postgres).
+ */
+async function backendCpu(
+  monitor: Client,
+  application: string,
+): Promise<Map<number, number> | null> {
+  const { rows } = await monitor.query<{ pid: number }>(
+    `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1`,
+    [application],
+  );
+  const cpu = new Map<number, number>();
+  for (const { pid } of rows) {
+    const stat = processCpu(pid);
+    if (stat && /postgres/.test(stat.name)) cpu.set(pid, stat.seconds);
+  }
+  return rows.length && !cpu.size ? null : cpu;
+}
+
+/**
+ * The backends' CPU between two readings: a backend opened in between counts from zero (its
+ * start-up belongs to the window); one closed in between is lost (pools keep theirs under load).
+ */
+function backendCpuDelta(before: Map<number, number>, after: Map<number, number>): number {
+  let sum = 0;
+  for (const [pid, seconds] of after) sum += seconds - (before.get(pid) ?? 0);
+  return sum;
 }
 
 async function measureBcrypt(
@@ -890,7 +1150,15 @@ type Report = {
     loadAverageAfter: number[];
     commit: string;
   };
-  load: { tool: string; connections: number; durationS: number; warmupS: number };
+  load: {
+    tool: string;
+    connections: number;
+    durationS: number;
+    warmupS: number;
+    rounds: number;
+    roundDurationS: number;
+    clockTicks: number;
+  };
   data: {
     organizations: number;
     users: number;
@@ -921,32 +1189,141 @@ type Report = {
   plans: PlanSummary[];
 };
 
-function evaluate(report: Report): Target[] {
-  const r = (id: string): Measured | undefined => report.results.find((m) => m.id === id);
+function median(values: readonly number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const n = s.length;
+  return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
+function spread(values: readonly number[]): Spread {
+  return { median: median(values), min: Math.min(...values), max: Math.max(...values) };
+}
+
+/** Spread of a nullable field over rounds (null when any round could not measure it). */
+function spreadOf(runs: readonly Measured[], pick: (m: Measured) => number | null): Spread | null {
+  const values = runs.map(pick).filter((v): v is number => v !== null);
+  return values.length && values.length === runs.length ? spread(values) : null;
+}
+
+/**
+ * One scenario's figures: the run itself, or for the rounds of an alternated pair their
+ * medians (req/s, latencies, CPU) with errors summed and maxima kept.
+ */
+function summarize(runs: readonly Measured[]): Measured | undefined {
+  if (runs.length <= 1) return runs[0];
+  const med = (pick: (m: Measured) => number): number => round1(median(runs.map(pick)));
+  const medOrNull = (pick: (m: Measured) => number | null): number | null => {
+    const s = spreadOf(runs, pick);
+    return s === null ? null : Math.round(s.median * 1000) / 1000;
+  };
+  const sum = (pick: (m: Measured) => number): number => runs.reduce((a, m) => a + pick(m), 0);
+  const statusCodes: Record<string, number> = {};
+  for (const m of runs)
+    for (const [code, n] of Object.entries(m.statusCodes))
+      statusCodes[code] = (statusCodes[code] ?? 0) + n;
+  const rss = runs.map((m) => m.peakRssMiB).filter((v): v is number => v !== null);
+  return {
+    ...runs[0],
+    durationS: round1(sum((m) => m.durationS)),
+    requests: sum((m) => m.requests),
+    ok: sum((m) => m.ok),
+    rps: med((m) => m.rps),
+    p50: med((m) => m.p50),
+    p90: med((m) => m.p90),
+    p99: med((m) => m.p99),
+    max: Math.max(...runs.map((m) => m.max)),
+    mean: med((m) => m.mean),
+    errors: sum((m) => m.errors),
+    timeouts: sum((m) => m.timeouts),
+    non2xx: sum((m) => m.non2xx),
+    statusCodes,
+    peakRssMiB: rss.length ? Math.max(...rss) : null,
+    round: null,
+    cpuMsPerRequest: medOrNull((m) => m.cpuMsPerRequest),
+    pgCpuMsPerRequest: medOrNull((m) => m.pgCpuMsPerRequest),
+    cpuCores: medOrNull((m) => m.cpuCores),
+  };
+}
+
+/** The scenarios of a report in order of first run, each with its runs (several: rounds). */
+function grouped(results: readonly Measured[]): Measured[][] {
+  const groups = new Map<string, Measured[]>();
+  for (const m of results) groups.set(m.id, [...(groups.get(m.id) ?? []), m]);
+  return [...groups.values()];
+}
+
+/** App vs baseline per alternated pair: medians and spreads of the rounds, and the ratios. */
+function compare(report: Report): Comparison[] {
+  const comparisons: Comparison[] = [];
+  const side = (runs: Measured[]): Side => ({
+    rps: spread(runs.map((m) => m.rps)),
+    p99: spread(runs.map((m) => m.p99)),
+    cpuMsPerRequest: spreadOf(runs, (m) => m.cpuMsPerRequest),
+    pgCpuMsPerRequest: spreadOf(runs, (m) => m.pgCpuMsPerRequest),
+    cpuCores: spreadOf(runs, (m) => m.cpuCores),
+  });
+  for (const pair of PAIRS) {
+    const app = report.results.filter((m) => m.id === pair.appId && m.round !== null);
+    const base = report.results.filter((m) => m.id === pair.baselineId && m.round !== null);
+    if (!app.length || !base.length) continue;
+    const both = app
+      .map((a) => [a, base.find((b) => b.round === a.round)] as const)
+      .filter((ab): ab is readonly [Measured, Measured] => ab[1] !== undefined);
+    const roundThroughputRatios = both.map(([a, b]) => round3(a.rps / Math.max(b.rps, 1e-9)));
+    const roundCpuRatios = both
+      .filter(([a, b]) => a.cpuMsPerRequest !== null && b.cpuMsPerRequest)
+      .map(([a, b]) => round3(a.cpuMsPerRequest! / b.cpuMsPerRequest!));
+    const appSide = side(app);
+    const baseSide = side(base);
+    comparisons.push({
+      key: pair.key,
+      label: pair.label,
+      rounds: both.length,
+      app: appSide,
+      baseline: baseSide,
+      throughputRatio: round3(appSide.rps.median / Math.max(baseSide.rps.median, 1e-9)),
+      roundThroughputRatios,
+      cpuRatio: roundCpuRatios.length ? round3(median(roundCpuRatios)) : null,
+      roundCpuRatios,
+      minThroughput: pair.minThroughput,
+      maxCpu: pair.maxCpu,
+    });
+  }
+  return comparisons;
+}
+
+function evaluate(report: Report, comparisons: readonly Comparison[]): Target[] {
+  const runsOf = (id: string): Measured[] => report.results.filter((m) => m.id === id);
+  const r = (id: string): Measured | undefined => summarize(runsOf(id));
   const targets: Target[] = [];
   const add = (target: string, measured: string, met: boolean | null): void => {
     targets.push({ target, measured, met });
   };
-  for (const [app, base, label] of [
-    ['deal-by-id', 'baseline-deal-by-id', 'GET /deals/{id}'],
-    ['contacts-page1', 'baseline-contacts-page1', 'GET /contacts page 1'],
-  ] as const) {
-    const a = r(app);
-    const b = r(base);
-    if (a && b)
-      add(
-        `${label}: throughput >= 50% of the bare baseline`,
-        `${a.rps} vs ${b.rps} req/s = ${pct(a.rps / b.rps)}`,
-        a.rps >= 0.5 * b.rps,
-      );
+  for (const c of comparisons) {
+    const rounds = `median of ${c.rounds} alternating round${c.rounds === 1 ? '' : 's'}`;
+    add(
+      `${c.label}: throughput >= ${pct(c.minThroughput)} of the bare baseline (${rounds})`,
+      `${c.app.rps.median} vs ${c.baseline.rps.median} req/s = ${pct(c.throughputRatio)} (rounds: ${c.roundThroughputRatios.map(pct).join(', ')})`,
+      c.throughputRatio >= c.minThroughput,
+    );
+    add(
+      `${c.label}: server CPU per request <= ${c.maxCpu}x the baseline's (${rounds})`,
+      c.cpuRatio === null || !c.app.cpuMsPerRequest || !c.baseline.cpuMsPerRequest
+        ? 'not measurable (no /proc)'
+        : `${ms3(c.app.cpuMsPerRequest.median)} vs ${ms3(c.baseline.cpuMsPerRequest.median)} ms = ${c.cpuRatio.toFixed(2)}x (rounds: ${c.roundCpuRatios.map((x) => `${x.toFixed(2)}x`).join(', ')})`,
+      c.cpuRatio === null ? null : c.cpuRatio <= c.maxCpu,
+    );
   }
   const p99 = (ids: string[], limit: number, what: string): void => {
     for (const id of ids) {
-      const m = r(id);
+      const runs = runsOf(id);
+      const m = summarize(runs);
       if (m)
         add(
           `${what} p99 < ${limit} ms (${id})`,
-          `p99 ${m.p99} ms`,
+          runs.length > 1
+            ? `p99 ${m.p99} ms (median of ${runs.length} rounds: ${Math.min(...runs.map((x) => x.p99))}-${Math.max(...runs.map((x) => x.p99))})`
+            : `p99 ${m.p99} ms`,
           m.p99 < limit && m.errors + m.non2xx === 0,
         );
     }
@@ -956,11 +1333,19 @@ function evaluate(report: Report): Target[] {
   if (baseById)
     add(
       'reference (no target): the bare baseline, GET /deals/{id} p99 < 50 ms',
-      `p99 ${baseById.p99} ms`,
+      `p99 ${baseById.p99} ms${runsOf('baseline-deal-by-id').length > 1 ? ' (median of rounds)' : ''}`,
       null,
     );
   p99(
-    ['contacts-page1', 'contacts-search', 'contacts-search-varied', 'deals-filter', 'tasks-overdue'],
+    [
+      'contacts-page1',
+      'deals-page1',
+      'tasks-page1',
+      'contacts-search',
+      'contacts-search-varied',
+      'deals-filter',
+      'tasks-overdue',
+    ],
     100,
     'list/filter/search',
   );
@@ -1059,7 +1444,11 @@ function evaluate(report: Report): Target[] {
   return targets;
 }
 
-function renderMarkdown(report: Report, targets: Target[]): string {
+function renderMarkdown(
+  report: Report,
+  comparisons: readonly Comparison[],
+  targets: Target[],
+): string {
   const m = report.machine;
   const d = report.data;
   const seed = report.seed as { command?: string; seconds?: number } | null;
@@ -1069,7 +1458,8 @@ function renderMarkdown(report: Report, targets: Target[]): string {
     `- Command: \`${seed?.command ?? 'npm run bench:seed -- …'}\` (seeded in ${seed?.seconds ?? '?'} s), then \`${report.command}\``,
     `- Machine: ${m.nproc} CPUs (${m.cpu}), ${m.memoryGiB} GiB, Node ${m.node}, PostgreSQL ${m.postgres} (${m.postgresSettings.join(', ')}); load average before/after ${m.loadAverageBefore.join(' ')} / ${m.loadAverageAfter.join(' ')}; commit ${m.commit}`,
     `- Data (bench org / all orgs): contacts ${thousands(d.contacts.org)} / ${thousands(d.contacts.all)}, deals ${thousands(d.deals.org)} / ${thousands(d.deals.all)}, tasks ${thousands(d.tasks.org)} / ${thousands(d.tasks.all)}, activities ${thousands(d.activities.org)} / ${thousands(d.activities.all)}; ${d.organizations} organizations, ${d.users} users; database ${d.databaseSize}`,
-    `- Load: ${report.load.tool}; ${report.load.connections} connections, ${report.load.durationS} s per scenario after ${report.load.warmupS} s of warm-up; latencies of 2xx answers, 1 ms resolution`,
+    `- Load: ${report.load.tool}; ${report.load.connections} connections, ${report.load.durationS} s per scenario after ${report.load.warmupS} s of warm-up; latencies of 2xx answers, 1 ms resolution. The endpoints the baseline implements run app and baseline alternately, ${report.load.rounds} rounds of ${report.load.roundDurationS} s each (the baseline first in odd rounds, the app first in even ones; ${report.load.warmupS} s of warm-up in round 1, then ${Math.min(report.load.warmupS, 1)} s): their rows are medians of the rounds`,
+    `- CPU per request: utime + stime of the server process (/proc/<pid>/stat, all threads, ${report.load.clockTicks} ticks/s) read just before and just after the measured window (warm-up excluded), divided by the 2xx answers of the window; PostgreSQL: the same of the backends with the server's application_name (context: the baseline runs the same SQL, so the two should match)`,
     `- bcrypt limit: **${report.bcryptLimit.perSecond} compares/s** (the higher of ${report.bcryptLimit.runs.join(' and ')}/s, measured before the servers started and again just before the logins; cost ${report.bcryptLimit.cost}, ${report.bcryptLimit.concurrency} in flight on ${report.bcryptLimit.threads} libuv threads; one compare alone ${report.bcryptLimit.singleMs} ms)`,
     ...(report.jwtVerify
       ? [
@@ -1082,19 +1472,34 @@ function renderMarkdown(report: Report, targets: Target[]): string {
     `- Peak RSS: app ${report.appPeakRssMiB} MiB, app with the analytics cache off ${report.noCachePeakRssMiB} MiB`,
     ...report.notes.map((n) => `- Note: ${n}`),
     '',
-    '| scenario | what | server | conns | req/s (2xx) | p50 ms | p99 ms | max ms | errors | non-2xx | peak RSS MiB |',
-    '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
-    ...report.results.map(
-      (r) =>
-        `| ${r.id} | ${r.title.replace(/\|/g, '\\|')} | ${r.server} | ${r.connections}${r.rate ? ` @${r.rate}/s` : ''} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.max} | ${r.errors + r.timeouts} | ${r.non2xx}${
-          r.non2xx
-            ? ` (${Object.entries(r.statusCodes)
-                .filter(([c]) => !c.startsWith('2'))
-                .map(([c, n]) => `${c}: ${n}`)
-                .join(', ')})`
-            : ''
-        } | ${r.peakRssMiB ?? '—'} |`,
-    ),
+    '| scenario | what | server | conns | req/s (2xx) | p50 ms | p99 ms | max ms | errors | non-2xx | CPU ms/req (server) | CPU ms/req (PostgreSQL) | peak RSS MiB |',
+    '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...grouped(report.results)
+      .map((runs) => [runs.length, summarize(runs)!] as const)
+      .map(
+        ([n, r]) =>
+          `| ${r.id}${n > 1 ? ` (median of ${n} rounds)` : ''} | ${r.title.replace(/\|/g, '\\|')} | ${r.server} | ${r.connections}${r.rate ? ` @${r.rate}/s` : ''} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.max} | ${r.errors + r.timeouts} | ${r.non2xx}${
+            r.non2xx
+              ? ` (${Object.entries(r.statusCodes)
+                  .filter(([c]) => !c.startsWith('2'))
+                  .map(([c, n]) => `${c}: ${n}`)
+                  .join(', ')})`
+              : ''
+          } | ${r.cpuMsPerRequest === null ? '—' : ms3(r.cpuMsPerRequest)} | ${r.pgCpuMsPerRequest === null ? '—' : ms3(r.pgCpuMsPerRequest)} | ${r.peakRssMiB ?? '—'} |`,
+      ),
+    ...(comparisons.length
+      ? [
+          '',
+          `App vs the bare baseline (same SQL), ${report.load.rounds} alternating rounds: median (min-max) of the rounds; the throughput ratio is of the medians, the CPU ratio the median of the rounds' ratios.`,
+          '',
+          '| endpoint | app req/s | baseline req/s | throughput ratio (rounds) | app p99 ms | baseline p99 ms | app CPU ms/req | baseline CPU ms/req | CPU ratio (rounds) | PostgreSQL CPU ms/req app / baseline |',
+          '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+          ...comparisons.map((c) => {
+            const cpu = (x: Spread | null): string => (x ? spreadText(x, ms3) : '—');
+            return `| ${c.label} | ${spreadText(c.app.rps)} | ${spreadText(c.baseline.rps)} | **${pct(c.throughputRatio)}** (${c.roundThroughputRatios.map(pct).join(', ')}) | ${spreadText(c.app.p99)} | ${spreadText(c.baseline.p99)} | ${cpu(c.app.cpuMsPerRequest)} | ${cpu(c.baseline.cpuMsPerRequest)} | ${c.cpuRatio === null ? '—' : `**${c.cpuRatio.toFixed(2)}x** (${c.roundCpuRatios.map((x) => `${x.toFixed(2)}x`).join(', ')})`} | ${c.app.pgCpuMsPerRequest ? ms3(c.app.pgCpuMsPerRequest.median) : '—'} / ${c.baseline.pgCpuMsPerRequest ? ms3(c.baseline.pgCpuMsPerRequest.median) : '—'} |`;
+          }),
+        ]
+      : []),
     '',
     '| target | measured | met |',
     '|---|---|---|',
@@ -1137,7 +1542,8 @@ function writeDoc(path: string, markdown: string): void {
 }
 
 function formatLine(m: Measured): string {
-  return `${m.id.padEnd(34)} ${String(m.rps).padStart(8)} req/s  p50 ${String(m.p50).padStart(5)} ms  p99 ${String(m.p99).padStart(5)} ms  err ${m.errors + m.timeouts}  non2xx ${m.non2xx}  rss ${m.peakRssMiB ?? '-'} MiB`;
+  const id = m.round === null ? m.id : `${m.id} r${m.round}`;
+  return `${id.padEnd(34)} ${String(m.rps).padStart(8)} req/s  p50 ${String(m.p50).padStart(5)} ms  p99 ${String(m.p99).padStart(5)} ms  cpu ${m.cpuMsPerRequest ?? '-'} ms/req (${m.cpuCores ?? '-'} cores), pg ${m.pgCpuMsPerRequest ?? '-'} ms/req  err ${m.errors + m.timeouts}  non2xx ${m.non2xx}  rss ${m.peakRssMiB ?? '-'} MiB`;
 }
 
 function autocannonVersion(): string {
@@ -1167,6 +1573,11 @@ function gitDescribe(): string {
 }
 
 const round1 = (n: number): number => Math.round(n * 10) / 10;
+const round3 = (n: number): number => Math.round(n * 1000) / 1000;
+/** Milliseconds of CPU with 3 significant-enough decimals. */
+const ms3 = (n: number): string => n.toFixed(3);
+const spreadText = (x: Spread, format: (n: number) => string = String): string =>
+  x.min === x.max ? format(x.median) : `${format(x.median)} (${format(x.min)}-${format(x.max)})`;
 const pct = (x: number): string => `${(x * 100).toFixed(0)}%`;
 
 main().catch((e: unknown) => {

@@ -1,8 +1,9 @@
 /**
  * Child servers of the benchmark (the app, the baseline) and what is measured about them from
- * outside: readiness and peak resident memory (VmRSS of /proc/<pid>/status).
+ * outside: readiness, peak resident memory (VmRSS of /proc/<pid>/status) and CPU time (utime +
+ * stime of /proc/<pid>/stat, all threads of the process).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
@@ -27,6 +28,42 @@ export function rssMiB(pid: number): number | null {
   } catch {
     return null;
   }
+}
+
+/** Clock ticks per second of /proc/<pid>/stat's times (`getconf CLK_TCK`, 100 on Linux). */
+export const CLOCK_TICKS: number = (() => {
+  try {
+    const ticks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+    return Number.isFinite(ticks) && ticks > 0 ? ticks : 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/**
+ * A process's name and its CPU time so far in seconds (user + system, fields 14 and 15 of
+ * /proc/<pid>/stat, of all its threads: libuv's pool included), or null once it is gone or
+ * not readable (another pid namespace, another host).
+ */
+export function processCpu(pid: number): { name: string; seconds: number } | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The name (field 2) is in parentheses and may hold spaces: count fields after its end.
+    const open = stat.indexOf('(');
+    const close = stat.lastIndexOf(')');
+    const fields = stat.slice(close + 2).split(' ');
+    // fields[0] is field 3 (state): utime is field 14, stime field 15.
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    if (!Number.isFinite(ticks)) return null;
+    return { name: stat.slice(open + 1, close), seconds: ticks / CLOCK_TICKS };
+  } catch {
+    return null;
+  }
+}
+
+/** A process's CPU time so far in seconds, or null (see processCpu). */
+export function cpuSeconds(pid: number): number | null {
+  return processCpu(pid)?.seconds ?? null;
 }
 
 /** Samples a process's RSS every `intervalMs`; `window()` returns and restarts the peak. */
@@ -72,6 +109,10 @@ export interface Server {
   child: ChildProcess;
   pid: number;
   rss: RssSampler;
+  /** The `application_name` of its PostgreSQL connections (their backends' CPU is measured). */
+  dbApplication: string | null;
+  /** Its CPU time so far in seconds (user + system), null once it is gone. */
+  cpu(): number | null;
   /** The last lines the process printed (for error messages). */
   output(): string;
   /** Error-level log lines (pino JSON, level >= 50) by message, since start. */
@@ -91,6 +132,7 @@ export async function startServer(options: {
   readyPath: string;
   cwd: string;
   timeoutMs?: number;
+  dbApplication?: string;
 }): Promise<Server> {
   const child = spawn(process.execPath, options.args, {
     cwd: options.cwd,
@@ -159,6 +201,8 @@ export async function startServer(options: {
     child,
     pid,
     rss,
+    dbApplication: options.dbApplication ?? null,
+    cpu: () => cpuSeconds(pid),
     output: () => lines.join('\n'),
     errors,
     async stop() {
