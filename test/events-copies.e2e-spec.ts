@@ -5,7 +5,6 @@ import request from 'supertest';
 import type TestAgent from 'supertest/lib/agent';
 import { createApp } from '../src/app.factory';
 import { createLogger } from '../src/common/logging/logger';
-import { loadConfig } from '../src/config/app-config';
 import { as, register, type Session } from './support/api';
 import {
   freshDatabase,
@@ -21,7 +20,7 @@ import {
   describeOnRabbitMq,
   type Capture,
 } from './support/rabbitmq';
-import { TEST_ACCESS_SECRET, TEST_REFRESH_SECRET, type TestApp } from './support/test-app';
+import { testConfig, type TestApp } from './support/test-app';
 
 /**
  * API.md section 12 with real app copies: "a committed change always has its event, even if the
@@ -181,18 +180,7 @@ async function startCopy(
   databaseUrl: string,
   env: Record<string, string>,
 ): Promise<NestFastifyApplication> {
-  const config = loadConfig({
-    NODE_ENV: 'test',
-    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
-    BCRYPT_COST: '4',
-    JWT_ACCESS_SECRET: TEST_ACCESS_SECRET,
-    JWT_REFRESH_SECRET: TEST_REFRESH_SECRET,
-    DB_MIGRATIONS_RUN: 'false',
-    DB_POOL_MIN: '0',
-    DB_POOL_MAX: '5',
-    DATABASE_URL: databaseUrl,
-    ...env,
-  });
+  const config = testConfig(databaseUrl, env);
   const app = await createApp(config, databaseUrl, createLogger(config));
   await app.getHttpAdapter().getInstance().ready();
   return app;

@@ -1,37 +1,16 @@
 import { spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ADMIN_URL_ENV, databaseUrl, TEMPLATE_ENV, withAdminClient } from './database';
+import { freePort } from './database';
+
+export { freePort, freshDatabase } from './database';
 import { TEST_ACCESS_SECRET, TEST_REFRESH_SECRET } from './test-app';
 
 /** The repository root: Jest runs from it (as password.service.ts assumes too). */
 const ROOT = process.cwd();
-
-/**
- * A fresh database cloned from the migrated template (as createTestApp makes one), without an
- * app on it: for app copies started as child processes.
- */
-export async function freshDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
-  const adminUrl = process.env[ADMIN_URL_ENV];
-  const template = process.env[TEMPLATE_ENV];
-  if (!adminUrl || !template) throw new Error('global setup did not run');
-  const database = `crm_test_${randomUUID().replace(/-/g, '')}`;
-  await withAdminClient(adminUrl, (c) =>
-    c.query(`CREATE DATABASE ${database} TEMPLATE ${template}`),
-  );
-  return {
-    url: databaseUrl(adminUrl, database),
-    drop: async () => {
-      await withAdminClient(adminUrl, (c) =>
-        c.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`),
-      );
-    },
-  };
-}
 
 export interface AppProcess {
   /** http://127.0.0.1:<port> */
@@ -45,19 +24,6 @@ export interface AppProcess {
   kill: () => void;
   /** SIGKILL if still running, waits for the exit, removes the working directory. */
   close: () => Promise<void>;
-}
-
-/** A free TCP port on 127.0.0.1 (free when asked; the child binds it right after). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /**

@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:net';
 import { Client } from 'pg';
 
 /** Set by the global setup for the test files (environment variables reach the workers). */
@@ -25,4 +27,39 @@ export async function withAdminClient<T>(
   } finally {
     await client.end();
   }
+}
+
+/**
+ * A fresh database cloned from the migrated template (what createTestApp runs on, and what app
+ * copies started as child processes run on).
+ */
+export async function freshDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const adminUrl = process.env[ADMIN_URL_ENV];
+  const template = process.env[TEMPLATE_ENV];
+  if (!adminUrl || !template) throw new Error('global setup did not run');
+  const database = `crm_test_${randomUUID().replace(/-/g, '')}`;
+  await withAdminClient(adminUrl, (c) =>
+    c.query(`CREATE DATABASE ${database} TEMPLATE ${template}`),
+  );
+  return {
+    url: databaseUrl(adminUrl, database),
+    drop: async () => {
+      await withAdminClient(adminUrl, (c) =>
+        c.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`),
+      );
+    },
+  };
+}
+
+/** A free TCP port on 127.0.0.1 (free when asked; the caller binds it right after). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
 }

@@ -1,5 +1,5 @@
 import { chmodSync, mkdtempSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import 'reflect-metadata';
@@ -11,6 +11,7 @@ import { embeddedDatabaseUrl } from '../../src/database/embedded-url';
 import {
   ADMIN_URL_ENV,
   databaseUrl,
+  freePort,
   RABBITMQ_ENV,
   REDIS_ENV,
   TEMPLATE_ENV,
@@ -19,18 +20,6 @@ import {
 
 declare global {
   var __TEST_EMBEDDED_PG__: EmbeddedDatabase | undefined;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Whether a Redis answers PING at host:port (within a second). */
