@@ -57,7 +57,14 @@ import {
   thousands,
   withClient,
 } from './lib/common';
-import { CLOCK_TICKS, freePort, processCpu, startServer, type Server } from './lib/processes';
+import {
+  benchAppEnv,
+  CLOCK_TICKS,
+  freePort,
+  processCpu,
+  startServer,
+  type Server,
+} from './lib/processes';
 
 const ROOT = resolve(__dirname, '..');
 const API = '/api/v1';
@@ -378,32 +385,8 @@ async function benchmark(args: Args, database: BenchDatabase): Promise<void> {
   );
 
   // --- the servers --------------------------------------------------------------------------
-  const secrets = {
-    JWT_ACCESS_SECRET: randomBytes(48).toString('base64url'),
-    JWT_REFRESH_SECRET: randomBytes(48).toString('base64url'),
-  };
   const dataDir = mkdtempSync(join(tmpdir(), 'crm-bench-data-'));
-  const appEnv = (port: number, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    NODE_ENV: 'production',
-    HOST: '127.0.0.1',
-    PORT: String(port),
-    DATABASE_URL: databaseUrl,
-    // A database seeded by an older build gets the newer migrations (under the app's advisory
-    // lock, so the copies started side by side do not race).
-    DB_MIGRATIONS_RUN: 'true',
-    DB_POOL_MIN: '5',
-    DB_POOL_MAX: '10',
-    ...secrets,
-    JWT_ACCESS_TTL: '4h',
-    LOG_LEVEL: 'warn',
-    RATE_LIMIT_USER_PER_MINUTE: '1000000000',
-    RATE_LIMIT_LOGIN_PER_MINUTE: '1000000000',
-    DATA_DIR: dataDir,
-    ...appExtraEnv,
-    ...extra,
-  });
+  const appEnv = benchAppEnv(databaseUrl, dataDir, appExtraEnv);
   const servers: Server[] = [];
   const stopAll = async (): Promise<void> => {
     await Promise.all(servers.splice(0).map((s) => s.stop()));
@@ -436,7 +419,7 @@ async function benchmark(args: Args, database: BenchDatabase): Promise<void> {
       env: {
         PATH: process.env.PATH,
         DATABASE_URL: databaseUrl,
-        JWT_ACCESS_SECRET: secrets.JWT_ACCESS_SECRET,
+        JWT_ACCESS_SECRET: appEnv(basePort).JWT_ACCESS_SECRET,
         PORT: String(basePort),
         DB_POOL_MIN: '5',
         DB_POOL_MAX: '10',

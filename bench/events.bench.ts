@@ -58,7 +58,7 @@ import {
   thousands,
   withClient,
 } from './lib/common';
-import { freePort, startServer, type Server } from './lib/processes';
+import { benchAppEnv, freePort, startServer, type Server } from './lib/processes';
 
 const ROOT = resolve(__dirname, '..');
 const API = '/api/v1';
@@ -210,30 +210,8 @@ async function benchmark(args: Args, database: BenchDatabase): Promise<void> {
   await admin.bindQueue(queue, EXCHANGE, '#');
   log(`RabbitMQ ${rabbitVersion} at ${hostOf(amqpUrl)}; queue ${queue} bound to ${EXCHANGE}`);
 
-  const secrets = {
-    JWT_ACCESS_SECRET: randomBytes(48).toString('base64url'),
-    JWT_REFRESH_SECRET: randomBytes(48).toString('base64url'),
-  };
   const dataDir = mkdtempSync(join(tmpdir(), 'crm-bench-events-'));
-  const appEnv = (port: number, extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv => ({
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    NODE_ENV: 'production',
-    HOST: '127.0.0.1',
-    PORT: String(port),
-    DATABASE_URL: databaseUrl,
-    DB_MIGRATIONS_RUN: 'true',
-    DB_POOL_MIN: '5',
-    DB_POOL_MAX: '10',
-    ...secrets,
-    JWT_ACCESS_TTL: '4h',
-    LOG_LEVEL: 'warn',
-    RATE_LIMIT_USER_PER_MINUTE: '1000000000',
-    RATE_LIMIT_LOGIN_PER_MINUTE: '1000000000',
-    DATA_DIR: dataDir,
-    AMQP_URL: amqpUrl,
-    ...extra,
-  });
+  const appEnv = benchAppEnv(databaseUrl, dataDir, { AMQP_URL: amqpUrl });
   const notes: string[] = [];
   let app: Server | undefined;
   const startApp = async (extra: NodeJS.ProcessEnv = {}): Promise<Server> => {

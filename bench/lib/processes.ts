@@ -4,6 +4,7 @@
  * stime of /proc/<pid>/stat, all threads of the process).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
@@ -214,4 +215,40 @@ export async function startServer(options: {
       clearTimeout(timer);
     },
   };
+}
+
+/**
+ * The environment of an app copy under benchmark, on `databaseUrl`: production mode, fresh JWT
+ * secrets of the run, rate limits out of the way, pending migrations applied at start-up (a
+ * database seeded by an older build gets the newer ones, under the app's advisory lock, so copies
+ * started side by side do not race). `app(port, extra)` gives one copy's variables.
+ */
+export function benchAppEnv(
+  databaseUrl: string,
+  dataDir: string,
+  common: NodeJS.ProcessEnv = {},
+): (port: number, extra?: NodeJS.ProcessEnv) => NodeJS.ProcessEnv {
+  const secrets = {
+    JWT_ACCESS_SECRET: randomBytes(48).toString('base64url'),
+    JWT_REFRESH_SECRET: randomBytes(48).toString('base64url'),
+  };
+  return (port, extra = {}) => ({
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    NODE_ENV: 'production',
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    DATABASE_URL: databaseUrl,
+    DB_MIGRATIONS_RUN: 'true',
+    DB_POOL_MIN: '5',
+    DB_POOL_MAX: '10',
+    ...secrets,
+    JWT_ACCESS_TTL: '4h',
+    LOG_LEVEL: 'warn',
+    RATE_LIMIT_USER_PER_MINUTE: '1000000000',
+    RATE_LIMIT_LOGIN_PER_MINUTE: '1000000000',
+    DATA_DIR: dataDir,
+    ...common,
+    ...extra,
+  });
 }
