@@ -4,44 +4,13 @@ import type { EntityManager } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { escapeLiteral as literal } from 'pg';
 import type { DomainEvent, EventRecorder } from '../tenancy/unit-of-work';
+import { envelopeOf } from './envelope';
 import { typeMatches } from './consumers/consumer';
 import { ConsumerRegistry } from './consumers/consumer-registry';
 import { TableConsumers } from './consumers/table-consumers';
 
 /** The LISTEN/NOTIFY channel that wakes the relay up (src/events/relay.ts). */
 export const RELAY_CHANNEL = 'crm_events';
-
-/** The CloudEvents 1.0 envelope (JSON structured mode) of API.md section 12. */
-export interface EventEnvelope {
-  specversion: '1.0';
-  id: string;
-  type: string;
-  source: string;
-  subject: string;
-  time: string;
-  datacontenttype: 'application/json';
-  organizationid: string;
-  actorid: string | null;
-  requestid: string | null;
-  traceparent?: string;
-  data: object;
-}
-
-export function envelopeOf(event: DomainEvent, id: string, time: Date): EventEnvelope {
-  return {
-    specversion: '1.0',
-    id,
-    type: event.type,
-    source: `/organizations/${event.organizationId}`,
-    subject: event.subject,
-    time: time.toISOString(),
-    datacontenttype: 'application/json',
-    organizationid: event.organizationId,
-    actorid: event.actorId,
-    requestid: event.requestId,
-    data: event.data,
-  };
-}
 
 /**
  * The transactional outbox (docs/decisions/0029): the unit of work hands it a transaction's

@@ -1,5 +1,5 @@
 import { DiscoveryService } from '@nestjs/core';
-import type { EventEnvelope } from '../outbox.recorder';
+import type { EventEnvelope } from '../envelope';
 
 export interface ConsumerOptions {
   /** Stable and unique: names its queue (`crm.consumer.<name>`) and its dead letters. */

@@ -3,7 +3,7 @@ import type { ChannelWrapper } from 'amqp-connection-manager';
 import type { ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import { AmqpNames, Broker, EVENT_CONTENT_TYPE } from '../broker';
-import type { EventEnvelope } from '../outbox.recorder';
+import type { EventEnvelope } from '../envelope';
 import { HANDLER_TIMEOUT_MS } from './table-consumers';
 import { bindingKey, errorLine, retryDelayMs, within, type RegisteredConsumer } from './consumer';
 

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
-import type { EventEnvelope } from '../outbox.recorder';
+import type { EventEnvelope } from '../envelope';
 import { errorLine, likePattern, retryDelayMs, within, type RegisteredConsumer } from './consumer';
 
 /** Messages one worker claims at a time. */

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { EVENT_TYPES } from '../../events/catalog';
 import { Consumer, type EventHandler } from '../../events/consumers/consumer';
-import type { EventEnvelope } from '../../events/outbox.recorder';
+import type { EventEnvelope } from '../../events/envelope';
 import { AuditAction, AuditService } from './audit.service';
 
 /** The events the audit trail keeps besides what AuthService writes itself: deletes, imports. */

@@ -1,0 +1,33 @@
+import type { DomainEvent } from '../tenancy/unit-of-work';
+
+/** The CloudEvents 1.0 envelope (JSON structured mode) of API.md section 12. */
+export interface EventEnvelope {
+  specversion: '1.0';
+  id: string;
+  type: string;
+  source: string;
+  subject: string;
+  time: string;
+  datacontenttype: 'application/json';
+  organizationid: string;
+  actorid: string | null;
+  requestid: string | null;
+  traceparent?: string;
+  data: object;
+}
+
+export function envelopeOf(event: DomainEvent, id: string, time: Date): EventEnvelope {
+  return {
+    specversion: '1.0',
+    id,
+    type: event.type,
+    source: `/organizations/${event.organizationId}`,
+    subject: event.subject,
+    time: time.toISOString(),
+    datacontenttype: 'application/json',
+    organizationid: event.organizationId,
+    actorid: event.actorId,
+    requestid: event.requestId,
+    data: event.data,
+  };
+}
