@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { DataSource } from 'typeorm';
+import { jest } from '@jest/globals';
+import { DataSource, SelectQueryBuilder } from 'typeorm';
 import { ENTITIES } from '../src/entities';
 import { Contact } from '../src/modules/contacts/contact.entity';
 import { Deal } from '../src/modules/deals/deal.entity';
@@ -184,6 +185,36 @@ describe('Tenancy by construction', () => {
       await expect(uow.read(outsider).findVisible(Contact, theirs.id)).rejects.toMatchObject({
         status: 404,
       });
+    });
+
+    it('a read by id generates its SQL once per shape, and each call binds its own organization, viewer and id', async () => {
+      const owner = actorOf(team.organizationId, team.owner.userId, Role.OWNER);
+      const member = actorOf(team.organizationId, team.member.userId, Role.MEMBER);
+      const outsider = actorOf(team.outsider.organizationId, team.outsider.userId, Role.OWNER);
+      const byName = async (name: string): Promise<string> =>
+        (await uow.read(owner).repo(Contact).findBy({ name }))[0].id;
+      const [ours, membersOwn] = [await byName('Ours'), await byName('Member-owned')];
+      // Warm both shapes (all / own), then count the SQL generations of many reads.
+      await uow.read(owner).findVisible(Contact, ours);
+      await uow.read(member).findVisible(Contact, membersOwn);
+      const generated = jest.spyOn(SelectQueryBuilder.prototype, 'getQuery');
+      try {
+        for (let i = 0; i < 3; i += 1) {
+          expect((await uow.read(owner).findVisible(Contact, ours)).name).toBe('Ours');
+          expect((await uow.read(member).findVisible(Contact, membersOwn)).name).toBe(
+            'Member-owned',
+          );
+          await expect(uow.read(member).findVisible(Contact, ours)).rejects.toMatchObject({
+            status: 404,
+          });
+          await expect(uow.read(outsider).findVisible(Contact, ours)).rejects.toMatchObject({
+            status: 404,
+          });
+        }
+        expect(generated).not.toHaveBeenCalled();
+      } finally {
+        generated.mockRestore();
+      }
     });
 
     it('writes are stamped and scoped: another organization cannot be written, nor its rows touched', async () => {

@@ -16,6 +16,7 @@ import { AppException } from '../common/errors/app.exception';
 import type { ListQueryDto } from '../common/pagination/list-query.dto';
 import type { ListResult } from '../common/pagination/list-result.dto';
 import { Paginator, type ListOrder } from '../common/pagination/paginator';
+import { withShapeSql } from '../common/pagination/sql-shapes';
 import { type Actor, seesWholeOrganization, viewOf } from './actor';
 import { Organization } from './organization.entity';
 import { type ScopedReads, ScopedRepository, type TenantRow } from './scoped-repository';
@@ -115,7 +116,11 @@ export class TenantReader {
   ): Promise<T> {
     const query = this.visible(entity, 'r').andWhere('r.id = :id', { id });
     if (options.lock) query.setLock(options.lock, undefined, ['r']);
-    const found = await query.getOne();
+    // The text depends on the entity, the visibility (the owner join of a member) and the lock.
+    const policy = tenantPolicyOf(entity);
+    const view = !policy?.owner || seesWholeOrganization(this.actor) ? 'all' : 'own';
+    const shape = `findVisible:${policy?.name ?? String(entity)}:${view}:${options.lock ?? ''}`;
+    const found = await withShapeSql(query, shape).getOne();
     if (!found) throw AppException.notFound(tenantPolicyOf(entity)!.name);
     return found;
   }
