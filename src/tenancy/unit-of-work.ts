@@ -117,11 +117,12 @@ export class TenantReader {
     const query = this.visible(entity, 'r').andWhere('r.id = :id', { id });
     if (options.lock) query.setLock(options.lock, undefined, ['r']);
     // The text depends on the entity, the visibility (the owner join of a member) and the lock.
-    const policy = tenantPolicyOf(entity);
-    const view = !policy?.owner || seesWholeOrganization(this.actor) ? 'all' : 'own';
-    const shape = `findVisible:${policy?.name ?? String(entity)}:${view}:${options.lock ?? ''}`;
+    // (A tenant row's entity is @TenantScoped: `visible` above went through its policy.)
+    const policy = tenantPolicyOf(entity)!;
+    const view = !policy.owner || seesWholeOrganization(this.actor) ? 'all' : 'own';
+    const shape = `findVisible:${policy.name}:${view}:${options.lock ?? ''}`;
     const found = await withShapeSql(query, shape).getOne();
-    if (!found) throw AppException.notFound(tenantPolicyOf(entity)!.name);
+    if (!found) throw AppException.notFound(policy.name);
     return found;
   }
 
