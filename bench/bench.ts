@@ -51,6 +51,7 @@ import {
   BENCH_LOGIN_EMAIL,
   BENCH_PASSWORD,
   BIG_ORG_NAME,
+  login,
   type BenchDatabase,
   openBenchDatabase,
   seconds,
@@ -1031,22 +1032,6 @@ function measureJwtVerify(): { stringSecret: number; keyObject: number } {
     return Math.round(n / ((performance.now() - start) / 1000));
   };
   return { stringSecret: rate(secret), keyObject: rate(createSecretKey(Buffer.from(secret))) };
-}
-
-async function login(url: string): Promise<{ accessToken: string; organizationId: string }> {
-  const res = await fetch(`${url}${API}/auth/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email: BENCH_LOGIN_EMAIL, password: BENCH_PASSWORD }),
-  });
-  if (!res.ok) throw new Error(`login failed: ${res.status} ${await res.text()}`);
-  const body = (await res.json()) as {
-    accessToken: string;
-    organizations: { id: string; name: string }[];
-  };
-  const org = body.organizations.find((o) => o.name === BIG_ORG_NAME);
-  if (!org) throw new Error(`login: not a member of ${BIG_ORG_NAME}`);
-  return { accessToken: body.accessToken, organizationId: org.id };
 }
 
 /** Follows nextCursor with limit=100 once, keeping the cursors found after the given rows. */

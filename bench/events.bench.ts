@@ -50,8 +50,8 @@ import { Client } from 'pg';
 import {
   Args,
   BENCH_LOGIN_EMAIL,
-  BENCH_PASSWORD,
   BIG_ORG_NAME,
+  login,
   type BenchDatabase,
   openBenchDatabase,
   seconds,
@@ -1053,22 +1053,6 @@ async function cannon(
     reqP99: result.latency.p99,
     reqMax: result.latency.max,
   };
-}
-
-async function login(url: string): Promise<{ accessToken: string; organizationId: string }> {
-  const res = await fetch(`${url}${API}/auth/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email: BENCH_LOGIN_EMAIL, password: BENCH_PASSWORD }),
-  });
-  if (!res.ok) throw new Error(`login failed: ${res.status} ${await res.text()}`);
-  const body = (await res.json()) as {
-    accessToken: string;
-    organizations: { id: string; name: string }[];
-  };
-  const org = body.organizations.find((o) => o.name === BIG_ORG_NAME);
-  if (!org) throw new Error(`login: not a member of ${BIG_ORG_NAME}`);
-  return { accessToken: body.accessToken, organizationId: org.id };
 }
 
 // --- reporting --------------------------------------------------------------------------------

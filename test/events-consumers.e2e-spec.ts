@@ -147,6 +147,17 @@ interface Letter {
   type: string;
 }
 
+/** The dead letter of the audit consumer's poisoned contact deletion (3 attempts). */
+const poisonedLetter = (eventId: string, organizationId: string): unknown =>
+  expect.objectContaining({
+    eventId,
+    type: 'crm.contact.deleted.v1',
+    organizationId,
+    consumer: 'audit',
+    attempts: 3,
+    lastError: expect.stringContaining('poisoned entry refused') as string,
+  });
+
 const letters = (result: CliResult): Letter[] => {
   expect(result.code).toBe(0);
   return JSON.parse(result.stdout) as Letter[];
@@ -328,17 +339,8 @@ describe('In-app event consumers without RabbitMQ (from PostgreSQL)', () => {
       expect(attempts[2].msg).toContain('dead-lettered');
 
       const listed = letters(await cli(t, 'dlq', ['list', '--json']));
-      expect(listed).toEqual([
-        expect.objectContaining({
-          eventId: event.id,
-          type: 'crm.contact.deleted.v1',
-          organizationId: a.organizationId,
-          consumer: 'audit',
-          attempts: 3,
-          lastError: expect.stringContaining('poisoned entry refused') as string,
-        }),
-      ]);
-      // Still failing: requeued, retried, dead again (nothing lost on the way).
+      expect(listed).toEqual([poisonedLetter(event.id, a.organizationId)]);
+      // Repaired: requeued, it is delivered; an unknown id is reported, nothing else moves.
       await poison(t, false);
       const unknown = randomUUID();
       const requeue = await cli(t, 'dlq', ['requeue', '--id', event.id, '--id', unknown]);
@@ -433,16 +435,7 @@ describeOnRabbitMq('In-app event consumers with RabbitMQ (their own queues)', ()
         const found = letters(await cli(t, 'dlq', ['list', '--json'], amqpEnv));
         return found.length > 0 && found;
       });
-      expect(listed).toEqual([
-        expect.objectContaining({
-          eventId: event.id,
-          type: 'crm.contact.deleted.v1',
-          organizationId: a.organizationId,
-          consumer: 'audit',
-          attempts: 3,
-          lastError: expect.stringContaining('poisoned entry refused') as string,
-        }),
-      ]);
+      expect(listed).toEqual([poisonedLetter(event.id, a.organizationId)]);
       expect((await auditRows(t)).some((r) => r.eventId === event.id)).toBe(false);
       // Listing leaves it in the queue.
       expect(letters(await cli(t, 'dlq', ['list', '--json'], amqpEnv))).toHaveLength(1);

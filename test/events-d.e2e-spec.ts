@@ -3,7 +3,7 @@ import type { Response, Test } from 'supertest';
 import { as, createTeam, type Session, type Team } from './support/api';
 import { ISO_TIMESTAMP, UUID } from './support/resource';
 import { createTestApp, type TestApp } from './support/test-app';
-import type { Envelope, Page } from './support/events';
+import { eventLog, type Envelope, type Page } from './support/events';
 
 /*
  * The domain events (API.md section 12) of the deal, task, activity and pipeline write paths:
@@ -36,6 +36,13 @@ describe('Domain events of deals, tasks, activities and pipelines (API.md sectio
   let memberContactId: string;
 
   const tenant = (s: Session): Record<string, string> => as(s, team.organizationId);
+  const log = eventLog(
+    () => t,
+    () => tenant(team.owner),
+  );
+  const latestEvents = log.latest;
+  const eventsOf = log.of;
+  const expectNoEvent = log.expectNoEvent;
 
   /** Sends `test` with a fresh X-Request-Id; the answer and that id. */
   async function send(test: Test, session: Session): Promise<{ res: Response; requestId: string }> {
@@ -44,34 +51,9 @@ describe('Domain events of deals, tasks, activities and pipelines (API.md sectio
     return { res, requestId };
   }
 
-  /** The organization's events of one subject, in commit order (order=asc). */
-  async function eventsOf(subject: string): Promise<Envelope[]> {
-    const res = await t
-      .http()
-      .get(`${EVENTS}?subject=${encodeURIComponent(subject)}&order=asc&limit=100`)
-      .set(tenant(team.owner));
-    expect(res.status).toBe(200);
-    return (res.body as Page<Envelope>).items;
-  }
-
   /** The events recorded by the request `requestId` on `subject`, in commit order. */
   async function eventsOfRequest(subject: string, requestId: string): Promise<Envelope[]> {
     return (await eventsOf(subject)).filter((e) => e.requestid === requestId);
-  }
-
-  /** The organization's newest events (newest first). */
-  async function latestEvents(limit = 100): Promise<Envelope[]> {
-    const res = await t.http().get(`${EVENTS}?limit=${limit}`).set(tenant(team.owner));
-    expect(res.status).toBe(200);
-    return (res.body as Page<Envelope>).items;
-  }
-
-  /** Runs `write` and asserts that it recorded no event in the organization. */
-  async function expectNoEvent(write: () => Promise<void>): Promise<void> {
-    const [before] = await latestEvents(1);
-    await write();
-    const [after] = await latestEvents(1);
-    expect(after?.id).toBe(before?.id);
   }
 
   async function get<T>(path: string): Promise<T> {

@@ -154,3 +154,20 @@ export const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 
 /** Thousands with a thin separator: 1,000,000. */
 export const thousands = (n: number): string => n.toLocaleString('en-US');
+
+/** Signs in as the benchmark's first user: its access token and the big organization's id. */
+export async function login(url: string): Promise<{ accessToken: string; organizationId: string }> {
+  const res = await fetch(`${url}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: BENCH_LOGIN_EMAIL, password: BENCH_PASSWORD }),
+  });
+  if (!res.ok) throw new Error(`login failed: ${res.status} ${await res.text()}`);
+  const body = (await res.json()) as {
+    accessToken: string;
+    organizations: { id: string; name: string }[];
+  };
+  const org = body.organizations.find((o) => o.name === BIG_ORG_NAME);
+  if (!org) throw new Error(`login: not a member of ${BIG_ORG_NAME}`);
+  return { accessToken: body.accessToken, organizationId: org.id };
+}
