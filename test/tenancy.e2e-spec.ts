@@ -3,7 +3,17 @@ import { join, relative } from 'node:path';
 import { jest } from '@jest/globals';
 import { DataSource, SelectQueryBuilder } from 'typeorm';
 import { ENTITIES } from '../src/entities';
+import { plainToInstance } from 'class-transformer';
+import { Paginator, type ListWindow } from '../src/common/pagination/paginator';
+import { selectAs } from '../src/common/pagination/select-as';
 import { Contact } from '../src/modules/contacts/contact.entity';
+import {
+  CONTACT_COLUMNS,
+  CONTACT_ORDER,
+  CONTACT_ORDER_MATCHES_FIRST,
+  ContactsService,
+} from '../src/modules/contacts/contacts.service';
+import { ContactListQueryDto } from '../src/modules/contacts/dto/contact-input.dto';
 import { Deal } from '../src/modules/deals/deal.entity';
 import type { Actor } from '../src/tenancy/actor';
 import { Organization } from '../src/tenancy/organization.entity';
@@ -288,6 +298,91 @@ describe('Tenancy by construction', () => {
       });
       expect(ran).toEqual(['committed']);
       expect(await uow.read(owner).repo(Contact).countBy({ name: 'Rolled back' })).toBe(0);
+    });
+
+    it('a list window (a search tried among the first rows in order) answers exactly the pages of the whole list', async () => {
+      // A fresh organization whose contacts are created oldest first, so that some words match
+      // only old rows (the window comes back short: asked again) and some recent ones.
+      const other = await createTeam(t);
+      const names = [
+        'Zeta Old',
+        'Zeta Older',
+        'Alpha One',
+        'Beta Two',
+        'Alpha Three',
+        'Beta Four',
+        'Alpha Five',
+        'Gamma Six',
+        'Alpha Seven',
+        'Beta Eight',
+      ];
+      for (const [i, name] of names.entries()) {
+        const session = i % 3 === 2 ? other.member : other.owner;
+        const res = await t
+          .http()
+          .post('/api/v1/contacts')
+          .set(as(session, other.organizationId))
+          .send({ name });
+        expect(res.status).toBe(201);
+      }
+      const contacts = t.app.get(ContactsService);
+      const paginator = t.app.get(Paginator);
+      const bounds = jest.spyOn(
+        paginator as unknown as { windowBound: () => Promise<string | null> },
+        'windowBound',
+      );
+      const page = async (
+        actor: Actor,
+        search: string,
+        query: Record<string, unknown>,
+        window?: ListWindow,
+      ): Promise<{ names: string[]; total: number | undefined }> => {
+        const reader = uow.read(actor);
+        const params = plainToInstance(ContactListQueryDto, query);
+        const listed = await reader.list(
+          contacts.filtered(reader, { search }).select(selectAs('c', CONTACT_COLUMNS)),
+          params,
+          CONTACT_ORDER[params.orderBy],
+          { endpoint: 'window-test', orderBy: params.orderBy, window },
+          (row: Contact) => row.name,
+        );
+        return { names: listed.items, total: 'total' in listed ? listed.total : undefined };
+      };
+      const owner = actorOf(other.organizationId, other.owner.userId, Role.OWNER);
+      const member = actorOf(other.organizationId, other.member.userId, Role.MEMBER);
+      let windowed = 0;
+      for (const actor of [owner, member]) {
+        for (const search of ['alpha', 'beta', 'zeta', 'a', 'e', 'o', 'nothing']) {
+          const queries: { pageSize: number; page?: number; order?: 'asc'; orderBy?: 'name' }[] = [
+            { pageSize: 2 },
+            { pageSize: 2, page: 2 },
+            { pageSize: 3, order: 'asc' },
+            { pageSize: 2, orderBy: 'name' },
+            { pageSize: 20 },
+          ];
+          for (const query of queries) {
+            const whole = await page(actor, search, query);
+            for (const window of [
+              { rows: 3 },
+              { rows: 4, otherwise: CONTACT_ORDER_MATCHES_FIRST[query.orderBy ?? 'createdAt'] },
+              { rows: 1000 },
+            ]) {
+              const calls = bounds.mock.calls.length;
+              expect({
+                actor: actor.role,
+                search,
+                query,
+                window,
+                ...(await page(actor, search, query, window)),
+              }).toEqual({ actor: actor.role, search, query, window, ...whole });
+              windowed += bounds.mock.calls.length - calls;
+            }
+          }
+        }
+      }
+      // Every page was tried in its window first (the bounds are remembered, not recomputed).
+      expect(windowed).toBe(2 * 7 * 5 * 3);
+      bounds.mockRestore();
     });
   });
 });

@@ -15,7 +15,7 @@ import { TenantCache } from '../common/cache/tenant-cache';
 import { AppException } from '../common/errors/app.exception';
 import type { ListQueryDto } from '../common/pagination/list-query.dto';
 import type { ListResult } from '../common/pagination/list-result.dto';
-import { Paginator, type ListOrder } from '../common/pagination/paginator';
+import { Paginator, type ListOrder, type ListWindow } from '../common/pagination/paginator';
 import { withShapeSql } from '../common/pagination/sql-shapes';
 import { type Actor, seesWholeOrganization, viewOf } from './actor';
 import { Organization } from './organization.entity';
@@ -58,6 +58,7 @@ export interface ListOptions {
   endpoint: string;
   orderBy: string;
   filters?: Record<string, unknown>;
+  window?: ListWindow;
 }
 
 /**

@@ -25,12 +25,26 @@ export interface ListView {
   viewer: string;
 }
 
+/**
+ * A page tried first among the organization's first `rows` rows in the list's order (a filter
+ * few rows pass, e.g. a search, is then tested on at most that many rows): the sort column is
+ * bounded by the value of the organization's `rows`-th row. Any bound gives exact answers when
+ * the page comes back full (the rows past the bound all sort after it), so the bound is kept for
+ * WINDOW_BOUND_TTL_MS; a page that comes back short is asked again without the bound, ordered
+ * by `otherwise` when given (docs/decisions/0035). Offset pages up to WINDOW_PAGE_END only.
+ */
+export interface ListWindow {
+  rows: number;
+  otherwise?: ListOrder;
+}
+
 /** What a cursor is bound to: the endpoint, the tenant and visibility, the ordering and filters. */
 export interface ListScope {
   endpoint: string;
   view: ListView;
   orderBy: string;
   filters?: Record<string, unknown>;
+  window?: ListWindow;
 }
 
 /**
@@ -49,6 +63,12 @@ const ID = '__cursor_id';
  */
 export const ID_FIRST_OFFSET = 1_000;
 
+/** A window (ListWindow) serves offset pages ending at most here (the first pages of a search). */
+export const WINDOW_PAGE_END = 100;
+/** How long the bound of a window is reused (a stale bound only makes the window wider or narrower). */
+const WINDOW_BOUND_TTL_MS = 60_000;
+const WINDOW_BOUNDS = 1_000;
+
 /**
  * Runs a list query as API.md section 1 describes. Offset pages (`page`, `pageSize`) answer
  * `{items, total, page, pageSize}`; keyset pages (`limit`, `cursor`) answer `{items, nextCursor}`
@@ -62,6 +82,9 @@ export const ID_FIRST_OFFSET = 1_000;
  */
 @Injectable()
 export class Paginator {
+  /** Window bounds (ListWindow) per table, order, organization and size, until when reused. */
+  private readonly bounds = new Map<string, { bound: string | null; until: number }>();
+
   constructor(
     private readonly cursors: CursorCodec,
     private readonly cache: TenantCache,
@@ -91,19 +114,42 @@ export class Paginator {
       // The list's SQL is generated once and serves the page and its count (TypeORM's SQL
       // generation was the largest cost of a list page of the app's own: docs/decisions/0034).
       const [sql, parameters] = query.getQueryAndParameters();
+      const total = this.total(query, sql, parameters, view.organizationId);
+      total.catch(() => undefined); // awaited below; an error of the window's queries comes first
+      let pageOrder = order;
+      const { window } = listScope;
+      if (window && offset + pageSize <= WINDOW_PAGE_END) {
+        const bound = await this.windowBound(query, order, direction, view.organizationId, window);
+        const [windowed, windowParameters] =
+          bound === null
+            ? [sql, parameters] // the organization has fewer rows: the window is the whole list
+            : query
+                .clone()
+                .andWhere(
+                  `${order.column} ${direction === 'DESC' ? '>=' : '<='} CAST(:windowBound AS ${order.type})`,
+                  { windowBound: bound },
+                )
+                .getQueryAndParameters();
+        const rows = await this.offsetPage<Row>(
+          query,
+          windowed,
+          windowParameters,
+          order,
+          direction,
+          pageSize,
+          offset,
+        );
+        if (bound === null || rows.length === pageSize) {
+          return { items: rows.map(toItem), total: await total, page, pageSize };
+        }
+        pageOrder = window.otherwise ?? order;
+      }
       const rows =
         offset < ID_FIRST_OFFSET
-          ? query.connection.query<Row[]>(
-              `${sql} ORDER BY ${order.column} ${direction}, ${order.id} ${direction} LIMIT ${pageSize} OFFSET ${offset}`,
-              parameters,
-              runnerOf(query),
-            )
-          : this.idsFirst(query, order, direction, offset, pageSize).getRawMany<Row>();
-      const [items, total] = await Promise.all([
-        rows,
-        this.total(query, sql, parameters, view.organizationId),
-      ]);
-      return { items: items.map(toItem), total, page, pageSize };
+          ? this.offsetPage<Row>(query, sql, parameters, pageOrder, direction, pageSize, offset)
+          : this.idsFirst(query, pageOrder, direction, offset, pageSize).getRawMany<Row>();
+      const [items, count] = await Promise.all([rows, total]);
+      return { items: items.map(toItem), total: count, page, pageSize };
     }
 
     const ordered = query.clone().orderBy(order.column, direction).addOrderBy(order.id, direction);
@@ -127,6 +173,53 @@ export class Paginator {
         ? this.cursors.encode(scope, { key: last[KEY], id: last[ID] })
         : null;
     return { items: page.map(toItem), nextCursor };
+  }
+
+  /** An offset page of the list whose SQL and parameters are given. */
+  private offsetPage<Row>(
+    query: SelectQueryBuilder<ObjectLiteral>,
+    sql: string,
+    parameters: unknown[],
+    order: ListOrder,
+    direction: 'ASC' | 'DESC',
+    pageSize: number,
+    offset: number,
+  ): Promise<Row[]> {
+    return query.connection.query<Row[]>(
+      `${sql} ORDER BY ${order.column} ${direction}, ${order.id} ${direction} LIMIT ${pageSize} OFFSET ${offset}`,
+      parameters,
+      runnerOf(query),
+    );
+  }
+
+  /**
+   * The sort value of the organization's `window.rows`-th row in the list's order (as text), or
+   * null when it has fewer rows: one scan of the order's index, reused for WINDOW_BOUND_TTL_MS.
+   */
+  private async windowBound(
+    query: SelectQueryBuilder<ObjectLiteral>,
+    order: ListOrder,
+    direction: 'ASC' | 'DESC',
+    organizationId: string,
+    window: ListWindow,
+  ): Promise<string | null> {
+    const { name: alias, metadata } = query.expressionMap.mainAlias!;
+    const key = `${metadata.tablePath}\n${order.column}\n${direction}\n${window.rows}\n${organizationId}`;
+    const now = Date.now();
+    const known = this.bounds.get(key);
+    if (known && known.until > now) return known.bound;
+    const [row] = await query.connection.query<{ bound: string }[]>(
+      `SELECT (${order.column})::text AS bound FROM ${metadata.tablePath} ${alias}
+        WHERE ${alias}.organization_id = $1
+        ORDER BY ${order.column} ${direction}, ${order.id} ${direction} OFFSET ${window.rows - 1} LIMIT 1`,
+      [organizationId],
+      runnerOf(query),
+    );
+    const bound = row?.bound ?? null;
+    this.bounds.delete(key);
+    if (this.bounds.size >= WINDOW_BOUNDS) this.bounds.delete(this.bounds.keys().next().value!);
+    this.bounds.set(key, { bound, until: now + WINDOW_BOUND_TTL_MS });
+    return bound;
   }
 
   /** The page's rows, found through their ids: `WHERE id IN (SELECT id ... OFFSET n LIMIT k)`. */

@@ -50,12 +50,20 @@ export const CONTACT_ORDER_MATCHES_FIRST = {
 } as const;
 
 /**
- * Up to this many matches a search page is answered matches first (fetch them all, sort, cut);
- * above it, by walking the order index (at least one row in SEARCH_FEW_MATCHES / rows is a match,
- * so a page is found quickly unless the matches are crowded at the far end). Decision 0032.
+ * How a search page is found (docs/decisions/0032, 0035), by the number of matches n (counted up
+ * to SEARCH_FEW_MATCHES + 1): up to SEARCH_MATCHES_FIRST, matches first (fetch them all through
+ * the trigram index, sort, cut: cost ~n rows). Above, the page is first looked for among the
+ * organization's newest SEARCH_WINDOW_ROWS contacts in the list's order (a walk of the order
+ * index that stops at the page's last match: ~pageSize x rows / n rows when matches are spread
+ * out, at most SEARCH_WINDOW_ROWS); only when the window holds fewer matches than the page (the
+ * matches are crowded further down) is the page asked again: matches first up to
+ * SEARCH_FEW_MATCHES, else by walking the order index (at least one row in
+ * rows / SEARCH_FEW_MATCHES is a match).
  */
+export const SEARCH_MATCHES_FIRST = 3_000;
 export const SEARCH_FEW_MATCHES = 20_000;
-/** How long a search's "few or many matches" answer is reused (it only chooses a plan). */
+export const SEARCH_WINDOW_ROWS = 20_000;
+/** How long a search's number of matches is reused (it only chooses a plan). */
 const SEARCH_SIZE_TTL_MS = 60_000;
 const SEARCH_SIZE_ENTRIES = 2_000;
 
@@ -109,11 +117,11 @@ export interface ContactMerge {
 @Injectable()
 export class ContactsService {
   /**
-   * Whether a search (by its probe's SQL and parameters: visibility and filters included) had at
-   * most SEARCH_FEW_MATCHES matches, and until when that is reused. Per process; a stale answer
-   * can only pick the slower plan, never other rows.
+   * The number of matches of a search (by its probe's SQL and parameters: visibility and filters
+   * included, counted up to SEARCH_FEW_MATCHES + 1), and until when it is reused. Per process; a
+   * stale answer can only pick a slower plan, never other rows.
    */
-  private readonly searchSizes = new Map<string, { few: boolean; until: number }>();
+  private readonly searchSizes = new Map<string, { matches: number; until: number }>();
 
   constructor(
     private readonly uow: UnitOfWork,
@@ -162,29 +170,38 @@ export class ContactsService {
     const reader = this.uow.read(actor);
     const filters = { ...query, companyId };
     const contacts = this.filtered(reader, filters).select(selectAs('c', CONTACT_COLUMNS));
-    const order =
-      searchWords(query.search).length && (await this.fewMatches(reader, filters))
-        ? CONTACT_ORDER_MATCHES_FIRST[query.orderBy]
-        : CONTACT_ORDER[query.orderBy];
+    const matches = searchWords(query.search).length
+      ? await this.searchSize(reader, filters)
+      : undefined;
+    const matchesFirst = CONTACT_ORDER_MATCHES_FIRST[query.orderBy];
     return reader.list(
       contacts,
       query,
-      order,
+      matches !== undefined && matches <= SEARCH_MATCHES_FIRST
+        ? matchesFirst
+        : CONTACT_ORDER[query.orderBy],
       {
         endpoint,
         orderBy: query.orderBy,
         filters: { words: searchWords(query.search), ownerId: query.ownerId, companyId },
+        window:
+          matches !== undefined && matches > SEARCH_MATCHES_FIRST
+            ? {
+                rows: SEARCH_WINDOW_ROWS,
+                otherwise: matches <= SEARCH_FEW_MATCHES ? matchesFirst : undefined,
+              }
+            : undefined,
       },
       (row: Contact) => ContactDto.from(row),
     );
   }
 
   /**
-   * Whether the search of `filters` has at most SEARCH_FEW_MATCHES matches: a count that stops
-   * after SEARCH_FEW_MATCHES + 1 rows (for few matches the trigram index finds them all, for
-   * many the first rows of any scan do), remembered for SEARCH_SIZE_TTL_MS.
+   * The number of matches of the search of `filters`, counted up to SEARCH_FEW_MATCHES + 1 (for
+   * few matches the trigram index finds them all, for many the first rows of any scan do),
+   * remembered for SEARCH_SIZE_TTL_MS.
    */
-  private async fewMatches(reader: TenantReader, filters: ContactFilters): Promise<boolean> {
+  private async searchSize(reader: TenantReader, filters: ContactFilters): Promise<number> {
     const probe = this.filtered(reader, filters)
       .select('1')
       .limit(SEARCH_FEW_MATCHES + 1);
@@ -192,20 +209,20 @@ export class ContactsService {
     const key = `${sql}\n${JSON.stringify(parameters)}`;
     const now = Date.now();
     const known = this.searchSizes.get(key);
-    if (known && known.until > now) return known.few;
+    if (known && known.until > now) return known.matches;
     const row = await probe
       .createQueryBuilder()
       .select('count(*)::int', 'n')
       .from(`(${probe.getQuery()})`, 'm')
       .setParameters(probe.getParameters())
       .getRawOne<{ n: number }>();
-    const few = (row?.n ?? 0) <= SEARCH_FEW_MATCHES;
+    const matches = row?.n ?? 0;
     this.searchSizes.delete(key);
     if (this.searchSizes.size >= SEARCH_SIZE_ENTRIES) {
       this.searchSizes.delete(this.searchSizes.keys().next().value!);
     }
-    this.searchSizes.set(key, { few, until: now + SEARCH_SIZE_TTL_MS });
-    return few;
+    this.searchSizes.set(key, { matches, until: now + SEARCH_SIZE_TTL_MS });
+    return matches;
   }
 
   async get(actor: Actor, id: string): Promise<ContactDto> {
