@@ -60,7 +60,7 @@ export const CONTACT_ORDER_MATCHES_FIRST = {
  * SEARCH_FEW_MATCHES, else by walking the order index (at least one row in
  * rows / SEARCH_FEW_MATCHES is a match).
  */
-export const SEARCH_MATCHES_FIRST = 3_000;
+export const SEARCH_MATCHES_FIRST = 2_000;
 export const SEARCH_FEW_MATCHES = 20_000;
 export const SEARCH_WINDOW_ROWS = 20_000;
 /** How long a search's number of matches is reused (it only chooses a plan). */
