@@ -12,6 +12,12 @@ export interface TenantPolicy {
   owner?: 'self' | { via: string };
   /** Its name in a 404 message ("Contact not found"). */
   name: string;
+  /**
+   * `false`: its writes need no domain event of their own (the unit of work refuses a transaction
+   * that wrote other tenant rows without one). For what is not a CRM record and has no type in
+   * the catalog of API.md section 12: webhook endpoints and their deliveries, notifications.
+   */
+  events?: false;
 }
 
 const POLICIES = new Map<object, TenantPolicy>();

@@ -187,8 +187,9 @@ export class TenantTx extends TenantReader {
 
   /** The organization's rows of a tenant table, to read and write in this transaction. */
   override repo<T extends TenantRow>(entity: EntityTarget<T>): ScopedRepository<T> {
+    const recordsEvents = tenantPolicyOf(entity)?.events !== false;
     return new ScopedRepository(this.manager, entity, this.actor.organizationId, () => {
-      this.effects.wrote = true;
+      if (recordsEvents) this.effects.wrote = true;
     });
   }
 
