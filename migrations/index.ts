@@ -7,6 +7,7 @@ import { AnalyticsIndexes1796400000000 } from './1796400000000-AnalyticsIndexes'
 import { Events1796500000000 } from './1796500000000-Events';
 import { EventConsumers1796600000000 } from './1796600000000-EventConsumers';
 import { ContactSearch1796700000000 } from './1796700000000-ContactSearch';
+import { Webhooks1796800000000 } from './1796800000000-Webhooks';
 
 /** Every migration, in order. `npm run migration:generate` adds a file; list it here too. */
 export const MIGRATIONS = [
@@ -19,4 +20,5 @@ export const MIGRATIONS = [
   Events1796500000000,
   EventConsumers1796600000000,
   ContactSearch1796700000000,
+  Webhooks1796800000000,
 ];

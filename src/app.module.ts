@@ -27,6 +27,7 @@ import { HealthModule } from './modules/health/health.module';
 import { ImportExportModule } from './modules/import-export/import-export.module';
 import { OrganizationsModule } from './modules/organizations/organizations.module';
 import { UsersModule } from './modules/users/users.module';
+import { WebhooksModule } from './modules/webhooks/webhooks.module';
 
 @Module({})
 export class AppModule {
@@ -43,6 +44,7 @@ export class AppModule {
         EventsModule,
         AuditModule,
         UsersModule,
+        WebhooksModule,
         OrganizationsModule,
         AuthModule,
         PipelinesModule,

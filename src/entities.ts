@@ -12,6 +12,11 @@ import { Organization } from './tenancy/organization.entity';
 import { User } from './modules/users/user.entity';
 import { EventRecord } from './events/event.entity';
 import { ConsumerMessage } from './events/consumers/consumer-message.entity';
+import { Webhook } from './modules/webhooks/webhook.entity';
+import {
+  WebhookDelivery,
+  WebhookDeliveryAttempt,
+} from './modules/webhooks/webhook-delivery.entity';
 
 export const ENTITIES = [
   User,
@@ -28,4 +33,7 @@ export const ENTITIES = [
   Pipeline,
   EventRecord,
   ConsumerMessage,
+  Webhook,
+  WebhookDelivery,
+  WebhookDeliveryAttempt,
 ];

@@ -122,12 +122,13 @@ describe('Tenancy by construction', () => {
       const scoped = ENTITIES.filter((entity) => tenantPolicyOf(entity));
       // The audit log records auth events of users outside any organization: written by the
       // system, its organization_id is a nullable reference, not a tenant scope. The consumers'
-      // messages are infrastructure across organizations (like the relay), never served.
+      // messages are infrastructure across organizations (like the relay), never served. Webhook
+      // deliveries are claimed across organizations by the dispatcher; clients read them only
+      // through their own webhook, with the organization in the query.
       const notScoped = withTenantColumn.filter((entity) => !tenantPolicyOf(entity));
-      expect(notScoped.map((e) => (e as { name: string }).name)).toEqual([
-        'AuditLog',
-        'ConsumerMessage',
-      ]);
+      expect(notScoped.map((e) => (e as { name: string }).name).sort()).toEqual(
+        ['AuditLog', 'ConsumerMessage', 'WebhookDelivery'].sort(),
+      );
       expect(new Set(tenantEntities())).toEqual(new Set(scoped));
       for (const entity of scoped) expect(withTenantColumn).toContain(entity);
     });

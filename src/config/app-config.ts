@@ -14,7 +14,7 @@ import {
   validateSync,
 } from 'class-validator';
 import { ISO_4217_CODES } from './currencies';
-import { parseDurationSeconds } from './duration';
+import { parseDurationListMs, parseDurationSeconds } from './duration';
 import { loadOrCreateDevSecrets } from './secrets';
 
 const DURATION = /^\d+[smhd]?$/;
@@ -208,6 +208,64 @@ class Environment {
   @IsString()
   @MinLength(1)
   DATA_DIR = '.data';
+
+  // Webhooks (API.md section 13).
+  @Transform(toBool)
+  @IsBoolean()
+  WEBHOOK_ALLOW_HTTP = false;
+
+  @Transform(toBool)
+  @IsBoolean()
+  WEBHOOK_ALLOW_PRIVATE = false;
+
+  @IsString()
+  WEBHOOK_RETRY_SCHEDULE = '5s,5m,30m,2h,5h,10h,10h';
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(10_000)
+  WEBHOOK_DISABLE_AFTER = 50;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(60_000)
+  WEBHOOK_TIMEOUT_MS = 10_000;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  WEBHOOK_CONCURRENCY = 32;
+
+  // Notifications (API.md section 14).
+  @IsOptional()
+  @Matches(/^smtps?:\/\/.+/, { message: 'SMTP_URL must be an smtp:// or smtps:// URL' })
+  SMTP_URL?: string;
+
+  @IsString()
+  @MinLength(3)
+  MAIL_FROM = 'CRM <no-reply@crm.localhost>';
+
+  @IsOptional()
+  @Matches(/^https?:\/\/.+/, { message: 'SMS_WEBHOOK_URL must be an http(s):// URL' })
+  SMS_WEBHOOK_URL?: string;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(20)
+  NOTIFY_MAX_ATTEMPTS = 5;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(10)
+  @Max(3_600_000)
+  NOTIFY_RETRY_BASE_MS = 2000;
+
+  @Matches(/^https?:\/\/[^/]+(\/.*)?$/, { message: 'PUBLIC_URL must be an http(s):// URL' })
+  PUBLIC_URL = 'http://localhost:3000';
 }
 
 export interface AppConfig {
@@ -255,6 +313,28 @@ export interface AppConfig {
   consumers: { maxAttempts: number; retryBaseMs: number };
   shutdownTimeoutMs: number;
   dataDir: string;
+  webhooks: {
+    allowHttp: boolean;
+    allowPrivate: boolean;
+    /** Delay before each retry, in milliseconds (its length is the number of retries). */
+    retryScheduleMs: number[];
+    /** Consecutive failed deliveries after which an endpoint is disabled. */
+    disableAfter: number;
+    timeoutMs: number;
+    /** Deliveries in flight per copy (each to another endpoint). */
+    concurrency: number;
+  };
+  notifications: {
+    /** null: emails are written as .eml files to `<dataDir>/mail/`. */
+    smtpUrl: string | null;
+    mailFrom: string;
+    /** null: text messages are written to the log. */
+    smsWebhookUrl: string | null;
+    maxAttempts: number;
+    retryBaseMs: number;
+  };
+  /** The address of the API as users reach it (links in emails). */
+  publicUrl: string;
 }
 
 export class ConfigError extends Error {
@@ -286,6 +366,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   }
   if (raw.DB_POOL_MIN > raw.DB_POOL_MAX) problems.push('DB_POOL_MIN: must not exceed DB_POOL_MAX');
   const accessTtlSeconds = ttl('JWT_ACCESS_TTL', raw.JWT_ACCESS_TTL, problems);
+  const retryScheduleMs = parseDurationListMs(raw.WEBHOOK_RETRY_SCHEDULE) ?? [];
+  if (!retryScheduleMs.length || retryScheduleMs.length > 20) {
+    problems.push(
+      'WEBHOOK_RETRY_SCHEDULE: must be 1 to 20 comma-separated durations (e.g. 5s,5m,30m,2h)',
+    );
+  }
   const refreshTtlSeconds = ttl('JWT_REFRESH_TTL', raw.JWT_REFRESH_TTL, problems);
 
   const isProduction = raw.NODE_ENV === 'production';
@@ -357,6 +443,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     consumers: { maxAttempts: raw.EVENT_MAX_ATTEMPTS, retryBaseMs: raw.EVENT_RETRY_BASE_MS },
     shutdownTimeoutMs: raw.SHUTDOWN_TIMEOUT_MS,
     dataDir: raw.DATA_DIR,
+    webhooks: {
+      allowHttp: raw.WEBHOOK_ALLOW_HTTP,
+      allowPrivate: raw.WEBHOOK_ALLOW_PRIVATE,
+      retryScheduleMs,
+      disableAfter: raw.WEBHOOK_DISABLE_AFTER,
+      timeoutMs: raw.WEBHOOK_TIMEOUT_MS,
+      concurrency: raw.WEBHOOK_CONCURRENCY,
+    },
+    notifications: {
+      smtpUrl: raw.SMTP_URL ?? null,
+      mailFrom: raw.MAIL_FROM,
+      smsWebhookUrl: raw.SMS_WEBHOOK_URL ?? null,
+      maxAttempts: raw.NOTIFY_MAX_ATTEMPTS,
+      retryBaseMs: raw.NOTIFY_RETRY_BASE_MS,
+    },
+    publicUrl: raw.PUBLIC_URL.replace(/\/+$/, ''),
   };
 }
 

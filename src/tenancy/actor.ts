@@ -36,3 +36,18 @@ export function viewOf(actor: Pick<Actor, 'organizationId' | 'userId' | 'role'>)
     viewer: seesWholeOrganization(actor) ? '*' : actor.userId,
   };
 }
+
+/**
+ * The actor of work the system does in an organization on no user's behalf (event consumers,
+ * deliveries): sees every record of the organization; its events have no actor.
+ */
+export function systemActor(organizationId: string, requestId: string | null = null): Actor {
+  return {
+    organizationId,
+    userId: '',
+    role: Role.OWNER,
+    requestId: requestId ?? '',
+    ip: '',
+    userAgent: null,
+  };
+}

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
+import { WakeUps } from '../../common/wake-ups';
 import type { EventEnvelope } from '../envelope';
 import { errorLine, likePattern, retryDelayMs, within, type RegisteredConsumer } from './consumer';
 
@@ -37,9 +38,7 @@ export class TableConsumers {
   private readonly logger = new Logger(TableConsumers.name);
   private loops: Promise<void>[] = [];
   private stopping = false;
-  private readonly wakers = new Set<() => void>();
-  /** Counts wake-ups, so that one arriving while a worker is busy is not lost. */
-  private wakeUps = 0;
+  private readonly wakeUps = new WakeUps();
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -84,13 +83,12 @@ export class TableConsumers {
   }
 
   wakeUp(): void {
-    this.wakeUps += 1;
-    for (const wake of [...this.wakers]) wake();
+    this.wakeUps.wake();
   }
 
   private async work(consumer: RegisteredConsumer): Promise<void> {
     while (!this.stopping) {
-      const seen = this.wakeUps;
+      const seen = this.wakeUps.seen;
       let claimed: Claimed[] = [];
       try {
         claimed = await this.claim(consumer.name);
@@ -103,7 +101,9 @@ export class TableConsumers {
           this.logger.warn(`consumer ${consumer.name}: ${(error as Error).message}`);
         }
       }
-      if (claimed.length < CLAIM_BATCH) await this.nap(this.config.relay.pollMs, seen);
+      if (claimed.length < CLAIM_BATCH && !this.stopping) {
+        await this.wakeUps.nap(this.config.relay.pollMs, seen);
+      }
     }
   }
 
@@ -150,19 +150,5 @@ export class TableConsumers {
     const about = `consumer ${consumer}, event ${message.envelope.id} (${message.envelope.type}), attempt ${message.attempts}/${maxAttempts}: ${error}`;
     if (dead) this.logger.error(`dead-lettered: ${about}`);
     else this.logger.warn(`${about}; next attempt in ${delayMs} ms`);
-  }
-
-  /** Waits `ms`, or less when woken up (a dispatch, shutdown) since wake-up number `seen`. */
-  private nap(ms: number, seen: number): Promise<void> {
-    if (this.stopping || this.wakeUps !== seen) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        this.wakers.delete(done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.wakers.add(done);
-    });
   }
 }

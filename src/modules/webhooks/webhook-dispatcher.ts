@@ -1,0 +1,328 @@
+import {
+  Inject,
+  Injectable,
+  Logger,
+  Optional,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+import { WakeUps } from '../../common/wake-ups';
+import { APP_CONFIG, type AppConfig } from '../../config/app-config';
+import { systemActor } from '../../tenancy/actor';
+import { type SystemTx, type TenantTx, UnitOfWork } from '../../tenancy/unit-of-work';
+import { WebhookDelivery } from './webhook-delivery.entity';
+import { type AttemptResult, WebhookSender } from './webhook-sender';
+import { signedHeaders, signingSecrets } from './webhook-signature';
+
+/** How often a copy looks for due deliveries when nothing woke it (retries, other copies' events). */
+const POLL_MS = 250;
+/** Deliveries of one endpoint taken at once, sent one after the other in event order. */
+const LANE_BATCH = 20;
+/** An endpoint failing for this long without a success is disabled (API.md section 13). */
+const FAILING_DAYS = 5;
+
+/** Who is told when an endpoint is disabled (the notifications module: the owners). */
+export interface WebhookDisabledNotifier {
+  webhookDisabled(
+    tx: TenantTx,
+    input: { key: string; webhookId: string; url: string; reason: string },
+  ): Promise<void>;
+}
+export const WEBHOOK_DISABLED_NOTIFIER = Symbol('WEBHOOK_DISABLED_NOTIFIER');
+
+/** A claimed delivery with what sending it needs. */
+interface Claimed {
+  id: string;
+  webhookId: string;
+  organizationId: string;
+  eventId: string;
+  eventType: string;
+  payload: string;
+  attempts: number;
+  maxAttempts: number;
+  seq: string;
+  url: string;
+  secret: string;
+  previousSecret: string | null;
+  previousSecretExpiresAt: Date | null;
+  requestId: string | null;
+}
+
+/**
+ * Sends the webhook deliveries (API.md section 13, docs/decisions/0036). Every copy runs one
+ * dispatcher. An endpoint is a lane: a claim takes, for up to WEBHOOK_CONCURRENCY endpoints with
+ * due deliveries and none in flight anywhere, their next due deliveries in event order under a
+ * lease (claims are serialized across copies by an advisory lock: two copies never hold the same
+ * endpoint). Each lane sends its deliveries one after the other and stops at the first failure;
+ * lanes run side by side, so a slow or dead endpoint holds one lane for at most its timeout and
+ * never delays another endpoint, the relay or an API request. A copy that dies leaves leases that
+ * lapse; the deliveries are then taken over (at least once: receivers deduplicate by
+ * `webhook-id`). Each attempt is recorded in one transaction: the delivery's state, its log
+ * line, the endpoint's failure count, and, when that disables the endpoint, the owners'
+ * notification.
+ */
+@Injectable()
+export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('Webhooks');
+  private readonly sender: WebhookSender;
+  private readonly wakeUps = new WakeUps();
+  private readonly lanes = new Set<Promise<void>>();
+  private running?: Promise<void>;
+  private stopping = false;
+
+  constructor(
+    private readonly uow: UnitOfWork,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Optional()
+    @Inject(WEBHOOK_DISABLED_NOTIFIER)
+    private readonly notifier?: WebhookDisabledNotifier,
+  ) {
+    this.sender = new WebhookSender(config.webhooks, config.webhooks.timeoutMs);
+  }
+
+  onApplicationBootstrap(): void {
+    this.running = this.run();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopping = true;
+    this.wakeUps.wake();
+    await this.running;
+    await Promise.all(this.lanes);
+    this.sender.close();
+  }
+
+  /** New deliveries were written (in this copy): look now instead of at the next poll. */
+  wakeUp(): void {
+    this.wakeUps.wake();
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopping) {
+      const seen = this.wakeUps.seen;
+      const free = this.config.webhooks.concurrency - this.lanes.size;
+      let claimed: Claimed[][] = [];
+      if (free > 0) {
+        try {
+          claimed = await this.claim(free);
+        } catch (error) {
+          if (!this.stopping) this.logger.warn(`webhook dispatch: ${(error as Error).message}`);
+        }
+      }
+      for (const lane of claimed) {
+        const sending: Promise<void> = this.sendLane(lane).finally(() => {
+          this.lanes.delete(sending);
+          this.wakeUps.wake();
+        });
+        this.lanes.add(sending);
+      }
+      if (!this.stopping) await this.wakeUps.nap(POLL_MS, seen);
+    }
+  }
+
+  /** Up to `lanes` endpoints' due deliveries, leased to this copy, grouped per endpoint in order. */
+  private async claim(lanes: number): Promise<Claimed[][]> {
+    const leaseMs = this.config.webhooks.timeoutMs * LANE_BATCH + 30_000;
+    const rows = await this.uow.system(async (tx) => {
+      const deliveries = tx.repo(WebhookDelivery);
+      await deliveries.query(
+        `SELECT pg_advisory_xact_lock(hashtextextended('webhook-dispatch', 0))`,
+      );
+      const [claimed] = await deliveries.query<[Claimed[], number]>(
+        `WITH lanes AS (
+           SELECT d.webhook_id
+             FROM webhook_deliveries d
+             JOIN webhooks w ON w.id = d.webhook_id AND w.enabled
+            WHERE d.status = 'pending' AND d.next_attempt_at <= now()
+              AND NOT EXISTS (SELECT 1 FROM webhook_deliveries x
+                               WHERE x.webhook_id = d.webhook_id AND x.locked_until > now())
+            GROUP BY d.webhook_id
+            ORDER BY min(d.next_attempt_at)
+            LIMIT $1
+         ), batch AS (
+           SELECT b.id FROM lanes l CROSS JOIN LATERAL (
+             SELECT id FROM webhook_deliveries d
+              WHERE d.webhook_id = l.webhook_id AND d.status = 'pending' AND d.next_attempt_at <= now()
+              ORDER BY d.seq LIMIT $2) b
+         )
+         UPDATE webhook_deliveries d
+            SET locked_until = now() + make_interval(secs => $3 / 1000.0)
+           FROM batch, webhooks w
+          WHERE d.id = batch.id AND w.id = d.webhook_id
+        RETURNING d.id, d.webhook_id AS "webhookId", d.organization_id AS "organizationId",
+                  d.event_id AS "eventId", d.event_type AS "eventType", d.payload,
+                  d.attempts, d.max_attempts AS "maxAttempts", d.seq, w.url, w.secret,
+                  w.previous_secret AS "previousSecret",
+                  w.previous_secret_expires_at AS "previousSecretExpiresAt",
+                  d.payload::jsonb ->> 'requestid' AS "requestId"`,
+        [lanes, LANE_BATCH, leaseMs],
+      );
+      return claimed;
+    });
+    const byEndpoint = new Map<string, Claimed[]>();
+    for (const row of rows) {
+      const lane = byEndpoint.get(row.webhookId) ?? [];
+      lane.push(row);
+      byEndpoint.set(row.webhookId, lane);
+    }
+    return [...byEndpoint.values()].map((lane) =>
+      lane.sort((a, b) => Number(BigInt(a.seq) - BigInt(b.seq))),
+    );
+  }
+
+  /** Sends a lane's deliveries in order; at the first failure the rest go back to the queue. */
+  private async sendLane(lane: Claimed[]): Promise<void> {
+    for (const [i, delivery] of lane.entries()) {
+      let ok = false;
+      try {
+        ok = await this.attempt(delivery);
+      } catch (error) {
+        this.logger.warn(`webhook delivery ${delivery.id}: ${(error as Error).message}`);
+      }
+      if (!ok || this.stopping) {
+        await this.release(lane.slice(i + 1)).catch((error: Error) =>
+          this.logger.warn(`webhook dispatch: ${error.message}`),
+        );
+        return;
+      }
+    }
+  }
+
+  private async release(rest: Claimed[]): Promise<void> {
+    if (!rest.length) return;
+    await this.uow.system((tx) =>
+      tx
+        .repo(WebhookDelivery)
+        .query(`UPDATE webhook_deliveries SET locked_until = NULL WHERE id = ANY($1::uuid[])`, [
+          rest.map((d) => d.id),
+        ]),
+    );
+  }
+
+  /** One attempt of one delivery, recorded; whether it succeeded. */
+  private async attempt(delivery: Claimed): Promise<boolean> {
+    const at = new Date();
+    const headers = signedHeaders(
+      signingSecrets(delivery, at),
+      delivery.eventId,
+      delivery.payload,
+      at,
+    );
+    const result = await this.sender.post(delivery.url, headers, delivery.payload);
+    const attempt = delivery.attempts + 1;
+    const final = !result.ok && attempt >= delivery.maxAttempts;
+    const retryInMs = result.ok || final ? null : this.retryDelayMs(attempt);
+    await this.uow.system(async (tx) => {
+      await this.record(tx, delivery, at, result, retryInMs);
+      if (!result.ok) await this.disableIfFailing(tx, delivery, result.error ?? 'failed');
+    });
+    const line = {
+      webhookId: delivery.webhookId,
+      deliveryId: delivery.id,
+      eventId: delivery.eventId,
+      eventType: delivery.eventType,
+      requestId: delivery.requestId,
+      attempt,
+      statusCode: result.statusCode,
+      durationMs: result.durationMs,
+    };
+    if (result.ok) this.logger.log({ msg: 'webhook delivered', ...line });
+    else {
+      this.logger.warn({
+        msg: final ? 'webhook delivery failed for good' : 'webhook attempt failed',
+        ...line,
+        error: result.error,
+        nextAttemptInMs: retryInMs,
+      });
+    }
+    return result.ok;
+  }
+
+  /** The delay after failed attempt number `attempt` (1 = the first): WEBHOOK_RETRY_SCHEDULE. */
+  private retryDelayMs(attempt: number): number {
+    const schedule = this.config.webhooks.retryScheduleMs;
+    return schedule[Math.min(attempt, schedule.length) - 1];
+  }
+
+  private async record(
+    tx: SystemTx,
+    delivery: Claimed,
+    at: Date,
+    result: AttemptResult,
+    retryInMs: number | null,
+  ): Promise<void> {
+    const status = result.ok ? 'succeeded' : retryInMs === null ? 'failed' : 'pending';
+    await tx.repo(WebhookDelivery).query(
+      `WITH d AS (
+         UPDATE webhook_deliveries
+            SET status = $2, attempts = attempts + 1, last_status_code = $3, last_error = $4,
+                next_attempt_at = CASE WHEN $5::float8 IS NULL THEN NULL
+                                       ELSE now() + make_interval(secs => $5::float8 / 1000.0) END,
+                locked_until = NULL, updated_at = now()
+          WHERE id = $1
+          RETURNING webhook_id
+       ), logged AS (
+         INSERT INTO webhook_delivery_attempts
+                (delivery_id, at, status_code, duration_ms, error, response_body_excerpt)
+         VALUES ($1, $6, $3, $7, $4, $8)
+       )
+       UPDATE webhooks w
+          SET consecutive_failures = CASE WHEN $2 = 'succeeded' THEN 0
+                                          WHEN $2 = 'failed' THEN w.consecutive_failures + 1
+                                          ELSE w.consecutive_failures END,
+              failing_since = CASE WHEN $2 = 'succeeded' THEN NULL
+                                   ELSE coalesce(w.failing_since, $6) END
+        WHERE w.id = (SELECT webhook_id FROM d)`,
+      [
+        delivery.id,
+        status,
+        result.statusCode,
+        result.error,
+        retryInMs,
+        at,
+        result.durationMs,
+        result.responseBodyExcerpt,
+      ],
+    );
+    tx.invalidates(delivery.organizationId);
+  }
+
+  /**
+   * Disables the endpoint when its deliveries failed WEBHOOK_DISABLE_AFTER times in a row (each
+   * delivery counted when it fails for good), or every attempt failed for FAILING_DAYS days; the
+   * organization's owners are told in the same transaction.
+   */
+  private async disableIfFailing(
+    tx: SystemTx,
+    delivery: Claimed,
+    lastError: string,
+  ): Promise<void> {
+    const disableAfter = this.config.webhooks.disableAfter;
+    const [[disabled]] = await tx
+      .repo(WebhookDelivery)
+      .query<[{ reason: string; disabledAt: Date }[], number]>(
+        `UPDATE webhooks
+          SET enabled = false, updated_at = now(),
+              disabled_reason = CASE WHEN consecutive_failures >= $2
+                THEN consecutive_failures || ' deliveries in a row failed (the last: ' || $3::text || ')'
+                ELSE 'every delivery failed since ' || to_char(failing_since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') || ' (the last: ' || $3::text || ')' END
+        WHERE id = $1 AND enabled
+          AND (consecutive_failures >= $2 OR failing_since <= now() - make_interval(days => $4))
+      RETURNING disabled_reason AS reason, updated_at AS "disabledAt"`,
+        [delivery.webhookId, disableAfter, lastError, FAILING_DAYS],
+      );
+    if (!disabled) return;
+    this.logger.error({
+      msg: 'webhook endpoint disabled',
+      webhookId: delivery.webhookId,
+      organizationId: delivery.organizationId,
+      reason: disabled.reason,
+    });
+    await this.notifier?.webhookDisabled(tx.tenant(systemActor(delivery.organizationId)), {
+      key: `${delivery.webhookId}:${disabled.disabledAt.toISOString()}`,
+      webhookId: delivery.webhookId,
+      url: delivery.url,
+      reason: disabled.reason,
+    });
+  }
+}

@@ -1,0 +1,169 @@
+import { Body, Controller, HttpCode, HttpStatus, Post, Query } from '@nestjs/common';
+import { ApiAcceptedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiError } from '../../common/decorators/api-error.decorator';
+import { ErrorCode } from '../../common/errors/error-code.enum';
+import { ListQueryDto } from '../../common/pagination/list-query.dto';
+import type { ListResult } from '../../common/pagination/list-result.dto';
+import { UuidParam } from '../../common/pipes/validation';
+import { Roles } from '../../tenancy/access/access.decorator';
+import { CurrentActor } from '../../tenancy/access/context.decorators';
+import {
+  TenantCreate,
+  TenantDelete,
+  TenantGet,
+  TenantList,
+  TenantPatch,
+} from '../../tenancy/access/tenant-routes.decorator';
+import type { Actor } from '../../tenancy/actor';
+import { Role } from '../../tenancy/role';
+import {
+  CreatedWebhookDto,
+  CreateWebhookDto,
+  DeliveryDetailDto,
+  DeliveryDto,
+  DeliveryListQueryDto,
+  UpdateWebhookDto,
+  WebhookDto,
+  WebhookSecretDto,
+} from './dto/webhook.dto';
+import { WebhooksService } from './webhooks.service';
+
+const MANAGERS = [Role.OWNER, Role.ADMIN];
+
+const DELIVERY_DOC =
+  'Deliveries are POSTs of the event envelope (API.md section 12), signed per the Standard Webhooks specification: `webhook-id` (the event id), `webhook-timestamp` (unix seconds), `webhook-signature` (`v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}" with the secret\'s bytes>`, space-separated while a rotated secret still signs). A 2xx answer within 10 s is a success; otherwise the delivery is retried after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h (WEBHOOK_RETRY_SCHEDULE), then `failed`. An endpoint is disabled after 50 deliveries in a row failed (WEBHOOK_DISABLE_AFTER) or 5 days of failures, and the owners are notified. Deliveries of one endpoint are first attempted in event order, one at a time; a retry does not hold back later events. Receivers should deduplicate by `webhook-id` (at least once).';
+
+@ApiTags('webhooks')
+@Controller('webhooks')
+export class WebhooksController {
+  constructor(private readonly webhooks: WebhooksService) {}
+
+  @TenantList('', {
+    summary: "The organization's webhook endpoints (owner, admin)",
+    type: WebhookDto,
+    roles: MANAGERS,
+  })
+  list(
+    @CurrentActor() actor: Actor,
+    @Query() query: ListQueryDto,
+  ): Promise<ListResult<WebhookDto>> {
+    return this.webhooks.list(actor, query);
+  }
+
+  @TenantCreate('', {
+    summary:
+      'Create a webhook endpoint; the answer holds its secret, shown only here (owner, admin)',
+    description: DELIVERY_DOC,
+    type: CreatedWebhookDto,
+    roles: MANAGERS,
+  })
+  @ApiError(409, [ErrorCode.WEBHOOK_LIMIT_REACHED])
+  @ApiError(422, [ErrorCode.WEBHOOK_URL_NOT_ALLOWED])
+  create(@CurrentActor() actor: Actor, @Body() body: CreateWebhookDto): Promise<CreatedWebhookDto> {
+    return this.webhooks.create(actor, body);
+  }
+
+  @TenantGet(':id', {
+    summary: 'Get a webhook endpoint (owner, admin)',
+    type: WebhookDto,
+    roles: MANAGERS,
+  })
+  get(@CurrentActor() actor: Actor, @UuidParam('id') id: string): Promise<WebhookDto> {
+    return this.webhooks.get(actor, id);
+  }
+
+  @TenantPatch(':id', {
+    summary: 'Change the URL, events, description, or enable/disable (owner, admin)',
+    type: WebhookDto,
+    roles: MANAGERS,
+  })
+  @ApiError(422, [ErrorCode.WEBHOOK_URL_NOT_ALLOWED])
+  update(
+    @CurrentActor() actor: Actor,
+    @UuidParam('id') id: string,
+    @Body() body: UpdateWebhookDto,
+  ): Promise<WebhookDto> {
+    return this.webhooks.update(actor, id, body);
+  }
+
+  @TenantDelete(':id', {
+    summary: 'Delete a webhook endpoint and its delivery log (owner, admin)',
+    roles: MANAGERS,
+  })
+  remove(@CurrentActor() actor: Actor, @UuidParam('id') id: string): Promise<void> {
+    return this.webhooks.remove(actor, id);
+  }
+
+  @Post(':id/rotate-secret')
+  @HttpCode(HttpStatus.OK)
+  @Roles(...MANAGERS)
+  @ApiOperation({
+    summary: 'A new signing secret; the previous one keeps signing for 24 h (owner, admin)',
+  })
+  @ApiOkResponse({ type: WebhookSecretDto })
+  @ApiError(404, [ErrorCode.NOT_FOUND])
+  rotateSecret(
+    @CurrentActor() actor: Actor,
+    @UuidParam('id') id: string,
+  ): Promise<WebhookSecretDto> {
+    return this.webhooks.rotateSecret(actor, id);
+  }
+
+  @TenantList(':id/deliveries', {
+    summary: "An endpoint's deliveries, newest first (owner, admin)",
+    type: DeliveryDto,
+    roles: MANAGERS,
+  })
+  deliveries(
+    @CurrentActor() actor: Actor,
+    @UuidParam('id') id: string,
+    @Query() query: DeliveryListQueryDto,
+  ): Promise<ListResult<DeliveryDto>> {
+    return this.webhooks.deliveries(actor, id, query);
+  }
+
+  @TenantGet(':id/deliveries/:deliveryId', {
+    summary: 'A delivery with every attempt (owner, admin)',
+    type: DeliveryDetailDto,
+    roles: MANAGERS,
+  })
+  delivery(
+    @CurrentActor() actor: Actor,
+    @UuidParam('id') id: string,
+    @UuidParam('deliveryId') deliveryId: string,
+  ): Promise<DeliveryDetailDto> {
+    return this.webhooks.delivery(actor, id, deliveryId);
+  }
+
+  @Post(':id/deliveries/:deliveryId/redeliver')
+  @HttpCode(HttpStatus.ACCEPTED)
+  @Roles(...MANAGERS)
+  @ApiOperation({
+    summary: 'Attempt a delivery again now, with the same event id (owner, admin)',
+    description:
+      'One more attempt for a delivery that succeeded or failed; a pending one is attempted now and keeps the rest of its schedule.',
+  })
+  @ApiAcceptedResponse({ type: DeliveryDto })
+  @ApiError(404, [ErrorCode.NOT_FOUND])
+  redeliver(
+    @CurrentActor() actor: Actor,
+    @UuidParam('id') id: string,
+    @UuidParam('deliveryId') deliveryId: string,
+  ): Promise<DeliveryDto> {
+    return this.webhooks.redeliver(actor, id, deliveryId);
+  }
+
+  @Post(':id/ping')
+  @HttpCode(HttpStatus.ACCEPTED)
+  @Roles(...MANAGERS)
+  @ApiOperation({
+    summary: 'Send a crm.webhook.ping.v1 event to this endpoint only (owner, admin)',
+    description:
+      'Delivered like any event (signed, retried, logged) while the endpoint is enabled.',
+  })
+  @ApiAcceptedResponse({ type: DeliveryDto })
+  @ApiError(404, [ErrorCode.NOT_FOUND])
+  ping(@CurrentActor() actor: Actor, @UuidParam('id') id: string): Promise<DeliveryDto> {
+    return this.webhooks.ping(actor, id);
+  }
+}

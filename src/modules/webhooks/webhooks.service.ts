@@ -1,0 +1,295 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import { AppException } from '../../common/errors/app.exception';
+import { ErrorCode } from '../../common/errors/error-code.enum';
+import type { ListQueryDto } from '../../common/pagination/list-query.dto';
+import type { ListResult } from '../../common/pagination/list-result.dto';
+import { selectAs } from '../../common/pagination/select-as';
+import { APP_CONFIG, type AppConfig } from '../../config/app-config';
+import type { EventEnvelope } from '../../events/envelope';
+import type { Actor } from '../../tenancy/actor';
+import { UnitOfWork } from '../../tenancy/unit-of-work';
+import {
+  AttemptDto,
+  type CreateWebhookDto,
+  CreatedWebhookDto,
+  DeliveryDetailDto,
+  DeliveryDto,
+  type DeliveryListQueryDto,
+  type UpdateWebhookDto,
+  WebhookDto,
+  WebhookSecretDto,
+} from './dto/webhook.dto';
+import { WebhookDispatcher } from './webhook-dispatcher';
+import { DeliveryStatus, WebhookDelivery, WebhookDeliveryAttempt } from './webhook-delivery.entity';
+import { PING_TYPE } from './webhook-events';
+import { newSecret } from './webhook-signature';
+import { assertUrlAllowed, UrlNotAllowedError } from './webhook-url';
+import { Webhook } from './webhook.entity';
+
+/** At most this many endpoints per organization (API.md section 13). */
+export const MAX_WEBHOOKS = 20;
+/** How long a rotated-out secret keeps signing. */
+export const SECRET_OVERLAP_MS = 24 * 3600 * 1000;
+
+const COLUMNS = [
+  'id',
+  'organizationId',
+  'url',
+  'events',
+  'description',
+  'enabled',
+  'disabledReason',
+  'createdAt',
+  'updatedAt',
+] as const;
+
+const DELIVERY_COLUMNS = [
+  'id',
+  'eventId',
+  'eventType',
+  'status',
+  'attempts',
+  'lastStatusCode',
+  'lastError',
+  'nextAttemptAt',
+  'createdAt',
+  'updatedAt',
+] as const;
+
+/**
+ * Webhook endpoints and their delivery log (API.md section 13). Owners and admins only (the
+ * controller's roles). Deliveries are written by the webhooks consumer and sent by the
+ * dispatcher (docs/decisions/0036).
+ */
+@Injectable()
+export class WebhooksService {
+  constructor(
+    private readonly uow: UnitOfWork,
+    private readonly dispatcher: WebhookDispatcher,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  list(actor: Actor, query: ListQueryDto): Promise<ListResult<WebhookDto>> {
+    const reader = this.uow.read(actor);
+    return reader.list(
+      reader.visible(Webhook, 'w').select(selectAs('w', COLUMNS)),
+      query,
+      { column: 'w.created_at', type: 'timestamptz', id: 'w.id' },
+      { endpoint: 'webhooks', orderBy: 'createdAt' },
+      (row: Webhook) => WebhookDto.from(row),
+    );
+  }
+
+  async get(actor: Actor, id: string): Promise<WebhookDto> {
+    return WebhookDto.from(await this.uow.read(actor).findVisible(Webhook, id));
+  }
+
+  async create(actor: Actor, input: CreateWebhookDto): Promise<CreatedWebhookDto> {
+    await this.assertUrl(input.url);
+    return this.uow.run(actor, async (tx) => {
+      // Creations of one organization take turns, so that the limit holds under concurrency.
+      await tx.organization({ lock: 'pessimistic_write' });
+      if ((await tx.repo(Webhook).countBy({})) >= MAX_WEBHOOKS) {
+        throw AppException.conflict(
+          ErrorCode.WEBHOOK_LIMIT_REACHED,
+          `An organization has at most ${MAX_WEBHOOKS} webhooks`,
+        );
+      }
+      const webhook = await tx.repo(Webhook).save({
+        url: input.url,
+        events: [...new Set(input.events)],
+        description: input.description || null,
+        enabled: input.enabled ?? true,
+        disabledReason: null,
+        secret: newSecret(),
+        previousSecret: null,
+        previousSecretExpiresAt: null,
+        consecutiveFailures: 0,
+        failingSince: null,
+      });
+      return { ...WebhookDto.from(webhook), secret: webhook.secret };
+    });
+  }
+
+  async update(actor: Actor, id: string, input: UpdateWebhookDto): Promise<WebhookDto> {
+    if (input.url !== undefined) {
+      // 404 before 422 (API.md section 1): the endpoint must be visible first.
+      await this.uow.read(actor).findVisible(Webhook, id);
+      await this.assertUrl(input.url);
+    }
+    return this.uow.run(actor, async (tx) => {
+      const webhook = await tx.findVisible(Webhook, id, { lock: 'pessimistic_write' });
+      if (input.url !== undefined) webhook.url = input.url;
+      if (input.events !== undefined) webhook.events = [...new Set(input.events)];
+      if (input.description !== undefined) webhook.description = input.description || null;
+      if (input.enabled !== undefined && input.enabled !== webhook.enabled) {
+        webhook.enabled = input.enabled;
+        // Enabled again (by hand): the failure count starts over.
+        webhook.disabledReason = null;
+        webhook.consecutiveFailures = 0;
+        webhook.failingSince = null;
+      }
+      return WebhookDto.from(await tx.repo(Webhook).save(webhook));
+    });
+  }
+
+  async remove(actor: Actor, id: string): Promise<void> {
+    await this.uow.run(actor, async (tx) => {
+      const webhook = await tx.findVisible(Webhook, id, { lock: 'pessimistic_write' });
+      await tx.repo(Webhook).delete({ id: webhook.id });
+    });
+  }
+
+  async rotateSecret(actor: Actor, id: string): Promise<WebhookSecretDto> {
+    return this.uow.run(actor, async (tx) => {
+      const webhook = await tx.findVisible(Webhook, id, { lock: 'pessimistic_write' });
+      webhook.previousSecret = webhook.secret;
+      webhook.previousSecretExpiresAt = new Date(Date.now() + SECRET_OVERLAP_MS);
+      webhook.secret = newSecret();
+      await tx.repo(Webhook).save(webhook);
+      return { secret: webhook.secret };
+    });
+  }
+
+  async deliveries(
+    actor: Actor,
+    webhookId: string,
+    query: DeliveryListQueryDto,
+  ): Promise<ListResult<DeliveryDto>> {
+    const reader = this.uow.read(actor);
+    const webhook = await reader.findVisible(Webhook, webhookId);
+    const deliveries = this.deliveriesOf(actor, webhook.id).select(selectAs('d', DELIVERY_COLUMNS));
+    if (query.status) deliveries.andWhere('d.status = :status', { status: query.status });
+    if (query.eventType) {
+      deliveries.andWhere('d.event_type = :eventType', { eventType: query.eventType });
+    }
+    return reader.list(
+      deliveries,
+      query,
+      { column: 'd.created_at', type: 'timestamptz', id: 'd.id' },
+      {
+        endpoint: `webhooks/${webhook.id}/deliveries`,
+        orderBy: 'createdAt',
+        filters: { status: query.status, eventType: query.eventType },
+      },
+      (row: WebhookDelivery) => DeliveryDto.from(row),
+    );
+  }
+
+  async delivery(actor: Actor, webhookId: string, deliveryId: string): Promise<DeliveryDetailDto> {
+    const webhook = await this.uow.read(actor).findVisible(Webhook, webhookId);
+    const delivery = await this.deliveriesOf(actor, webhook.id)
+      .andWhere('d.id = :deliveryId', { deliveryId })
+      .getOne();
+    if (!delivery) throw AppException.notFound('Delivery');
+    const attempts = await this.uow
+      .systemRead()
+      .repo(WebhookDeliveryAttempt)
+      .find({ where: { deliveryId: delivery.id }, order: { at: 'ASC', id: 'ASC' } });
+    return { ...DeliveryDto.from(delivery), attemptLog: attempts.map((a) => AttemptDto.from(a)) };
+  }
+
+  /**
+   * A new attempt now, with the same event id; one attempt only when the delivery had ended
+   * (succeeded or failed), the rest of its schedule when it was still pending.
+   */
+  async redeliver(actor: Actor, webhookId: string, deliveryId: string): Promise<DeliveryDto> {
+    const webhook = await this.uow.read(actor).findVisible(Webhook, webhookId);
+    const rows = await this.uow.system(async (tx) => {
+      const [updated] = await tx.repo(WebhookDelivery).query<[WebhookDelivery[], number]>(
+        `UPDATE webhook_deliveries
+            SET next_attempt_at = now(), updated_at = now(),
+                max_attempts = CASE WHEN status = 'pending' THEN max_attempts ELSE attempts + 1 END,
+                status = 'pending'
+          WHERE id = $1 AND webhook_id = $2 AND organization_id = $3
+        RETURNING id`,
+        [deliveryId, webhook.id, actor.organizationId],
+      );
+      if (updated.length) tx.invalidates(actor.organizationId);
+      return updated;
+    });
+    if (!rows.length) throw AppException.notFound('Delivery');
+    this.dispatcher.wakeUp();
+    return this.delivery(actor, webhook.id, deliveryId);
+  }
+
+  /** Sends a `crm.webhook.ping.v1` event to this endpoint only. */
+  async ping(actor: Actor, webhookId: string): Promise<DeliveryDto> {
+    const webhook = await this.uow.read(actor).findVisible(Webhook, webhookId);
+    const envelope: EventEnvelope = {
+      specversion: '1.0',
+      id: randomUUID(),
+      type: PING_TYPE,
+      source: `/organizations/${actor.organizationId}`,
+      subject: `webhooks/${webhook.id}`,
+      time: new Date().toISOString(),
+      datacontenttype: 'application/json',
+      organizationid: actor.organizationId,
+      actorid: actor.userId,
+      requestid: actor.requestId || null,
+      data: { webhook: WebhookDto.from(webhook) },
+    };
+    await this.enqueue([webhook], envelope);
+    const delivery = await this.deliveriesOf(actor, webhook.id)
+      .andWhere('d.event_id = :eventId', { eventId: envelope.id })
+      .getOneOrFail();
+    return DeliveryDto.from(delivery);
+  }
+
+  /** Writes one pending delivery of `envelope` per endpoint (once per endpoint and event). */
+  async enqueue(
+    webhooks: Pick<Webhook, 'id' | 'organizationId'>[],
+    envelope: EventEnvelope,
+  ): Promise<void> {
+    if (!webhooks.length) return;
+    const payload = JSON.stringify(envelope);
+    await this.uow.system(async (tx) => {
+      await tx
+        .repo(WebhookDelivery)
+        .createQueryBuilder()
+        .insert()
+        .values(
+          webhooks.map((w) => ({
+            organizationId: w.organizationId,
+            webhookId: w.id,
+            eventId: envelope.id,
+            eventType: envelope.type,
+            payload,
+            status: DeliveryStatus.PENDING,
+            attempts: 0,
+            maxAttempts: this.config.webhooks.retryScheduleMs.length + 1,
+            nextAttemptAt: () => 'now()',
+          })),
+        )
+        .orIgnore()
+        .execute();
+      tx.invalidates(envelope.organizationid);
+    });
+    this.dispatcher.wakeUp();
+  }
+
+  /** The deliveries of one of the actor's organization's endpoints (alias d). */
+  private deliveriesOf(actor: Actor, webhookId: string) {
+    return this.uow
+      .systemRead()
+      .repo(WebhookDelivery)
+      .createQueryBuilder('d')
+      .where('d.organization_id = :organizationId AND d.webhook_id = :webhookId', {
+        organizationId: actor.organizationId,
+        webhookId,
+      });
+  }
+
+  private async assertUrl(url: string): Promise<void> {
+    try {
+      await assertUrlAllowed(url, this.config.webhooks);
+    } catch (error) {
+      if (!(error instanceof UrlNotAllowedError)) throw error;
+      throw AppException.unprocessable(
+        ErrorCode.WEBHOOK_URL_NOT_ALLOWED,
+        `This webhook URL is not allowed: ${error.message}`,
+      );
+    }
+  }
+}
