@@ -18,7 +18,7 @@ export class Webhooks1796800000000 implements MigrationInterface {
       `ALTER TABLE "webhooks" ADD CONSTRAINT "fk_webhooks_organization_id" FOREIGN KEY ("organization_id") REFERENCES "organizations"("id") ON DELETE CASCADE ON UPDATE NO ACTION`,
     );
     await queryRunner.query(
-      `CREATE TABLE "webhook_deliveries" ("id" uuid NOT NULL DEFAULT gen_random_uuid(), "seq" bigint GENERATED ALWAYS AS IDENTITY NOT NULL, "organization_id" uuid NOT NULL, "webhook_id" uuid NOT NULL, "event_id" uuid NOT NULL, "event_type" character varying(100) NOT NULL, "payload" text NOT NULL, "status" character varying(10) NOT NULL DEFAULT 'pending', "attempts" integer NOT NULL DEFAULT 0, "max_attempts" integer NOT NULL, "last_status_code" integer, "last_error" text, "next_attempt_at" TIMESTAMP WITH TIME ZONE, "locked_until" TIMESTAMP WITH TIME ZONE, "created_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(), "updated_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(), CONSTRAINT "pk_webhook_deliveries" PRIMARY KEY ("id"), CONSTRAINT "chk_webhook_deliveries_status" CHECK ("status" IN ('pending', 'succeeded', 'failed')))`,
+      `CREATE TABLE "webhook_deliveries" ("id" uuid NOT NULL DEFAULT gen_random_uuid(), "seq" bigint GENERATED ALWAYS AS IDENTITY NOT NULL, "organization_id" uuid NOT NULL, "webhook_id" uuid NOT NULL, "event_id" uuid NOT NULL, "event_seq" bigint NOT NULL, "event_type" character varying(100) NOT NULL, "payload" text NOT NULL, "status" character varying(10) NOT NULL DEFAULT 'pending', "attempts" integer NOT NULL DEFAULT 0, "max_attempts" integer NOT NULL, "last_status_code" integer, "last_error" text, "next_attempt_at" TIMESTAMP WITH TIME ZONE, "locked_until" TIMESTAMP WITH TIME ZONE, "created_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(), "updated_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(), CONSTRAINT "pk_webhook_deliveries" PRIMARY KEY ("id"), CONSTRAINT "chk_webhook_deliveries_status" CHECK ("status" IN ('pending', 'succeeded', 'failed')))`,
     );
     await queryRunner.query(
       `CREATE UNIQUE INDEX "uq_webhook_deliveries_webhook_event" ON "webhook_deliveries" ("webhook_id", "event_id")`,
@@ -28,7 +28,7 @@ export class Webhooks1796800000000 implements MigrationInterface {
     );
     // The dispatcher: an endpoint's due deliveries in order, and the lanes in flight.
     await queryRunner.query(
-      `CREATE INDEX "idx_webhook_deliveries_due" ON "webhook_deliveries" ("webhook_id", "seq") INCLUDE ("next_attempt_at") WHERE "status" = 'pending'`,
+      `CREATE INDEX "idx_webhook_deliveries_due" ON "webhook_deliveries" ("webhook_id", "event_seq", "seq") INCLUDE ("next_attempt_at") WHERE "status" = 'pending'`,
     );
     await queryRunner.query(
       `CREATE INDEX "idx_webhook_deliveries_locked" ON "webhook_deliveries" ("webhook_id", "locked_until") WHERE "locked_until" IS NOT NULL`,

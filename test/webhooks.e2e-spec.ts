@@ -1,6 +1,11 @@
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import request from 'supertest';
+import { createApp } from '../src/app.factory';
+import { createLogger } from '../src/common/logging/logger';
 import { WebhookSender } from '../src/modules/webhooks/webhook-sender';
-import { as, createTeam, expectError, type Session, type Team } from './support/api';
-import { createTestApp, type TestApp } from './support/test-app';
+import { as, createTeam, expectError, register, type Session, type Team } from './support/api';
+import { freshDatabase } from './support/database';
+import { createTestApp, testConfig, type TestApp } from './support/test-app';
 import { type Received, verifyBySpec, WebhookReceiver } from './support/webhook-receiver';
 
 /*
@@ -636,5 +641,111 @@ describe('Webhook URL rules without WEBHOOK_ALLOW_HTTP and WEBHOOK_ALLOW_PRIVATE
     } finally {
       sender.close();
     }
+  });
+});
+
+describe('Webhook deliveries across app copies and restarts (rows, not timers)', () => {
+  const env = {
+    WEBHOOK_ALLOW_HTTP: 'true',
+    WEBHOOK_ALLOW_PRIVATE: 'true',
+    WEBHOOK_RETRY_SCHEDULE: '100ms,200ms',
+    WEBHOOK_TIMEOUT_MS: '800',
+    RELAY_POLL_MS: '100',
+  };
+  const receiver = new WebhookReceiver();
+  let database: { url: string; drop: () => Promise<void> };
+  const running = new Set<NestFastifyApplication>();
+
+  async function copy(): Promise<NestFastifyApplication> {
+    const config = testConfig(database.url, env);
+    const app = await createApp(config, database.url, createLogger(config));
+    await app.getHttpAdapter().getInstance().ready();
+    running.add(app);
+    return app;
+  }
+  async function stop(app: NestFastifyApplication): Promise<void> {
+    running.delete(app);
+    await app.close();
+  }
+  const http = (app: NestFastifyApplication) => request(app.getHttpServer());
+  /** A user with an organization of their own, registered through `app`. */
+  const registerOn = (app: NestFastifyApplication, name: string): Promise<Session> =>
+    register({ http: () => http(app) } as unknown as TestApp, name, `${name} org`);
+
+  beforeAll(async () => {
+    await receiver.start();
+    database = await freshDatabase();
+  });
+  afterAll(async () => {
+    for (const app of running) await app.close();
+    await database.drop();
+    await receiver.stop();
+  });
+
+  it('two copies dispatching: every event reaches every endpoint exactly once, in event order', async () => {
+    const [a, b] = [await copy(), await copy()];
+    const owner = await registerOn(a, 'copies-owner');
+    const headers = as(owner, owner.organizationId);
+    const names = ['c1', 'c2', 'c3'];
+    for (const name of names) {
+      const res = await http(b)
+        .post(`${API}/webhooks`)
+        .set(headers)
+        .send({ url: receiver.url(name), events: ['contact.created'] });
+      expect(res.status).toBe(201);
+    }
+    const ids: string[] = [];
+    for (let i = 0; i < 24; i += 1) {
+      const res = await http(i % 2 ? a : b)
+        .post(`${API}/contacts`)
+        .set(headers)
+        .send({ name: `Copy ${i}` });
+      expect(res.status).toBe(201);
+      ids.push((res.body as { id: string }).id);
+    }
+    await receiver.until(() => names.every((n) => receiver.of(n).length >= 24), 15_000);
+    await new Promise((r) => setTimeout(r, 500)); // a duplicate would arrive by now
+    for (const name of names) {
+      const received = receiver.of(name);
+      expect(new Set(received.map((r) => r.headers['webhook-id'])).size).toBe(24);
+      expect(received.map((r) => (JSON.parse(r.body) as { subject: string }).subject)).toEqual(
+        ids.map((id) => `contacts/${id}`),
+      );
+    }
+    await stop(a);
+    await stop(b);
+  });
+
+  it('an attempt cut short by a shutdown is retried by the copy started next', async () => {
+    const first = await copy();
+    const owner = await registerOn(first, 'restart-owner');
+    const headers = as(owner, owner.organizationId);
+    const res = await http(first)
+      .post(`${API}/webhooks`)
+      .set(headers)
+      .send({ url: receiver.url('restart'), events: ['contact.created'] });
+    expect(res.status).toBe(201);
+    const webhookId = (res.body as { id: string }).id;
+    receiver.answer('restart', 'hang');
+    await http(first).post(`${API}/contacts`).set(headers).send({ name: 'Across a restart' });
+    await receiver.until(() => receiver.of('restart').length === 1);
+    await stop(first); // the hanging attempt ends at its timeout and is recorded as failed
+    await new Promise((r) => setTimeout(r, 300));
+    expect(receiver.of('restart')).toHaveLength(1);
+
+    const next = await copy();
+    await receiver.until(() => receiver.of('restart').length === 2, 5000, 'the retry');
+    const [first1, second1] = receiver.of('restart');
+    expect(second1.headers['webhook-id']).toBe(first1.headers['webhook-id']);
+    const list = await http(next).get(`${API}/webhooks/${webhookId}/deliveries`).set(headers);
+    const [delivery] = (list.body as { items: { id: string }[] }).items;
+    const detail = await http(next)
+      .get(`${API}/webhooks/${webhookId}/deliveries/${delivery.id}`)
+      .set(headers);
+    expect(detail.body).toMatchObject({ status: 'succeeded', attempts: 2 });
+    expect((detail.body as { attemptLog: { error: string | null }[] }).attemptLog).toEqual([
+      expect.objectContaining({ error: 'no answer within 800 ms' }),
+      expect.objectContaining({ error: null, statusCode: 200 }),
+    ]);
   });
 });

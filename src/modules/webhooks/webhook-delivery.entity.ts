@@ -34,7 +34,7 @@ export class WebhookDelivery {
   @PrimaryGeneratedColumn('uuid')
   id: string;
 
-  /** Order of the deliveries of one endpoint: the order their events reached the consumer. */
+  /** The order of writing (ties of `eventSeq`: a ping and an event). */
   @Column({ type: 'bigint', generated: 'identity', generatedIdentity: 'ALWAYS' })
   seq: string;
 
@@ -54,6 +54,14 @@ export class WebhookDelivery {
 
   @Column({ type: 'uuid' })
   eventId: string;
+
+  /**
+   * The order of the deliveries of one endpoint: the event's `seq` (commit order per
+   * organization), whichever copy's consumer wrote the delivery first; a ping takes the newest
+   * event's.
+   */
+  @Column({ type: 'bigint' })
+  eventSeq: string;
 
   @Column({ type: 'varchar', length: 100 })
   eventType: string;

@@ -40,6 +40,7 @@ interface Claimed {
   payload: string;
   attempts: number;
   maxAttempts: number;
+  eventSeq: string;
   seq: string;
   url: string;
   secret: string;
@@ -143,7 +144,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
            SELECT b.id FROM lanes l CROSS JOIN LATERAL (
              SELECT id FROM webhook_deliveries d
               WHERE d.webhook_id = l.webhook_id AND d.status = 'pending' AND d.next_attempt_at <= now()
-              ORDER BY d.seq LIMIT $2) b
+              ORDER BY d.event_seq, d.seq LIMIT $2) b
          )
          UPDATE webhook_deliveries d
             SET locked_until = now() + make_interval(secs => $3 / 1000.0)
@@ -151,7 +152,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
           WHERE d.id = batch.id AND w.id = d.webhook_id
         RETURNING d.id, d.webhook_id AS "webhookId", d.organization_id AS "organizationId",
                   d.event_id AS "eventId", d.event_type AS "eventType", d.payload,
-                  d.attempts, d.max_attempts AS "maxAttempts", d.seq, w.url, w.secret,
+                  d.attempts, d.max_attempts AS "maxAttempts", d.event_seq AS "eventSeq", d.seq, w.url, w.secret,
                   w.previous_secret AS "previousSecret",
                   w.previous_secret_expires_at AS "previousSecretExpiresAt",
                   d.payload::jsonb ->> 'requestid' AS "requestId"`,
@@ -165,8 +166,12 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
       lane.push(row);
       byEndpoint.set(row.webhookId, lane);
     }
+    const order = (d: Claimed): [bigint, bigint] => [BigInt(d.eventSeq), BigInt(d.seq)];
     return [...byEndpoint.values()].map((lane) =>
-      lane.sort((a, b) => Number(BigInt(a.seq) - BigInt(b.seq))),
+      lane.sort((a, b) => {
+        const [x, y] = [order(a), order(b)];
+        return x[0] === y[0] ? Number(x[1] - y[1]) : Number(x[0] - y[0]);
+      }),
     );
   }
 
@@ -264,7 +269,8 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
        ), logged AS (
          INSERT INTO webhook_delivery_attempts
                 (delivery_id, at, status_code, duration_ms, error, response_body_excerpt)
-         VALUES ($1, $6, $3, $7, $4, $8)
+         -- Nothing when the endpoint (and its deliveries) was deleted during the attempt.
+         SELECT $1, $6, $3, $7, $4, $8 FROM d
        )
        UPDATE webhooks w
           SET consecutive_failures = CASE WHEN $2 = 'succeeded' THEN 0

@@ -237,33 +237,35 @@ export class WebhooksService {
     return DeliveryDto.from(delivery);
   }
 
-  /** Writes one pending delivery of `envelope` per endpoint (once per endpoint and event). */
+  /**
+   * Writes one pending delivery of `envelope` per endpoint (once per endpoint and event), in the
+   * order of the event's `seq` (a ping, which is not stored, takes the organization's newest).
+   */
   async enqueue(
     webhooks: Pick<Webhook, 'id' | 'organizationId'>[],
     envelope: EventEnvelope,
   ): Promise<void> {
     if (!webhooks.length) return;
-    const payload = JSON.stringify(envelope);
     await this.uow.system(async (tx) => {
-      await tx
-        .repo(WebhookDelivery)
-        .createQueryBuilder()
-        .insert()
-        .values(
-          webhooks.map((w) => ({
-            organizationId: w.organizationId,
-            webhookId: w.id,
-            eventId: envelope.id,
-            eventType: envelope.type,
-            payload,
-            status: DeliveryStatus.PENDING,
-            attempts: 0,
-            maxAttempts: this.config.webhooks.retryScheduleMs.length + 1,
-            nextAttemptAt: () => 'now()',
-          })),
-        )
-        .orIgnore()
-        .execute();
+      await tx.repo(WebhookDelivery).query(
+        `INSERT INTO webhook_deliveries
+                (organization_id, webhook_id, event_id, event_seq, event_type, payload, max_attempts,
+                 next_attempt_at)
+         SELECT $1, w.id, $2,
+                coalesce((SELECT seq FROM events WHERE id = $2),
+                         (SELECT coalesce(max(seq), 0) FROM events WHERE organization_id = $1)),
+                $3, $4, $5, now()
+           FROM unnest($6::uuid[]) AS w(id)
+         ON CONFLICT (webhook_id, event_id) DO NOTHING`,
+        [
+          envelope.organizationid,
+          envelope.id,
+          envelope.type,
+          JSON.stringify(envelope),
+          this.config.webhooks.retryScheduleMs.length + 1,
+          webhooks.map((w) => w.id),
+        ],
+      );
       tx.invalidates(envelope.organizationid);
     });
     this.dispatcher.wakeUp();
