@@ -21,7 +21,7 @@ import {
   WebhookSecretDto,
 } from './dto/webhook.dto';
 import { WebhookDispatcher } from './webhook-dispatcher';
-import { DeliveryStatus, WebhookDelivery, WebhookDeliveryAttempt } from './webhook-delivery.entity';
+import { WebhookDelivery, WebhookDeliveryAttempt } from './webhook-delivery.entity';
 import { PING_TYPE } from './webhook-events';
 import { newSecret } from './webhook-signature';
 import { assertUrlAllowed, UrlNotAllowedError } from './webhook-url';
