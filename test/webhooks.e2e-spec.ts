@@ -2,6 +2,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import request from 'supertest';
 import { createApp } from '../src/app.factory';
 import { createLogger } from '../src/common/logging/logger';
+import { webhookDeliveries } from '../src/common/metrics/metrics';
 import { WebhookSender } from '../src/modules/webhooks/webhook-sender';
 import { as, createTeam, expectError, register, type Session, type Team } from './support/api';
 import { freshDatabase } from './support/database';
@@ -354,8 +355,14 @@ describe('Webhooks (API.md section 13)', () => {
   it('retries on the schedule after 500s, with the same webhook-id, and logs every attempt', async () => {
     const { name, webhook } = await endpoint(['contact.created']);
     receiver.answer(name, { status: 500, body: 'boom' }, 503);
+    const counted = async (status: string): Promise<number> =>
+      (await webhookDeliveries.get()).values.find((v) => v.labels.status === status)?.value ?? 0;
+    const [retries, failures] = [await counted('retry'), await counted('failed')];
     await createContact('Retried Contact');
     const delivery = await settled(webhook.id);
+    // The crm_webhook_deliveries_total series (API.md section 15) counted both retries.
+    expect(await counted('retry')).toBe(retries + 2);
+    expect(await counted('failed')).toBe(failures);
     const requests = receiver.of(name);
     expect(requests).toHaveLength(3);
     expect(new Set(requests.map((r) => r.headers['webhook-id'])).size).toBe(1);

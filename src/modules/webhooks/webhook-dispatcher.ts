@@ -6,6 +6,7 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
+import { webhookDeliveries } from '../../common/metrics/metrics';
 import { WakeUps } from '../../common/wake-ups';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import { systemActor } from '../../tenancy/actor';
@@ -221,6 +222,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
       await this.record(tx, delivery, at, result, retryInMs);
       if (!result.ok) await this.disableIfFailing(tx, delivery, result.error ?? 'failed');
     });
+    webhookDeliveries.inc({ status: result.ok ? 'succeeded' : final ? 'failed' : 'retry' });
     const line = {
       webhookId: delivery.webhookId,
       deliveryId: delivery.id,
