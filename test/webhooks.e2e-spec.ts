@@ -52,18 +52,23 @@ describe('Webhooks (API.md section 13)', () => {
   let t: TestApp;
   let team: Team;
   const receiver = new WebhookReceiver();
+  const logLines: Record<string, unknown>[] = [];
   let endpoints = 0;
 
   beforeAll(async () => {
     await receiver.start();
-    t = await createTestApp({
-      WEBHOOK_ALLOW_HTTP: 'true',
-      WEBHOOK_ALLOW_PRIVATE: 'true',
-      WEBHOOK_RETRY_SCHEDULE: SCHEDULE_MS.map((ms) => `${ms}ms`).join(','),
-      WEBHOOK_TIMEOUT_MS: '1000',
-      WEBHOOK_DISABLE_AFTER: '2',
-      RELAY_POLL_MS: '100',
-    });
+    t = await createTestApp(
+      {
+        WEBHOOK_ALLOW_HTTP: 'true',
+        WEBHOOK_ALLOW_PRIVATE: 'true',
+        WEBHOOK_RETRY_SCHEDULE: SCHEDULE_MS.map((ms) => `${ms}ms`).join(','),
+        WEBHOOK_TIMEOUT_MS: '1000',
+        WEBHOOK_DISABLE_AFTER: '2',
+        RELAY_POLL_MS: '100',
+        LOG_LEVEL: 'info',
+      },
+      logLines,
+    );
     team = await createTeam(t);
   });
   afterAll(async () => {
@@ -320,6 +325,25 @@ describe('Webhooks (API.md section 13)', () => {
     ).toBe(false);
 
     const delivery = await settled(webhook.id);
+    // One structured log line per attempt, with the event id and the request id of the write
+    // (written just after the attempt's record commits).
+    const logged = (): Record<string, unknown>[] =>
+      logLines.filter(
+        (l) =>
+          l.msg === 'webhook delivered' && l.eventId === envelope.id && l.webhookId === webhook.id,
+      );
+    await receiver.until(() => logged().length > 0, 2000, 'the log line');
+    expect(logged()).toEqual([
+      expect.objectContaining({
+        webhookId: webhook.id,
+        deliveryId: delivery.id,
+        eventType: 'crm.contact.created.v1',
+        requestId: (envelope as unknown as { requestid: string }).requestid,
+        attempt: 1,
+        statusCode: 200,
+      }),
+    ]);
+    expect((envelope as unknown as { requestid: string }).requestid).toEqual(expect.any(String));
     expect(delivery).toEqual({
       id: expect.any(String),
       eventId: envelope.id,
@@ -433,7 +457,9 @@ describe('Webhooks (API.md section 13)', () => {
     await createContact('Redirected Contact');
     await receiver.until(() => receiver.of(name).length >= 1);
     const [delivery] = await deliveriesOf(webhook.id);
-    const logged = await deliveryOf(webhook.id, delivery.id);
+    let logged = await deliveryOf(webhook.id, delivery.id);
+    // The attempt's record commits just after the answer.
+    while (!logged.attemptLog!.length) logged = await deliveryOf(webhook.id, delivery.id);
     expect(logged.attemptLog![0]).toMatchObject({
       statusCode: 302,
       error: `redirect to ${receiver.url('redirect-target')} not followed`,
@@ -746,9 +772,14 @@ describe('Webhook deliveries across app copies and restarts (rows, not timers)',
     expect(second1.headers['webhook-id']).toBe(first1.headers['webhook-id']);
     const list = await http(next).get(`${API}/webhooks/${webhookId}/deliveries`).set(headers);
     const [delivery] = (list.body as { items: { id: string }[] }).items;
-    const detail = await http(next)
-      .get(`${API}/webhooks/${webhookId}/deliveries/${delivery.id}`)
-      .set(headers);
+    const detailOf = () =>
+      http(next).get(`${API}/webhooks/${webhookId}/deliveries/${delivery.id}`).set(headers);
+    let detail = await detailOf();
+    // The attempt's record commits just after the receiver answered.
+    for (let i = 0; i < 40 && (detail.body as { status: string }).status === 'pending'; i += 1) {
+      await new Promise((r) => setTimeout(r, 50));
+      detail = await detailOf();
+    }
     expect(detail.body).toMatchObject({ status: 'succeeded', attempts: 2 });
     expect((detail.body as { attemptLog: { error: string | null }[] }).attemptLog).toEqual([
       expect.objectContaining({ error: 'no answer within 800 ms' }),

@@ -35,27 +35,50 @@ export function createLogger(
   return destination ? pino(options, destination) : pino(options);
 }
 
+/**
+ * A Nest log message as pino fields and text: an object (not an Error) is a structured line, its
+ * `msg` the text and its other properties fields (`logger.log({ msg: 'webhook delivered',
+ * eventId })`); anything else is the text.
+ */
+function lineOf(message: unknown): [Record<string, unknown>, string] {
+  if (message !== null && typeof message === 'object' && !(message instanceof Error)) {
+    const { msg, ...fields } = message as Record<string, unknown>;
+    return [fields, typeof msg === 'string' ? msg : ''];
+  }
+  return [{}, String(message)];
+}
+
 /** Routes Nest's own log calls (bootstrap, route mapping, module errors) into the same pino logger. */
 export class PinoNestLogger implements LoggerService {
   constructor(private readonly logger: Logger) {}
 
   log(message: unknown, context?: string): void {
-    this.logger.info({ context }, String(message));
+    const [fields, text] = lineOf(message);
+    this.logger.info({ ...fields, context }, text);
   }
   error(message: unknown, stackOrContext?: string, context?: string): void {
     const err = message instanceof Error ? message : undefined;
+    const [fields, text] = lineOf(message);
     this.logger.error(
-      { context: context ?? stackOrContext, err, stack: err ? undefined : stackOrContext },
-      String(message),
+      {
+        ...fields,
+        context: context ?? stackOrContext,
+        err,
+        stack: err ? undefined : stackOrContext,
+      },
+      text,
     );
   }
   warn(message: unknown, context?: string): void {
-    this.logger.warn({ context }, String(message));
+    const [fields, text] = lineOf(message);
+    this.logger.warn({ ...fields, context }, text);
   }
   debug(message: unknown, context?: string): void {
-    this.logger.debug({ context }, String(message));
+    const [fields, text] = lineOf(message);
+    this.logger.debug({ ...fields, context }, text);
   }
   verbose(message: unknown, context?: string): void {
-    this.logger.trace({ context }, String(message));
+    const [fields, text] = lineOf(message);
+    this.logger.trace({ ...fields, context }, text);
   }
 }
