@@ -541,6 +541,32 @@ describe('Webhooks (API.md section 13)', () => {
     );
   });
 
+  it('disables an endpoint whose every attempt failed for 5 days, at its next failure', async () => {
+    const { name, webhook } = await endpoint(['contact.created']);
+    receiver.always(name, 503);
+    // It has been failing for 6 days (set behind the API's back: the test cannot wait 5 days).
+    await t.db.query(
+      `UPDATE webhooks SET failing_since = now() - interval '6 days' WHERE id = $1`,
+      [webhook.id],
+    );
+    await createContact('Five days');
+    await receiver.until(() => receiver.of(name).length >= 1);
+    let current = webhook;
+    for (let i = 0; i < 50 && current.enabled; i += 1) {
+      await new Promise((r) => setTimeout(r, 50));
+      current = (await t.http().get(`${API}/webhooks/${webhook.id}`).set(owner()))
+        .body as WebhookBody;
+    }
+    expect(current).toMatchObject({
+      enabled: false,
+      disabledReason: expect.stringMatching(
+        /^every delivery failed since \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(the last: HTTP 503\)$/,
+      ),
+    });
+    // One failed attempt, not a full schedule: the endpoint was disabled at once.
+    expect(receiver.of(name)).toHaveLength(1);
+  });
+
   it('signs with both secrets for 24 h after a rotation', async () => {
     const { name, webhook } = await endpoint(['contact.created']);
     const rotated = await t.http().post(`${API}/webhooks/${webhook.id}/rotate-secret`).set(owner());
