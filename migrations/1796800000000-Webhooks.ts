@@ -9,7 +9,7 @@ export class Webhooks1796800000000 implements MigrationInterface {
 
   public async up(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query(
-      `CREATE TABLE "webhooks" ("id" uuid NOT NULL DEFAULT gen_random_uuid(), "organization_id" uuid NOT NULL, "url" text NOT NULL, "events" text array NOT NULL, "description" character varying(500), "enabled" boolean NOT NULL DEFAULT true, "disabled_reason" text, "secret" character varying(100) NOT NULL, "previous_secret" character varying(100), "previous_secret_expires_at" TIMESTAMP WITH TIME ZONE, "consecutive_failures" integer NOT NULL DEFAULT 0, "failing_since" TIMESTAMP WITH TIME ZONE, "created_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(), "updated_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(), CONSTRAINT "pk_webhooks" PRIMARY KEY ("id"))`,
+      `CREATE TABLE "webhooks" ("id" uuid NOT NULL DEFAULT gen_random_uuid(), "organization_id" uuid NOT NULL, "url" text NOT NULL, "events" text array NOT NULL, "description" character varying(500), "enabled" boolean NOT NULL DEFAULT true, "disabled_reason" text, "secret" character varying(100) NOT NULL, "previous_secret" character varying(100), "previous_secret_expires_at" TIMESTAMP WITH TIME ZONE, "consecutive_failures" integer NOT NULL DEFAULT 0, "failing_since" TIMESTAMP WITH TIME ZONE, "dispatch_until" TIMESTAMP WITH TIME ZONE, "created_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(), "updated_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(), CONSTRAINT "pk_webhooks" PRIMARY KEY ("id"))`,
     );
     await queryRunner.query(
       `CREATE INDEX "idx_webhooks_org_created" ON "webhooks" ("organization_id", "created_at", "id")`,
@@ -18,7 +18,7 @@ export class Webhooks1796800000000 implements MigrationInterface {
       `ALTER TABLE "webhooks" ADD CONSTRAINT "fk_webhooks_organization_id" FOREIGN KEY ("organization_id") REFERENCES "organizations"("id") ON DELETE CASCADE ON UPDATE NO ACTION`,
     );
     await queryRunner.query(
-      `CREATE TABLE "webhook_deliveries" ("id" uuid NOT NULL DEFAULT gen_random_uuid(), "seq" bigint GENERATED ALWAYS AS IDENTITY NOT NULL, "organization_id" uuid NOT NULL, "webhook_id" uuid NOT NULL, "event_id" uuid NOT NULL, "event_seq" bigint NOT NULL, "event_type" character varying(100) NOT NULL, "payload" text NOT NULL, "status" character varying(10) NOT NULL DEFAULT 'pending', "attempts" integer NOT NULL DEFAULT 0, "max_attempts" integer NOT NULL, "last_status_code" integer, "last_error" text, "next_attempt_at" TIMESTAMP WITH TIME ZONE, "locked_until" TIMESTAMP WITH TIME ZONE, "created_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(), "updated_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(), CONSTRAINT "pk_webhook_deliveries" PRIMARY KEY ("id"), CONSTRAINT "chk_webhook_deliveries_status" CHECK ("status" IN ('pending', 'succeeded', 'failed')))`,
+      `CREATE TABLE "webhook_deliveries" ("id" uuid NOT NULL DEFAULT gen_random_uuid(), "seq" bigint GENERATED ALWAYS AS IDENTITY NOT NULL, "organization_id" uuid NOT NULL, "webhook_id" uuid NOT NULL, "event_id" uuid NOT NULL, "event_seq" bigint NOT NULL, "event_type" character varying(100) NOT NULL, "payload" text NOT NULL, "status" character varying(10) NOT NULL DEFAULT 'pending', "attempts" integer NOT NULL DEFAULT 0, "max_attempts" integer NOT NULL, "last_status_code" integer, "last_error" text, "next_attempt_at" TIMESTAMP WITH TIME ZONE, "created_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(), "updated_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(), CONSTRAINT "pk_webhook_deliveries" PRIMARY KEY ("id"), CONSTRAINT "chk_webhook_deliveries_status" CHECK ("status" IN ('pending', 'succeeded', 'failed')))`,
     );
     await queryRunner.query(
       `CREATE UNIQUE INDEX "uq_webhook_deliveries_webhook_event" ON "webhook_deliveries" ("webhook_id", "event_id")`,
@@ -26,12 +26,13 @@ export class Webhooks1796800000000 implements MigrationInterface {
     await queryRunner.query(
       `CREATE INDEX "idx_webhook_deliveries_webhook_created" ON "webhook_deliveries" ("webhook_id", "created_at", "id")`,
     );
-    // The dispatcher: an endpoint's due deliveries in order, and the lanes in flight.
+    // The dispatcher: the due deliveries (a delivery of a disabled endpoint has no due time), and
+    // an endpoint's pending deliveries in event order.
     await queryRunner.query(
-      `CREATE INDEX "idx_webhook_deliveries_due" ON "webhook_deliveries" ("webhook_id", "event_seq", "seq") INCLUDE ("next_attempt_at") WHERE "status" = 'pending'`,
+      `CREATE INDEX "idx_webhook_deliveries_due" ON "webhook_deliveries" ("next_attempt_at") WHERE "status" = 'pending'`,
     );
     await queryRunner.query(
-      `CREATE INDEX "idx_webhook_deliveries_locked" ON "webhook_deliveries" ("webhook_id", "locked_until") WHERE "locked_until" IS NOT NULL`,
+      `CREATE INDEX "idx_webhook_deliveries_pending" ON "webhook_deliveries" ("webhook_id", "event_seq", "seq") WHERE "status" = 'pending'`,
     );
     await queryRunner.query(
       `ALTER TABLE "webhook_deliveries" ADD CONSTRAINT "fk_webhook_deliveries_organization_id" FOREIGN KEY ("organization_id") REFERENCES "organizations"("id") ON DELETE CASCADE ON UPDATE NO ACTION`,

@@ -10,6 +10,7 @@ import {
   type Session,
   type Team,
 } from './support/api';
+import { isBackgroundStatement } from './support/background';
 import { expectValidation, ISO_TIMESTAMP, keysOf, resource, UUID } from './support/resource';
 import { createTestApp, type TestApp } from './support/test-app';
 
@@ -2407,10 +2408,10 @@ describe('Contacts (API.md sections 4 and 5)', () => {
       const spy = jest.spyOn(proto, 'query');
       try {
         await run();
-        // The request's statements (not the in-app event consumers' background polls).
+        // The request's statements (not the background workers' polls).
         return spy.mock.calls
           .map((call) => String(call[0]))
-          .filter((sql) => !sql.includes('consumer_messages'));
+          .filter((sql) => !isBackgroundStatement(sql));
       } finally {
         spy.mockRestore();
       }

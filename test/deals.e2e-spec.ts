@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { jest } from '@jest/globals';
 import type { Response, Test } from 'supertest';
 import { as, createTeam, expectError, register, type Session, type Team } from './support/api';
+import { isBackgroundStatement } from './support/background';
 import { expectValidation, ISO_TIMESTAMP, keysOf, UUID } from './support/resource';
 import { createTestApp, type TestApp } from './support/test-app';
 
@@ -1893,9 +1894,8 @@ describe('Deals (API.md sections 4 and 6)', () => {
           const res = await listDeals(owner, query);
           expect(res.status).toBe(200);
           expect((res.body as { items: unknown[] }).items).toHaveLength(n);
-          // The request's statements (not the in-app event consumers' background polls).
-          return spy.mock.calls.filter((call) => !String(call[0]).includes('consumer_messages'))
-            .length;
+          // The request's statements (not the background workers' polls).
+          return spy.mock.calls.filter((call) => !isBackgroundStatement(String(call[0]))).length;
         };
         const small = await cost('pageSize=5', 5);
         const large = await cost('pageSize=50', 50);

@@ -312,7 +312,11 @@ export class UnitOfWork {
     return new TenantReader(this.dataSource.manager, actor, this.paginator, this.dataSource);
   }
 
-  /** Non-tenant reads outside a transaction (a user's account); `tenant()` is refused there. */
+  /**
+   * Non-tenant statements outside a transaction, each committed on its own: reads (a user's
+   * account), and the single-statement claims of background workers, which must not hold a
+   * transaction open. `tenant()` is refused there.
+   */
   systemRead(): SystemTx {
     return new SystemTx(this.dataSource.manager, () => {
       throw new Error('systemRead: tenant work needs uow.run or uow.system');

@@ -27,9 +27,10 @@ export enum DeliveryStatus {
 @Entity('webhook_deliveries')
 @Index('uq_webhook_deliveries_webhook_event', ['webhookId', 'eventId'], { unique: true })
 @Index('idx_webhook_deliveries_webhook_created', ['webhookId', 'createdAt', 'id'])
-// The dispatcher's indexes (partial, written in the migration): due deliveries, lanes in flight.
+// The dispatcher's indexes (partial, written in the migration): due deliveries, an endpoint's
+// pending ones in order.
 @Index('idx_webhook_deliveries_due', { synchronize: false })
-@Index('idx_webhook_deliveries_locked', { synchronize: false })
+@Index('idx_webhook_deliveries_pending', { synchronize: false })
 export class WebhookDelivery {
   @PrimaryGeneratedColumn('uuid')
   id: string;
@@ -86,12 +87,9 @@ export class WebhookDelivery {
   @Column({ type: 'text', nullable: true })
   lastError: string | null;
 
+  /** When the next attempt is due; null once it ended, and while its endpoint is disabled. */
   @Column({ type: 'timestamptz', nullable: true })
   nextAttemptAt: Date | null;
-
-  /** Set while a dispatcher holds the delivery (its lease); a lapsed lease is taken over. */
-  @Column({ type: 'timestamptz', nullable: true })
-  lockedUntil: Date | null;
 
   @CreateDateColumn({ type: 'timestamptz' })
   createdAt: Date;

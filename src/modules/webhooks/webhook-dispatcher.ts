@@ -12,6 +12,7 @@ import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import { systemActor } from '../../tenancy/actor';
 import { type SystemTx, type TenantTx, UnitOfWork } from '../../tenancy/unit-of-work';
 import { WebhookDelivery } from './webhook-delivery.entity';
+import { parkDeliveries } from './webhook-parking';
 import { type AttemptResult, WebhookSender } from './webhook-sender';
 import { signedHeaders, signingSecrets } from './webhook-signature';
 
@@ -122,45 +123,42 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
     }
   }
 
-  /** Up to `lanes` endpoints' due deliveries, leased to this copy, grouped per endpoint in order. */
+  /**
+   * Up to `lanes` endpoints with due deliveries and no lease, leased to this copy (least recently
+   * served first), with their next due deliveries in event order. One statement: the endpoint
+   * rows are taken with FOR UPDATE SKIP LOCKED, and a row another copy leased meanwhile is
+   * re-checked on its newest version (READ COMMITTED), so two copies never take one endpoint.
+   */
   private async claim(lanes: number): Promise<Claimed[][]> {
     const leaseMs = this.config.webhooks.timeoutMs * LANE_BATCH + 30_000;
-    const rows = await this.uow.system(async (tx) => {
-      const deliveries = tx.repo(WebhookDelivery);
-      await deliveries.query(
-        `SELECT pg_advisory_xact_lock(hashtextextended('webhook-dispatch', 0))`,
-      );
-      const [claimed] = await deliveries.query<[Claimed[], number]>(
+    const rows = await this.uow
+      .systemRead()
+      .repo(WebhookDelivery)
+      .query<Claimed[]>(
         `WITH lanes AS (
-           SELECT d.webhook_id
-             FROM webhook_deliveries d
-             JOIN webhooks w ON w.id = d.webhook_id AND w.enabled
-            WHERE d.status = 'pending' AND d.next_attempt_at <= now()
-              AND NOT EXISTS (SELECT 1 FROM webhook_deliveries x
-                               WHERE x.webhook_id = d.webhook_id AND x.locked_until > now())
-            GROUP BY d.webhook_id
-            ORDER BY min(d.next_attempt_at)
-            LIMIT $1
-         ), batch AS (
-           SELECT b.id FROM lanes l CROSS JOIN LATERAL (
-             SELECT id FROM webhook_deliveries d
-              WHERE d.webhook_id = l.webhook_id AND d.status = 'pending' AND d.next_attempt_at <= now()
-              ORDER BY d.event_seq, d.seq LIMIT $2) b
-         )
-         UPDATE webhook_deliveries d
-            SET locked_until = now() + make_interval(secs => $3 / 1000.0)
-           FROM batch, webhooks w
-          WHERE d.id = batch.id AND w.id = d.webhook_id
-        RETURNING d.id, d.webhook_id AS "webhookId", d.organization_id AS "organizationId",
-                  d.event_id AS "eventId", d.event_type AS "eventType", d.payload,
-                  d.attempts, d.max_attempts AS "maxAttempts", d.event_seq AS "eventSeq", d.seq, w.url, w.secret,
-                  w.previous_secret AS "previousSecret",
-                  w.previous_secret_expires_at AS "previousSecretExpiresAt",
-                  d.payload::jsonb ->> 'requestid' AS "requestId"`,
+             UPDATE webhooks w SET dispatch_until = now() + make_interval(secs => $3 / 1000.0)
+              WHERE w.id IN (
+                SELECT l.id FROM webhooks l
+                 WHERE l.id IN (SELECT d.webhook_id FROM webhook_deliveries d
+                                 WHERE d.status = 'pending' AND d.next_attempt_at <= now())
+                   AND l.enabled AND (l.dispatch_until IS NULL OR l.dispatch_until < now())
+                 ORDER BY l.dispatch_until NULLS FIRST
+                 LIMIT $1
+                 FOR UPDATE SKIP LOCKED)
+             RETURNING w.id, w.url, w.secret, w.previous_secret, w.previous_secret_expires_at
+           )
+           SELECT d.id, d.webhook_id AS "webhookId", d.organization_id AS "organizationId",
+                  d.event_id AS "eventId", d.event_type AS "eventType", d.payload, d.attempts,
+                  d.max_attempts AS "maxAttempts", d.event_seq AS "eventSeq", d.seq, l.url,
+                  l.secret, l.previous_secret AS "previousSecret",
+                  l.previous_secret_expires_at AS "previousSecretExpiresAt",
+                  d.payload::jsonb ->> 'requestid' AS "requestId"
+             FROM lanes l CROSS JOIN LATERAL (
+               SELECT * FROM webhook_deliveries d
+                WHERE d.webhook_id = l.id AND d.status = 'pending' AND d.next_attempt_at <= now()
+                ORDER BY d.event_seq, d.seq LIMIT $2) d`,
         [lanes, LANE_BATCH, leaseMs],
       );
-      return claimed;
-    });
     const byEndpoint = new Map<string, Claimed[]>();
     for (const row of rows) {
       const lane = byEndpoint.get(row.webhookId) ?? [];
@@ -176,33 +174,25 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
     );
   }
 
-  /** Sends a lane's deliveries in order; at the first failure the rest go back to the queue. */
+  /**
+   * Sends a lane's deliveries in order and stops at the first failure (the rest stay due and
+   * are taken by the next claim); then ends the lane's lease.
+   */
   private async sendLane(lane: Claimed[]): Promise<void> {
-    for (const [i, delivery] of lane.entries()) {
+    for (const delivery of lane) {
       let ok = false;
       try {
         ok = await this.attempt(delivery);
       } catch (error) {
         this.logger.warn(`webhook delivery ${delivery.id}: ${(error as Error).message}`);
       }
-      if (!ok || this.stopping) {
-        await this.release(lane.slice(i + 1)).catch((error: Error) =>
-          this.logger.warn(`webhook dispatch: ${error.message}`),
-        );
-        return;
-      }
+      if (!ok || this.stopping) break;
     }
-  }
-
-  private async release(rest: Claimed[]): Promise<void> {
-    if (!rest.length) return;
-    await this.uow.system((tx) =>
-      tx
-        .repo(WebhookDelivery)
-        .query(`UPDATE webhook_deliveries SET locked_until = NULL WHERE id = ANY($1::uuid[])`, [
-          rest.map((d) => d.id),
-        ]),
-    );
+    await this.uow
+      .systemRead()
+      .repo(WebhookDelivery)
+      .query(`UPDATE webhooks SET dispatch_until = now() WHERE id = $1`, [lane[0].webhookId])
+      .catch((error: Error) => this.logger.warn(`webhook dispatch: ${error.message}`));
   }
 
   /** One attempt of one delivery, recorded; whether it succeeded. */
@@ -265,7 +255,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
             SET status = $2, attempts = attempts + 1, last_status_code = $3, last_error = $4,
                 next_attempt_at = CASE WHEN $5::float8 IS NULL THEN NULL
                                        ELSE now() + make_interval(secs => $5::float8 / 1000.0) END,
-                locked_until = NULL, updated_at = now()
+                updated_at = now()
           WHERE id = $1
           RETURNING webhook_id
        ), logged AS (
@@ -320,6 +310,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
         [delivery.webhookId, disableAfter, lastError, FAILING_DAYS],
       );
     if (!disabled) return;
+    await parkDeliveries(tx, delivery.webhookId, true);
     this.logger.error({
       msg: 'webhook endpoint disabled',
       webhookId: delivery.webhookId,

@@ -58,6 +58,13 @@ export class Webhook extends TenantEntity {
   @Column({ type: 'timestamptz', nullable: true })
   failingSince: Date | null;
 
+  /**
+   * The lane lease: until when a dispatcher sends this endpoint's deliveries (set when it takes
+   * them, set to the time it finished when done, so the least recently served go first).
+   */
+  @Column({ type: 'timestamptz', nullable: true })
+  dispatchUntil: Date | null;
+
   @CreateDateColumn({ type: 'timestamptz' })
   createdAt: Date;
 

@@ -23,6 +23,7 @@ import {
 import { WebhookDispatcher } from './webhook-dispatcher';
 import { WebhookDelivery, WebhookDeliveryAttempt } from './webhook-delivery.entity';
 import { PING_TYPE } from './webhook-events';
+import { parkDeliveries } from './webhook-parking';
 import { newSecret } from './webhook-signature';
 import { assertUrlAllowed, UrlNotAllowedError } from './webhook-url';
 import { Webhook } from './webhook.entity';
@@ -118,7 +119,8 @@ export class WebhooksService {
       await this.uow.read(actor).findVisible(Webhook, id);
       await this.assertUrl(input.url);
     }
-    return this.uow.run(actor, async (tx) => {
+    const saved = await this.uow.system(async (system) => {
+      const tx = system.tenant(actor);
       const webhook = await tx.findVisible(Webhook, id, { lock: 'pessimistic_write' });
       if (input.url !== undefined) webhook.url = input.url;
       if (input.events !== undefined) webhook.events = [...new Set(input.events)];
@@ -129,9 +131,12 @@ export class WebhooksService {
         webhook.disabledReason = null;
         webhook.consecutiveFailures = 0;
         webhook.failingSince = null;
+        await parkDeliveries(system, webhook.id, !input.enabled);
       }
       return WebhookDto.from(await tx.repo(Webhook).save(webhook));
     });
+    if (saved.enabled) this.dispatcher.wakeUp();
+    return saved;
   }
 
   async remove(actor: Actor, id: string): Promise<void> {
