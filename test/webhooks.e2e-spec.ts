@@ -741,7 +741,7 @@ describe('Webhook deliveries across app copies and restarts (rows, not timers)',
     await receiver.stop();
   });
 
-  it('two copies dispatching: every event reaches every endpoint exactly once, in event order', async () => {
+  it('two copies consuming and dispatching: every event reaches every endpoint exactly once', async () => {
     const [a, b] = [await copy(), await copy()];
     const owner = await registerOn(a, 'copies-owner');
     const headers = as(owner, owner.organizationId);
@@ -766,16 +766,19 @@ describe('Webhook deliveries across app copies and restarts (rows, not timers)',
     await new Promise((r) => setTimeout(r, 500)); // a duplicate would arrive by now
     for (const name of names) {
       const received = receiver.of(name);
-      expect(new Set(received.map((r) => r.headers['webhook-id'])).size).toBe(24);
-      expect(received.map((r) => (JSON.parse(r.body) as { subject: string }).subject)).toEqual(
-        ids.map((id) => `contacts/${id}`),
-      );
+      expect(received).toHaveLength(24);
+      // Order is not asserted here: two copies write the deliveries of events committed a few
+      // milliseconds apart (decision 0036); one copy's order is tested above.
+      expect(
+        received.map((r) => (JSON.parse(r.body) as { subject: string }).subject).sort(),
+      ).toEqual(ids.map((id) => `contacts/${id}`).sort());
     }
     await stop(a);
     await stop(b);
   });
 
   it('an attempt cut short by a shutdown is retried by the copy started next', async () => {
+    for (const app of [...running]) await stop(app); // no other copy may take the retry
     const first = await copy();
     const owner = await registerOn(first, 'restart-owner');
     const headers = as(owner, owner.organizationId);
