@@ -10,7 +10,7 @@ import {
   type Session,
   type Team,
 } from './support/api';
-import { isBackgroundStatement } from './support/background';
+import { consumersIdle, isBackgroundStatement } from './support/background';
 import { expectValidation, ISO_TIMESTAMP, keysOf, resource, UUID } from './support/resource';
 import { createTestApp, type TestApp } from './support/test-app';
 
@@ -2400,6 +2400,7 @@ describe('Contacts (API.md sections 4 and 5)', () => {
 
     /** The SQL statements the query runners execute while `run` runs (background polls aside). */
     async function countQueries(run: () => Promise<unknown>): Promise<string[]> {
+      await consumersIdle(t.db);
       const runner = t.db.createQueryRunner();
       const proto = Object.getPrototypeOf(runner) as {
         query: (sql: string, ...rest: unknown[]) => Promise<unknown>;

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { jest } from '@jest/globals';
 import type { Response, Test } from 'supertest';
 import { as, createTeam, expectError, register, type Session, type Team } from './support/api';
-import { isBackgroundStatement } from './support/background';
+import { consumersIdle, isBackgroundStatement } from './support/background';
 import { expectValidation, ISO_TIMESTAMP, keysOf, UUID } from './support/resource';
 import { createTestApp, type TestApp } from './support/test-app';
 
@@ -1890,6 +1890,7 @@ describe('Deals (API.md sections 4 and 6)', () => {
       const spy = jest.spyOn(proto, 'query');
       try {
         const cost = async (query: string, n: number): Promise<number> => {
+          await consumersIdle(t.db);
           spy.mockClear();
           const res = await listDeals(owner, query);
           expect(res.status).toBe(200);

@@ -5,3 +5,22 @@
  */
 export const isBackgroundStatement = (sql: string): boolean =>
   /consumer_messages|webhook_deliveries|notification_sends/.test(sql);
+
+/**
+ * Waits until the in-app event consumers have handled every event recorded so far (no message
+ * left but dead letters), so that no consumer work runs during a measurement that follows.
+ */
+export async function consumersIdle(
+  db: { query: (sql: string) => Promise<{ n: number }[]> },
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const [{ n }] = await db.query(
+      'SELECT count(*)::int AS n FROM consumer_messages WHERE dead_at IS NULL',
+    );
+    if (n === 0) return;
+    if (Date.now() > deadline) throw new Error(`${n} consumer messages still pending`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
