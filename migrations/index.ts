@@ -8,6 +8,7 @@ import { Events1796500000000 } from './1796500000000-Events';
 import { EventConsumers1796600000000 } from './1796600000000-EventConsumers';
 import { ContactSearch1796700000000 } from './1796700000000-ContactSearch';
 import { Webhooks1796800000000 } from './1796800000000-Webhooks';
+import { Notifications1796900000000 } from './1796900000000-Notifications';
 
 /** Every migration, in order. `npm run migration:generate` adds a file; list it here too. */
 export const MIGRATIONS = [
@@ -21,4 +22,5 @@ export const MIGRATIONS = [
   EventConsumers1796600000000,
   ContactSearch1796700000000,
   Webhooks1796800000000,
+  Notifications1796900000000,
 ];

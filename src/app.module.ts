@@ -26,6 +26,7 @@ import { AuthModule } from './modules/auth/auth.module';
 import { HealthModule } from './modules/health/health.module';
 import { ImportExportModule } from './modules/import-export/import-export.module';
 import { OrganizationsModule } from './modules/organizations/organizations.module';
+import { NotificationsModule } from './modules/notifications/notifications.module';
 import { UsersModule } from './modules/users/users.module';
 import { WebhooksModule } from './modules/webhooks/webhooks.module';
 
@@ -55,6 +56,7 @@ export class AppModule {
         TasksModule,
         AnalyticsModule,
         ImportExportModule,
+        NotificationsModule,
         HealthModule,
       ],
       providers: [

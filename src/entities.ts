@@ -17,6 +17,10 @@ import {
   WebhookDelivery,
   WebhookDeliveryAttempt,
 } from './modules/webhooks/webhook-delivery.entity';
+import { Notification } from './modules/notifications/notification.entity';
+import { NotificationPreference } from './modules/notifications/notification-preference.entity';
+import { NotificationSend } from './modules/notifications/notification-send.entity';
+import { NotificationTemplate } from './modules/notifications/notification-template.entity';
 
 export const ENTITIES = [
   User,
@@ -36,4 +40,8 @@ export const ENTITIES = [
   Webhook,
   WebhookDelivery,
   WebhookDeliveryAttempt,
+  Notification,
+  NotificationTemplate,
+  NotificationPreference,
+  NotificationSend,
 ];

@@ -141,7 +141,13 @@ describe('Auth (API.md section 2)', () => {
       const res = await postRegister(registerBody({ email, organizationName: 'Shape Org' }));
       expect(res.status).toBe(201);
       expect(res.body).toStrictEqual({
-        user: { id: expect.stringMatching(UUID), email, name: 'Ada Lovelace', createdAt: ISO_ },
+        user: {
+          id: expect.stringMatching(UUID),
+          email,
+          name: 'Ada Lovelace',
+          phone: null,
+          createdAt: ISO_,
+        },
         organization: {
           id: expect.stringMatching(UUID),
           name: 'Shape Org',
@@ -327,7 +333,7 @@ describe('Auth (API.md section 2)', () => {
       const res = await login(s.email);
       expect(res.status).toBe(200);
       expect(res.body).toStrictEqual({
-        user: { id: s.userId, email: s.email, name: 'login', createdAt: ISO_ },
+        user: { id: s.userId, email: s.email, name: 'login', phone: null, createdAt: ISO_ },
         organizations: expect.any(Array),
         accessToken: expect.stringMatching(JWT_SHAPE),
         refreshToken: expect.stringMatching(JWT_SHAPE),

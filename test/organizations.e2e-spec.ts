@@ -157,15 +157,16 @@ describe('Users, organizations and members (API.md sections 1, 3 and 4)', () => 
   // ---------------------------------------------------------------- GET /users/me
 
   describe('GET /users/me', () => {
-    it('answers 200 with exactly {id, email, name, createdAt} of the caller', async () => {
+    it('answers 200 with exactly {id, email, name, phone, createdAt} of the caller', async () => {
       const s = await register(t, 'me');
       const res = await t.http().get(`${API}/users/me`).set(as(s));
       expect(res.status).toBe(200);
-      expect(keysOf(res.body)).toEqual(['createdAt', 'email', 'id', 'name']);
+      expect(keysOf(res.body)).toEqual(['createdAt', 'email', 'id', 'name', 'phone']);
       expect(res.body).toEqual({
         id: s.userId,
         email: s.email,
         name: 'me',
+        phone: null,
         createdAt: expect.stringMatching(ISO_TIMESTAMP),
       });
     });

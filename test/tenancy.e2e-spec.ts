@@ -124,10 +124,11 @@ describe('Tenancy by construction', () => {
       // system, its organization_id is a nullable reference, not a tenant scope. The consumers'
       // messages are infrastructure across organizations (like the relay), never served. Webhook
       // deliveries are claimed across organizations by the dispatcher; clients read them only
-      // through their own webhook, with the organization in the query.
+      // through their own webhook, with the organization in the query. Notification sends are
+      // claimed across organizations by the senders of every copy, never served to a client.
       const notScoped = withTenantColumn.filter((entity) => !tenantPolicyOf(entity));
       expect(notScoped.map((e) => (e as { name: string }).name).sort()).toEqual(
-        ['AuditLog', 'ConsumerMessage', 'WebhookDelivery'].sort(),
+        ['AuditLog', 'ConsumerMessage', 'WebhookDelivery', 'NotificationSend'].sort(),
       );
       expect(new Set(tenantEntities())).toEqual(new Set(scoped));
       for (const entity of scoped) expect(withTenantColumn).toContain(entity);

@@ -515,6 +515,19 @@ describe('Webhooks (API.md section 13)', () => {
         /^2 deliveries in a row failed \(the last: HTTP 500\)$/,
       ),
     });
+    // The owners are told, in the app (and by email per their preferences): once.
+    const owners = async (session: Session): Promise<{ kind: string; body: string }[]> => {
+      const res = await t
+        .http()
+        .get(`${API}/notifications?pageSize=100`)
+        .set(as(session, team.organizationId));
+      expect(res.status).toBe(200);
+      return (res.body as { items: { kind: string; body: string }[] }).items.filter(
+        (n) => n.kind === 'webhook.disabled' && n.body.includes(receiver.url(name)),
+      );
+    };
+    expect(await owners(team.owner)).toHaveLength(1);
+    expect(await owners(team.admin)).toEqual([]); // owners only
     const attempts = receiver.of(name).length;
     await createContact('Dead 3');
     await new Promise((r) => setTimeout(r, 800));

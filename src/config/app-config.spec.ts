@@ -171,6 +171,13 @@ describe('loadConfig', () => {
       ['BCRYPT_THREADS', { BCRYPT_THREADS: '0' }],
       ['LIST_TOTAL_CACHE_TTL_SECONDS', { LIST_TOTAL_CACHE_TTL_SECONDS: '-1' }],
       ['LIST_TOTAL_CACHE_TTL_SECONDS', { LIST_TOTAL_CACHE_TTL_SECONDS: '86401' }],
+      ['WEBHOOK_RETRY_SCHEDULE', { WEBHOOK_RETRY_SCHEDULE: '5s,soon' }],
+      ['WEBHOOK_RETRY_SCHEDULE', { WEBHOOK_RETRY_SCHEDULE: Array(21).fill('1s').join(',') }],
+      ['WEBHOOK_ALLOW_PRIVATE', { WEBHOOK_ALLOW_PRIVATE: 'maybe' }],
+      ['WEBHOOK_TIMEOUT_MS', { WEBHOOK_TIMEOUT_MS: '50' }],
+      ['SMTP_URL', { SMTP_URL: 'http://mail.example.com' }],
+      ['SMS_WEBHOOK_URL', { SMS_WEBHOOK_URL: 'ftp://sms.example.com' }],
+      ['PUBLIC_URL', { PUBLIC_URL: 'crm.example.com' }],
     ])('reports %s for %j', (variable, bad) => {
       const error = configError(devEnv(bad));
       expect(error.name).toBe('ConfigError');

@@ -1,4 +1,4 @@
-import { parseDurationSeconds } from './duration';
+import { parseDurationListMs, parseDurationMs, parseDurationSeconds } from './duration';
 
 describe('parseDurationSeconds', () => {
   it.each([
@@ -31,5 +31,31 @@ describe('parseDurationSeconds', () => {
     '0d',
   ])('rejects %j', (input) => {
     expect(parseDurationSeconds(input)).toBeNull();
+  });
+});
+
+describe('parseDurationMs / parseDurationListMs', () => {
+  it.each([
+    ['250ms', 250],
+    ['5', 5000],
+    ['5s', 5000],
+    ['5m', 300_000],
+    ['2h', 7_200_000],
+    ['1d', 86_400_000],
+  ])('parses %j as %d ms', (input, ms) => {
+    expect(parseDurationMs(input)).toBe(ms);
+  });
+
+  it.each(['0ms', '0', '5x', 'ms', '-5s', '1.5s', ''])('rejects %j', (input) => {
+    expect(parseDurationMs(input)).toBeNull();
+  });
+
+  it('parses the default retry schedule, and refuses a list with one bad entry', () => {
+    expect(parseDurationListMs('5s,5m,30m,2h,5h,10h,10h')).toEqual([
+      5000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000,
+    ]);
+    expect(parseDurationListMs('100ms, 200ms')).toEqual([100, 200]);
+    expect(parseDurationListMs('5s,,5m')).toBeNull();
+    expect(parseDurationListMs('5s,soon')).toBeNull();
   });
 });

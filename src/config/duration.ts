@@ -21,5 +21,5 @@ export function parseDurationMs(value: string): number | null {
 /** A comma-separated list of durations ("5s,5m,30m") in milliseconds; null when any is malformed. */
 export function parseDurationListMs(value: string): number[] | null {
   const list = value.split(',').map(parseDurationMs);
-  return list.length && list.every((ms) => ms !== null) ? (list as number[]) : null;
+  return list.length && list.every((ms) => ms !== null) ? list : null;
 }

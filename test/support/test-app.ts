@@ -1,4 +1,7 @@
 import 'reflect-metadata';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import request from 'supertest';
 import type TestAgent from 'supertest/lib/agent';
@@ -7,6 +10,8 @@ import { createApp } from '../../src/app.factory';
 import { createLogger } from '../../src/common/logging/logger';
 import { loadConfig, type AppConfig } from '../../src/config/app-config';
 import { freshDatabase } from './database';
+
+const TEST_DATA_DIR = mkdtempSync(join(tmpdir(), 'crm-test-data-'));
 
 export const TEST_ACCESS_SECRET = 'test-access-secret-0123456789-abcdefghijklmnop';
 export const TEST_REFRESH_SECRET = 'test-refresh-secret-0123456789-abcdefghijklmno';
@@ -31,6 +36,8 @@ export function testConfig(databaseUrl: string, env: Record<string, string> = {}
     DB_POOL_MIN: '0',
     DB_POOL_MAX: '5',
     DATABASE_URL: databaseUrl,
+    // Emails of the tests' sign-ups (no SMTP_URL: .eml files) go to a temporary directory.
+    DATA_DIR: TEST_DATA_DIR,
     ...env,
   });
 }

@@ -23,6 +23,10 @@ export class User {
   @Column({ type: 'varchar', length: 72, select: false })
   passwordHash: string;
 
+  /** For text messages (API.md sections 14 and 16): the phone rules of contacts; null when not given. */
+  @Column({ type: 'varchar', length: 32, nullable: true })
+  phone: string | null;
+
   @CreateDateColumn({ type: 'timestamptz' })
   createdAt: Date;
 

@@ -1,9 +1,12 @@
-import { Controller, Get, Res, StreamableFile } from '@nestjs/common';
+import { Body, Controller, Get, Patch, Res, StreamableFile } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags, getSchemaPath } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { Authenticated } from '../../tenancy/access/access.decorator';
 import { ClientMeta, CurrentUser } from '../../tenancy/access/context.decorators';
+import { ApiError, ApiValidationError } from '../../common/decorators/api-error.decorator';
+import { ErrorCode } from '../../common/errors/error-code.enum';
 import type { AuthUser, RequestMeta } from '../../common/http/request-context';
+import { UpdateMeDto } from './dto/update-me.dto';
 import { UserDto } from './dto/user.dto';
 import { UserExportService } from './user-export.service';
 import { UsersService } from './users.service';
@@ -22,6 +25,20 @@ export class UsersController {
   @ApiOkResponse({ type: UserDto })
   async me(@CurrentUser() user: AuthUser): Promise<UserDto> {
     return UserDto.from(await this.users.get(user.id));
+  }
+
+  @Patch('me')
+  @Authenticated()
+  @ApiOperation({
+    summary: 'Change my name or phone',
+    description:
+      'No X-Organization-Id header. Only the given fields change; phone null removes it. The phone receives text messages for the notification kinds whose sms preference is on.',
+  })
+  @ApiOkResponse({ type: UserDto })
+  @ApiValidationError()
+  @ApiError(404, [ErrorCode.NOT_FOUND], 'NOT_FOUND: the account no longer exists')
+  async updateMe(@CurrentUser() user: AuthUser, @Body() body: UpdateMeDto): Promise<UserDto> {
+    return UserDto.from(await this.users.update(user.id, body));
   }
 
   @Get('me/export')

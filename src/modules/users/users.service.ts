@@ -3,6 +3,7 @@ import { AppException } from '../../common/errors/app.exception';
 import { ErrorCode } from '../../common/errors/error-code.enum';
 import { isUniqueViolation } from '../../database/pg-errors';
 import { type SystemTx, UnitOfWork } from '../../tenancy/unit-of-work';
+import type { UpdateMeDto } from './dto/update-me.dto';
 import { User } from './user.entity';
 
 export const emailTaken = (): AppException =>
@@ -17,6 +18,21 @@ export class UsersService {
     const user = await this.uow.systemRead().repo(User).findOneBy({ id });
     if (!user) throw AppException.notFound('User');
     return user;
+  }
+
+  /**
+   * PATCH /users/me: the given fields of the caller's account (name, phone; null removes the
+   * phone). The row is locked, so concurrent changes apply one after the other.
+   */
+  update(id: string, input: UpdateMeDto): Promise<User> {
+    return this.uow.system(async (tx) => {
+      const users = tx.repo(User);
+      const user = await users.findOne({ where: { id }, lock: { mode: 'pessimistic_write' } });
+      if (!user) throw AppException.notFound('User');
+      if (input.name !== undefined) user.name = input.name;
+      if (input.phone !== undefined) user.phone = input.phone;
+      return users.save(user);
+    });
   }
 
   findByEmail(email: string): Promise<User | null> {

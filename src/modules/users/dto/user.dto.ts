@@ -11,6 +11,14 @@ export class UserDto {
   @ApiProperty({ example: 'Ada Lovelace' })
   name: string;
 
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    example: '+1 555 010 2030',
+    description: 'For text messages (notifications); set with PATCH /users/me',
+  })
+  phone: string | null;
+
   @ApiProperty({ format: 'date-time', example: '2026-11-21T10:00:00.000Z' })
   createdAt: string;
 
@@ -19,6 +27,7 @@ export class UserDto {
       id: user.id,
       email: user.email,
       name: user.name,
+      phone: user.phone ?? null,
       createdAt: user.createdAt.toISOString(),
     };
   }
