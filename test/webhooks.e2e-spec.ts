@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import request from 'supertest';
 import { createApp } from '../src/app.factory';
@@ -552,6 +554,28 @@ describe('Webhooks (API.md section 13)', () => {
       5000,
       'the delivery after re-enabling',
     );
+  });
+
+  it('an endpoint that went away (connection refused) fails its attempts with the reason logged', async () => {
+    // A port nothing listens on any more.
+    const gone = createServer();
+    await new Promise<void>((resolve) => gone.listen(0, '127.0.0.1', resolve));
+    const port = (gone.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => gone.close(() => resolve()));
+    const res = await t
+      .http()
+      .post(`${API}/webhooks`)
+      .set(owner())
+      .send({ url: `http://127.0.0.1:${port}/gone`, events: ['contact.created'] });
+    expect(res.status).toBe(201);
+    const webhookId = (res.body as { id: string }).id;
+    await createContact('Nobody listens');
+    const delivery = await settled(webhookId);
+    expect(delivery).toMatchObject({ status: 'failed', attempts: 4, lastStatusCode: null });
+    expect(delivery.attemptLog!.map((a) => a.error)).toEqual(
+      Array(4).fill(expect.stringContaining('ECONNREFUSED')),
+    );
+    await t.http().delete(`${API}/webhooks/${webhookId}`).set(owner());
   });
 
   it('disables an endpoint whose every attempt failed for 5 days, at its next failure', async () => {
