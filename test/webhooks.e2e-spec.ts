@@ -450,6 +450,17 @@ describe('Webhooks (API.md section 13)', () => {
     await receiver.until(() => receiver.of(name).length === 5);
     const redelivered = await settled(webhook.id);
     expect(redelivered).toMatchObject({ status: 'succeeded', attempts: 5, lastStatusCode: 200 });
+    // The log's totals are counted afresh: the dispatcher's writes change them (no stale count).
+    for (const [status, total] of [
+      ['failed', 0],
+      ['succeeded', 1],
+    ] as const) {
+      const page = await t
+        .http()
+        .get(`${API}/webhooks/${webhook.id}/deliveries?status=${status}`)
+        .set(owner());
+      expect({ status, total: (page.body as { total: number }).total }).toEqual({ status, total });
+    }
     expect(receiver.of(name)[4].headers['webhook-id']).toBe(delivery.eventId);
   });
 

@@ -59,6 +59,7 @@ export interface ListOptions {
   orderBy: string;
   filters?: Record<string, unknown>;
   window?: ListWindow;
+  fresh?: boolean;
 }
 
 /**
@@ -254,17 +255,7 @@ export class SystemTx {
   constructor(
     private readonly manager: EntityManager,
     private readonly enter: (manager: EntityManager, actor: Actor) => TenantTx,
-    private readonly effects?: TransactionEffects,
   ) {}
-
-  /**
-   * Marks an organization whose clients' answers this transaction's writes to a non-tenant table
-   * change (webhook deliveries listed to it): its cached answers are invalidated after the commit.
-   */
-  invalidates(organizationId: string): void {
-    if (!this.effects) throw new Error('systemRead: no writes outside a transaction');
-    this.effects.organizations.add(organizationId);
-  }
 
   repo<T extends ObjectLiteral>(entity: EntityTarget<T>): Repository<T> {
     if (tenantPolicyOf(entity)) {
@@ -341,7 +332,6 @@ export class UnitOfWork {
           new SystemTx(
             manager,
             (m, actor) => new TenantTx(m, actor, this.paginator, this.dataSource, effects),
-            effects,
           ),
         ),
       options.readOnly,

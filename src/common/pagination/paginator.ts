@@ -45,6 +45,11 @@ export interface ListScope {
   orderBy: string;
   filters?: Record<string, unknown>;
   window?: ListWindow;
+  /**
+   * Count `total` afresh for every page instead of caching it: for lists whose rows change
+   * outside the organization's writes (a webhook's delivery log, written by the dispatcher).
+   */
+  fresh?: boolean;
 }
 
 /**
@@ -114,7 +119,7 @@ export class Paginator {
       // The list's SQL is generated once and serves the page and its count (TypeORM's SQL
       // generation was the largest cost of a list page of the app's own: docs/decisions/0034).
       const [sql, parameters] = query.getQueryAndParameters();
-      const total = this.total(query, sql, parameters, view.organizationId);
+      const total = this.total(query, sql, parameters, view.organizationId, listScope.fresh);
       total.catch(() => undefined); // awaited below; an error of the window's queries comes first
       let pageOrder = order;
       const { window } = listScope;
@@ -254,18 +259,21 @@ export class Paginator {
     sql: string,
     parameters: unknown[],
     organizationId: string,
+    fresh = false,
   ): Promise<number> {
-    const key = createHash('sha256')
-      .update(sql)
-      .update(JSON.stringify(parameters))
-      .digest('base64url');
-    return this.cache.getOrCompute(LIST_TOTALS, organizationId, key, async () => {
+    const count = async (): Promise<number> => {
       const [row] = await query.connection.query<{ total: number }[]>(
         `SELECT count(*)::int AS total FROM (${sql}) AS listed`,
         parameters,
         runnerOf(query),
       );
       return row?.total ?? 0;
-    });
+    };
+    if (fresh) return count();
+    const key = createHash('sha256')
+      .update(sql)
+      .update(JSON.stringify(parameters))
+      .digest('base64url');
+    return this.cache.getOrCompute(LIST_TOTALS, organizationId, key, count);
   }
 }

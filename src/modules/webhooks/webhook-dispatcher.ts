@@ -282,7 +282,6 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
         result.responseBodyExcerpt,
       ],
     );
-    tx.invalidates(delivery.organizationId);
   }
 
   /**

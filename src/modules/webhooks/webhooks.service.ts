@@ -8,6 +8,7 @@ import { selectAs } from '../../common/pagination/select-as';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import type { EventEnvelope } from '../../events/envelope';
 import type { Actor } from '../../tenancy/actor';
+import type { Repository } from 'typeorm';
 import { UnitOfWork } from '../../tenancy/unit-of-work';
 import {
   AttemptDto,
@@ -176,6 +177,8 @@ export class WebhooksService {
       {
         endpoint: `webhooks/${webhook.id}/deliveries`,
         orderBy: 'createdAt',
+        // The log changes with every attempt, outside the organization's writes.
+        fresh: true,
         filters: { status: query.status, eventType: query.eventType },
       },
       (row: WebhookDelivery) => DeliveryDto.from(row),
@@ -201,19 +204,15 @@ export class WebhooksService {
    */
   async redeliver(actor: Actor, webhookId: string, deliveryId: string): Promise<DeliveryDto> {
     const webhook = await this.uow.read(actor).findVisible(Webhook, webhookId);
-    const rows = await this.uow.system(async (tx) => {
-      const [updated] = await tx.repo(WebhookDelivery).query<[WebhookDelivery[], number]>(
-        `UPDATE webhook_deliveries
+    const [rows] = await this.deliveryTable().query<[WebhookDelivery[], number]>(
+      `UPDATE webhook_deliveries
             SET next_attempt_at = now(), updated_at = now(),
                 max_attempts = CASE WHEN status = 'pending' THEN max_attempts ELSE attempts + 1 END,
                 status = 'pending'
           WHERE id = $1 AND webhook_id = $2 AND organization_id = $3
         RETURNING id`,
-        [deliveryId, webhook.id, actor.organizationId],
-      );
-      if (updated.length) tx.invalidates(actor.organizationId);
-      return updated;
-    });
+      [deliveryId, webhook.id, actor.organizationId],
+    );
     if (!rows.length) throw AppException.notFound('Delivery');
     this.dispatcher.wakeUp();
     return this.delivery(actor, webhook.id, deliveryId);
@@ -251,9 +250,8 @@ export class WebhooksService {
     envelope: EventEnvelope,
   ): Promise<void> {
     if (!webhooks.length) return;
-    await this.uow.system(async (tx) => {
-      await tx.repo(WebhookDelivery).query(
-        `INSERT INTO webhook_deliveries
+    await this.deliveryTable().query(
+      `INSERT INTO webhook_deliveries
                 (organization_id, webhook_id, event_id, event_seq, event_type, payload, max_attempts,
                  next_attempt_at)
          SELECT $1, w.id, $2,
@@ -262,25 +260,26 @@ export class WebhooksService {
                 $3, $4, $5, now()
            FROM unnest($6::uuid[]) AS w(id)
          ON CONFLICT (webhook_id, event_id) DO NOTHING`,
-        [
-          envelope.organizationid,
-          envelope.id,
-          envelope.type,
-          JSON.stringify(envelope),
-          this.config.webhooks.retryScheduleMs.length + 1,
-          webhooks.map((w) => w.id),
-        ],
-      );
-      tx.invalidates(envelope.organizationid);
-    });
+      [
+        envelope.organizationid,
+        envelope.id,
+        envelope.type,
+        JSON.stringify(envelope),
+        this.config.webhooks.retryScheduleMs.length + 1,
+        webhooks.map((w) => w.id),
+      ],
+    );
     this.dispatcher.wakeUp();
+  }
+
+  /** The deliveries table, for single statements (each commits on its own). */
+  private deliveryTable(): Repository<WebhookDelivery> {
+    return this.uow.systemRead().repo(WebhookDelivery);
   }
 
   /** The deliveries of one of the actor's organization's endpoints (alias d). */
   private deliveriesOf(actor: Actor, webhookId: string) {
-    return this.uow
-      .systemRead()
-      .repo(WebhookDelivery)
+    return this.deliveryTable()
       .createQueryBuilder('d')
       .where('d.organization_id = :organizationId AND d.webhook_id = :webhookId', {
         organizationId: actor.organizationId,
