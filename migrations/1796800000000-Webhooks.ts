@@ -9,7 +9,7 @@ export class Webhooks1796800000000 implements MigrationInterface {
 
   public async up(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query(
-      `CREATE TABLE "webhooks" ("id" uuid NOT NULL DEFAULT gen_random_uuid(), "organization_id" uuid NOT NULL, "url" text NOT NULL, "events" text array NOT NULL, "description" character varying(500), "enabled" boolean NOT NULL DEFAULT true, "disabled_reason" text, "secret" character varying(100) NOT NULL, "previous_secret" character varying(100), "previous_secret_expires_at" TIMESTAMP WITH TIME ZONE, "consecutive_failures" integer NOT NULL DEFAULT 0, "failing_since" TIMESTAMP WITH TIME ZONE, "dispatch_until" TIMESTAMP WITH TIME ZONE, "created_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(), "updated_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(), CONSTRAINT "pk_webhooks" PRIMARY KEY ("id"))`,
+      `CREATE TABLE "webhooks" ("id" uuid NOT NULL DEFAULT gen_random_uuid(), "organization_id" uuid NOT NULL, "url" text NOT NULL, "events" text array NOT NULL, "description" character varying(500), "enabled" boolean NOT NULL DEFAULT true, "disabled_reason" text, "secret" character varying(100) NOT NULL, "previous_secret" character varying(100), "previous_secret_expires_at" TIMESTAMP WITH TIME ZONE, "consecutive_failures" integer NOT NULL DEFAULT 0, "failing_since" TIMESTAMP WITH TIME ZONE, "dispatch_until" TIMESTAMP WITH TIME ZONE, "next_dispatch_at" TIMESTAMP WITH TIME ZONE, "created_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(), "updated_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(), CONSTRAINT "pk_webhooks" PRIMARY KEY ("id"))`,
     );
     await queryRunner.query(
       `CREATE INDEX "idx_webhooks_org_created" ON "webhooks" ("organization_id", "created_at", "id")`,
@@ -26,13 +26,16 @@ export class Webhooks1796800000000 implements MigrationInterface {
     await queryRunner.query(
       `CREATE INDEX "idx_webhook_deliveries_webhook_created" ON "webhook_deliveries" ("webhook_id", "created_at", "id")`,
     );
-    // The dispatcher: the due deliveries (a delivery of a disabled endpoint has no due time), and
-    // an endpoint's pending deliveries in event order.
+    // The dispatcher: the endpoints whose lane is due; an endpoint's pending deliveries in event
+    // order, and by due time (the lane's next due time when it ends).
     await queryRunner.query(
-      `CREATE INDEX "idx_webhook_deliveries_due" ON "webhook_deliveries" ("next_attempt_at") WHERE "status" = 'pending'`,
+      `CREATE INDEX "idx_webhooks_next_dispatch" ON "webhooks" ("next_dispatch_at") WHERE "enabled" AND "next_dispatch_at" IS NOT NULL`,
     );
     await queryRunner.query(
       `CREATE INDEX "idx_webhook_deliveries_pending" ON "webhook_deliveries" ("webhook_id", "event_seq", "seq") WHERE "status" = 'pending'`,
+    );
+    await queryRunner.query(
+      `CREATE INDEX "idx_webhook_deliveries_due" ON "webhook_deliveries" ("webhook_id", "next_attempt_at") WHERE "status" = 'pending'`,
     );
     await queryRunner.query(
       `ALTER TABLE "webhook_deliveries" ADD CONSTRAINT "fk_webhook_deliveries_organization_id" FOREIGN KEY ("organization_id") REFERENCES "organizations"("id") ON DELETE CASCADE ON UPDATE NO ACTION`,

@@ -1,11 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import { connect as amqpConnect, type ConsumeMessage } from 'amqplib';
+import type { ConsumeMessage } from 'amqplib';
 import { AmqpNames, EVENT_CONTENT_TYPE } from '../src/events/broker';
 import { EVENT_TYPES } from '../src/events/catalog';
-import { ConsumerRegistry } from '../src/events/consumers/consumer-registry';
 import { as, register, type Session } from './support/api';
 import type { Envelope } from './support/events';
-import { AMQP_URL, capture, describeOnRabbitMq, type Capture } from './support/rabbitmq';
+import {
+  AMQP_URL,
+  capture,
+  describeOnRabbitMq,
+  dropNamespace,
+  queuesOf,
+  type Capture,
+} from './support/rabbitmq';
 import { createTestApp, type TestApp } from './support/test-app';
 
 /**
@@ -152,14 +158,7 @@ describeOnRabbitMq('Every event type of the catalog through the relay (API.md se
       RELAY_POLL_MS: '200',
       AMQP_NAMESPACE: names.namespace,
     });
-    const { maxAttempts } = t.config.consumers;
-    queues = [names.deadLetterQueue];
-    for (const { name } of t.app.get(ConsumerRegistry).consumers) {
-      queues.push(names.consumerQueue(name));
-      for (let attempt = 1; attempt < maxAttempts; attempt += 1) {
-        queues.push(names.retryQueue(name, attempt));
-      }
-    }
+    queues = queuesOf(t, names);
     // Bound before any write: every event of this app goes to this namespace's exchange only.
     events = await capture(names.exchange);
     // user.registered, organization.created, member.added in each organization.
@@ -181,15 +180,7 @@ describeOnRabbitMq('Every event type of the catalog through the relay (API.md se
     await t?.close();
     await events?.close();
     // The namespace's exchanges and queues are this test's own: leave the broker as it was.
-    const connection = await amqpConnect(AMQP_URL);
-    try {
-      const channel = await connection.createChannel();
-      for (const queue of queues) await channel.deleteQueue(queue);
-      await channel.deleteExchange(names.exchange);
-      await channel.deleteExchange(names.deadLetterExchange);
-    } finally {
-      await connection.close();
-    }
+    await dropNamespace(names, queues);
   });
 
   it('the scenario records every type of the catalog, in both organizations', () => {

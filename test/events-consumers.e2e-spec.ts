@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { connect as amqpConnect } from 'amqplib';
 import { AmqpNames } from '../src/events/broker';
 import { as, register, type Session } from './support/api';
-import { AMQP_URL, describeOnRabbitMq } from './support/rabbitmq';
+import { AMQP_URL, describeOnRabbitMq, dropNamespace, queuesOf } from './support/rabbitmq';
 import {
   createTestApp,
   TEST_ACCESS_SECRET,
@@ -381,29 +381,22 @@ describeOnRabbitMq('In-app event consumers with RabbitMQ (their own queues)', ()
     [a, b] = [await register(t, 'a', 'Org A'), await register(t, 'b', 'Org B')];
   });
   afterAll(async () => {
+    const queues = queuesOf(t, names);
     await t.close();
     // The namespace's exchanges and queues are this test's own: leave the broker as it was.
-    const connection = await amqpConnect(AMQP_URL);
-    const channel = await connection.createChannel();
-    const queue = names.consumerQueue('audit');
-    for (const q of [
-      queue,
-      names.deadLetterQueue,
-      names.retryQueue('audit', 1),
-      names.retryQueue('audit', 2),
-    ]) {
-      await channel.deleteQueue(q);
-    }
-    await channel.deleteExchange(names.exchange);
-    await channel.deleteExchange(names.deadLetterExchange);
-    await connection.close();
+    await dropNamespace(names, queues);
   });
 
   it('the audit consumer reads its durable queue, bound to its event types only', async () => {
     const connection = await amqpConnect(AMQP_URL);
     try {
       const channel = await connection.createChannel();
-      const queue = await channel.checkQueue(names.consumerQueue('audit'));
+      // The consumers subscribe while the app starts, each on its own channel: wait for it.
+      let queue = await channel.checkQueue(names.consumerQueue('audit'));
+      for (let i = 0; i < 100 && queue.consumerCount === 0; i += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        queue = await channel.checkQueue(names.consumerQueue('audit'));
+      }
       expect(queue.consumerCount).toBe(1);
     } finally {
       await connection.close();

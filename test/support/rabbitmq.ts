@@ -1,6 +1,9 @@
 import { connect as amqpConnect, type ChannelModel, type ConsumeMessage } from 'amqplib';
 import { createServer, connect, type Server, type Socket } from 'node:net';
+import type { AmqpNames } from '../../src/events/broker';
+import { ConsumerRegistry } from '../../src/events/consumers/consumer-registry';
 import { RABBITMQ_ENV } from './database';
+import type { TestApp } from './test-app';
 
 /** The real RabbitMQ the relay tests run against (the global setup checked that it answers). */
 export const AMQP_URL = process.env[RABBITMQ_ENV] ?? 'amqp://guest:guest@127.0.0.1:5672';
@@ -88,4 +91,31 @@ export async function brokerProxy(): Promise<Proxy> {
   const url = new URL(AMQP_URL);
   url.host = `127.0.0.1:${port}`;
   return { url: url.toString(), cut: stop, restore: listen, close: stop };
+}
+
+/** Every queue an app declares in its namespace: its consumers' queues and retry queues, the dead letters. */
+export function queuesOf(t: TestApp, names: AmqpNames): string[] {
+  const { maxAttempts } = t.config.consumers;
+  return [
+    names.deadLetterQueue,
+    ...t.app
+      .get(ConsumerRegistry)
+      .consumers.flatMap(({ name }) => [
+        names.consumerQueue(name),
+        ...Array.from({ length: maxAttempts - 1 }, (_, i) => names.retryQueue(name, i + 1)),
+      ]),
+  ];
+}
+
+/** Deletes a test's namespace (its `queues` and exchanges): the broker is left as it was. */
+export async function dropNamespace(names: AmqpNames, queues: string[]): Promise<void> {
+  const connection = await amqpConnect(AMQP_URL);
+  try {
+    const channel = await connection.createChannel();
+    for (const queue of queues) await channel.deleteQueue(queue);
+    await channel.deleteExchange(names.exchange);
+    await channel.deleteExchange(names.deadLetterExchange);
+  } finally {
+    await connection.close();
+  }
 }

@@ -20,6 +20,12 @@ export interface Delivery {
  */
 export interface EventHandler {
   handle(event: EventEnvelope, delivery: Delivery): Promise<void>;
+  /**
+   * Optional: handles several events at once (first attempts, in order), as `handle` would one
+   * by one, e.g. in one statement. Used where events arrive in batches (the consumers' table);
+   * when it rejects, each event is handled alone by `handle` (so one bad event delays no other).
+   */
+  handleBatch?(events: EventEnvelope[]): Promise<void>;
 }
 
 /** Marks a provider implementing EventHandler as a consumer; found at start-up. */

@@ -27,8 +27,8 @@ export enum DeliveryStatus {
 @Entity('webhook_deliveries')
 @Index('uq_webhook_deliveries_webhook_event', ['webhookId', 'eventId'], { unique: true })
 @Index('idx_webhook_deliveries_webhook_created', ['webhookId', 'createdAt', 'id'])
-// The dispatcher's indexes (partial, written in the migration): due deliveries, an endpoint's
-// pending ones in order.
+// The dispatcher's indexes (partial, written in the migration): an endpoint's pending deliveries
+// in order, and by due time.
 @Index('idx_webhook_deliveries_due', { synchronize: false })
 @Index('idx_webhook_deliveries_pending', { synchronize: false })
 export class WebhookDelivery {
@@ -87,7 +87,7 @@ export class WebhookDelivery {
   @Column({ type: 'text', nullable: true })
   lastError: string | null;
 
-  /** When the next attempt is due; null once it ended, and while its endpoint is disabled. */
+  /** When the next attempt is due; null once it ended. */
   @Column({ type: 'timestamptz', nullable: true })
   nextAttemptAt: Date | null;
 

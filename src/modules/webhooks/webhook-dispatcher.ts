@@ -12,7 +12,6 @@ import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import { systemActor } from '../../tenancy/actor';
 import { type SystemTx, type TenantTx, UnitOfWork } from '../../tenancy/unit-of-work';
 import { WebhookDelivery } from './webhook-delivery.entity';
-import { parkDeliveries } from './webhook-parking';
 import { type AttemptResult, WebhookSender } from './webhook-sender';
 import { signedHeaders, signingSecrets } from './webhook-signature';
 
@@ -31,6 +30,12 @@ export interface WebhookDisabledNotifier {
   ): Promise<void>;
 }
 export const WEBHOOK_DISABLED_NOTIFIER = Symbol('WEBHOOK_DISABLED_NOTIFIER');
+
+/** A leased endpoint and its due deliveries, in event order. */
+interface Lane {
+  webhookId: string;
+  deliveries: Claimed[];
+}
 
 /** A claimed delivery with what sending it needs. */
 interface Claimed {
@@ -104,7 +109,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
     while (!this.stopping) {
       const seen = this.wakeUps.seen;
       const free = this.config.webhooks.concurrency - this.lanes.size;
-      let claimed: Claimed[][] = [];
+      let claimed: Lane[] = [];
       if (free > 0) {
         try {
           claimed = await this.claim(free);
@@ -124,74 +129,98 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
   }
 
   /**
-   * Up to `lanes` endpoints with due deliveries and no lease, leased to this copy (least recently
-   * served first), with their next due deliveries in event order. One statement: the endpoint
-   * rows are taken with FOR UPDATE SKIP LOCKED, and a row another copy leased meanwhile is
-   * re-checked on its newest version (READ COMMITTED), so two copies never take one endpoint.
+   * Up to `lanes` endpoints whose lane is due (`next_dispatch_at`) and not leased, leased to this
+   * copy (the longest waiting first), with their next due deliveries in event order; an endpoint
+   * taken without a due delivery (its lane was due for a backoff's end) comes back as an empty
+   * lane. One statement, an index range of due endpoints only: the endpoint rows are taken with
+   * FOR UPDATE SKIP LOCKED, and a row another copy leased meanwhile is re-checked on its newest
+   * version (READ COMMITTED), so two copies never take one endpoint.
    */
-  private async claim(lanes: number): Promise<Claimed[][]> {
+  private async claim(lanes: number): Promise<Lane[]> {
     const leaseMs = this.config.webhooks.timeoutMs * LANE_BATCH + 30_000;
     const rows = await this.uow
       .systemRead()
       .repo(WebhookDelivery)
-      .query<Claimed[]>(
+      .query<(Claimed & { laneId: string })[]>(
         `WITH lanes AS (
              UPDATE webhooks w SET dispatch_until = now() + make_interval(secs => $3 / 1000.0)
               WHERE w.id IN (
                 SELECT l.id FROM webhooks l
-                 WHERE l.id IN (SELECT d.webhook_id FROM webhook_deliveries d
-                                 WHERE d.status = 'pending' AND d.next_attempt_at <= now())
-                   AND l.enabled AND (l.dispatch_until IS NULL OR l.dispatch_until < now())
-                 ORDER BY l.dispatch_until NULLS FIRST
+                 WHERE l.enabled AND l.next_dispatch_at <= now()
+                   AND (l.dispatch_until IS NULL OR l.dispatch_until < now())
+                 ORDER BY l.next_dispatch_at
                  LIMIT $1
                  FOR UPDATE SKIP LOCKED)
              RETURNING w.id, w.url, w.secret, w.previous_secret, w.previous_secret_expires_at
            )
-           SELECT d.id, d.webhook_id AS "webhookId", d.organization_id AS "organizationId",
-                  d.event_id AS "eventId", d.event_type AS "eventType", d.payload, d.attempts,
+           SELECT l.id AS "laneId", d.id, d.webhook_id AS "webhookId",
+                  d.organization_id AS "organizationId", d.event_id AS "eventId",
+                  d.event_type AS "eventType", d.payload, d.attempts,
                   d.max_attempts AS "maxAttempts", d.event_seq AS "eventSeq", d.seq, l.url,
                   l.secret, l.previous_secret AS "previousSecret",
                   l.previous_secret_expires_at AS "previousSecretExpiresAt",
                   d.payload::jsonb ->> 'requestid' AS "requestId"
-             FROM lanes l CROSS JOIN LATERAL (
+             FROM lanes l LEFT JOIN LATERAL (
                SELECT * FROM webhook_deliveries d
                 WHERE d.webhook_id = l.id AND d.status = 'pending' AND d.next_attempt_at <= now()
-                ORDER BY d.event_seq, d.seq LIMIT $2) d`,
+                ORDER BY d.event_seq, d.seq LIMIT $2) d ON true`,
         [lanes, LANE_BATCH, leaseMs],
       );
     const byEndpoint = new Map<string, Claimed[]>();
-    for (const row of rows) {
-      const lane = byEndpoint.get(row.webhookId) ?? [];
-      lane.push(row);
-      byEndpoint.set(row.webhookId, lane);
+    for (const { laneId, ...row } of rows) {
+      const lane = byEndpoint.get(laneId) ?? [];
+      if (row.id) lane.push(row);
+      byEndpoint.set(laneId, lane);
     }
     const order = (d: Claimed): [bigint, bigint] => [BigInt(d.eventSeq), BigInt(d.seq)];
-    return [...byEndpoint.values()].map((lane) =>
-      lane.sort((a, b) => {
+    return [...byEndpoint].map(([webhookId, deliveries]) => ({
+      webhookId,
+      deliveries: deliveries.sort((a, b) => {
         const [x, y] = [order(a), order(b)];
         return x[0] === y[0] ? Number(x[1] - y[1]) : Number(x[0] - y[0]);
       }),
-    );
+    }));
   }
 
   /**
-   * Sends a lane's deliveries in order and stops at the first failure (the rest stay due and
-   * are taken by the next claim); then ends the lane's lease.
+   * Sends a lane's deliveries in order and stops at the first failure; then ends the lane: its
+   * lease, and when it is due next (the earliest due delivery, but after a failure not before
+   * the schedule's first delay: a failing endpoint is tried at most that often, however many
+   * deliveries wait for it).
    */
-  private async sendLane(lane: Claimed[]): Promise<void> {
-    for (const delivery of lane) {
+  private async sendLane(lane: Lane): Promise<void> {
+    let failed = false;
+    for (const delivery of lane.deliveries) {
       let ok = false;
       try {
         ok = await this.attempt(delivery);
       } catch (error) {
         this.logger.warn(`webhook delivery ${delivery.id}: ${(error as Error).message}`);
       }
+      failed = !ok;
       if (!ok || this.stopping) break;
     }
+    const backoffMs = failed ? this.config.webhooks.retryScheduleMs[0] : 0;
     await this.uow
-      .systemRead()
-      .repo(WebhookDelivery)
-      .query(`UPDATE webhooks SET dispatch_until = now() WHERE id = $1`, [lane[0].webhookId])
+      .system(async (tx) => {
+        const webhooks = tx.repo(WebhookDelivery);
+        // The row lock first: an enqueue that wrote a delivery and touched this row commits
+        // before the next statement's snapshot (which then counts its delivery), or runs after
+        // this transaction and sees a lane with nothing due (which it then makes due).
+        await webhooks.query(`SELECT 1 FROM webhooks WHERE id = $1 FOR UPDATE`, [lane.webhookId]);
+        await webhooks.query(
+          `UPDATE webhooks w
+              SET dispatch_until = NULL,
+                  next_dispatch_at = (
+                    SELECT CASE WHEN min(d.next_attempt_at) IS NOT NULL THEN greatest(
+                             min(d.next_attempt_at), now() + make_interval(secs => $2 / 1000.0))
+                           END
+                      FROM webhook_deliveries d
+                     WHERE d.webhook_id = w.id AND d.status = 'pending')
+            WHERE w.id = $1`,
+          [lane.webhookId, backoffMs],
+        );
+      })
       .catch((error: Error) => this.logger.warn(`webhook dispatch: ${error.message}`));
   }
 
@@ -309,7 +338,6 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
         [delivery.webhookId, disableAfter, lastError, FAILING_DAYS],
       );
     if (!disabled) return;
-    await parkDeliveries(tx, delivery.webhookId, true);
     this.logger.error({
       msg: 'webhook endpoint disabled',
       webhookId: delivery.webhookId,

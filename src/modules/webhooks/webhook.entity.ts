@@ -15,6 +15,8 @@ import { TenantEntity, TenantScoped } from '../../tenancy/tenant-entity';
  */
 @Entity('webhooks')
 @Index('idx_webhooks_org_created', ['organizationId', 'createdAt', 'id'])
+// The dispatcher's due lanes (partial, written in the migration).
+@Index('idx_webhooks_next_dispatch', { synchronize: false })
 @TenantScoped({ name: 'Webhook', events: false })
 export class Webhook extends TenantEntity {
   @PrimaryGeneratedColumn('uuid')
@@ -59,11 +61,19 @@ export class Webhook extends TenantEntity {
   failingSince: Date | null;
 
   /**
-   * The lane lease: until when a dispatcher sends this endpoint's deliveries (set when it takes
-   * them, set to the time it finished when done, so the least recently served go first).
+   * The lane lease: until when a dispatcher sends this endpoint's deliveries (null when none
+   * does; a lapsed lease, of a copy that died, is taken over).
    */
   @Column({ type: 'timestamptz', nullable: true })
   dispatchUntil: Date | null;
+
+  /**
+   * When this endpoint's lane is due: its earliest due delivery, not before a failing endpoint's
+   * backoff; null while nothing waits (set by whoever writes a delivery, recomputed when a lane
+   * ends). The dispatcher's claim reads only due endpoints (index in the migration).
+   */
+  @Column({ type: 'timestamptz', nullable: true })
+  nextDispatchAt: Date | null;
 
   @CreateDateColumn({ type: 'timestamptz' })
   createdAt: Date;

@@ -11,7 +11,8 @@ import { WebhooksService } from './webhooks.service';
  * Turns every domain event into one delivery per enabled endpoint of its organization that
  * subscribed to its type (API.md section 13). Idempotent by event id (one delivery per endpoint
  * and event), so a redelivered or replayed event is not sent twice by this path; nothing here
- * calls the network: the dispatcher sends.
+ * calls the network: the dispatcher sends. From the consumers' table, events come in batches
+ * (`handleBatch`): a batch costs two statements, whatever its size.
  */
 @Injectable()
 @Consumer({ name: 'webhooks', types: ['crm.*'] })
@@ -21,16 +22,33 @@ export class WebhooksConsumer implements EventHandler {
     private readonly webhooks: WebhooksService,
   ) {}
 
-  async handle(event: EventEnvelope): Promise<void> {
-    const endpoints = await this.uow
-      .read(systemActor(event.organizationid))
-      .visible(Webhook, 'w')
-      .select(['w.id', 'w.organizationId', 'w.events'])
-      .andWhere('w.enabled')
-      .getMany();
+  handle(event: EventEnvelope): Promise<void> {
+    return this.handleBatch([event]);
+  }
+
+  /** Events of any organizations: one read of each one's endpoints, one write of the deliveries. */
+  async handleBatch(events: EventEnvelope[]): Promise<void> {
+    const organizations = [...new Set(events.map((e) => e.organizationid))];
+    const endpoints = (
+      await Promise.all(
+        organizations.map((organizationId) =>
+          this.uow
+            .read(systemActor(organizationId))
+            .visible(Webhook, 'w')
+            .select(['w.id', 'w.organizationId', 'w.events'])
+            .andWhere('w.enabled')
+            .getMany(),
+        ),
+      )
+    ).flat();
     await this.webhooks.enqueue(
-      endpoints.filter((w) => subscribed(w.events, event.type)),
-      event,
+      events.flatMap((event) =>
+        endpoints
+          .filter(
+            (w) => w.organizationId === event.organizationid && subscribed(w.events, event.type),
+          )
+          .map((webhook) => ({ webhook, event })),
+      ),
     );
   }
 }

@@ -24,7 +24,6 @@ import {
 import { WebhookDispatcher } from './webhook-dispatcher';
 import { WebhookDelivery, WebhookDeliveryAttempt } from './webhook-delivery.entity';
 import { PING_TYPE } from './webhook-events';
-import { parkDeliveries } from './webhook-parking';
 import { newSecret } from './webhook-signature';
 import { assertUrlAllowed, UrlNotAllowedError } from './webhook-url';
 import { Webhook } from './webhook.entity';
@@ -120,8 +119,7 @@ export class WebhooksService {
       await this.uow.read(actor).findVisible(Webhook, id);
       await this.assertUrl(input.url);
     }
-    const saved = await this.uow.system(async (system) => {
-      const tx = system.tenant(actor);
+    const saved = await this.uow.run(actor, async (tx) => {
       const webhook = await tx.findVisible(Webhook, id, { lock: 'pessimistic_write' });
       if (input.url !== undefined) webhook.url = input.url;
       if (input.events !== undefined) webhook.events = [...new Set(input.events)];
@@ -132,7 +130,8 @@ export class WebhooksService {
         webhook.disabledReason = null;
         webhook.consecutiveFailures = 0;
         webhook.failingSince = null;
-        await parkDeliveries(system, webhook.id, !input.enabled);
+        // Its waiting deliveries are due again (the dispatcher skips a disabled endpoint).
+        if (input.enabled) webhook.nextDispatchAt = new Date();
       }
       return WebhookDto.from(await tx.repo(Webhook).save(webhook));
     });
@@ -204,13 +203,19 @@ export class WebhooksService {
    */
   async redeliver(actor: Actor, webhookId: string, deliveryId: string): Promise<DeliveryDto> {
     const webhook = await this.uow.read(actor).findVisible(Webhook, webhookId);
-    const [rows] = await this.deliveryTable().query<[WebhookDelivery[], number]>(
-      `UPDATE webhook_deliveries
+    const rows = await this.deliveryTable().query<{ id: string }[]>(
+      `WITH again AS (
+         UPDATE webhook_deliveries
             SET next_attempt_at = now(), updated_at = now(),
                 max_attempts = CASE WHEN status = 'pending' THEN max_attempts ELSE attempts + 1 END,
                 status = 'pending'
           WHERE id = $1 AND webhook_id = $2 AND organization_id = $3
-        RETURNING id`,
+        RETURNING id, webhook_id
+       ), due AS (
+         UPDATE webhooks SET next_dispatch_at = least(next_dispatch_at, now())
+          WHERE id IN (SELECT webhook_id FROM again)
+       )
+       SELECT id FROM again`,
       [deliveryId, webhook.id, actor.organizationId],
     );
     if (!rows.length) throw AppException.notFound('Delivery');
@@ -234,7 +239,7 @@ export class WebhooksService {
       requestid: actor.requestId || null,
       data: { webhook: WebhookDto.from(webhook) },
     };
-    await this.enqueue([webhook], envelope);
+    await this.enqueue([{ webhook, event: envelope }]);
     const delivery = await this.deliveriesOf(actor, webhook.id)
       .andWhere('d.event_id = :eventId', { eventId: envelope.id })
       .getOneOrFail();
@@ -242,31 +247,39 @@ export class WebhooksService {
   }
 
   /**
-   * Writes one pending delivery of `envelope` per endpoint (once per endpoint and event), in the
-   * order of the event's `seq` (a ping, which is not stored, takes the organization's newest).
+   * Writes one pending delivery per endpoint and event (once: a second write of the same pair
+   * is a no-op), ordered by the event's `seq` (a ping, which is not stored, takes its
+   * organization's newest), and makes the endpoints' lanes due, all in one statement (see
+   * WebhookDispatcher.sendLane for the other side of that).
    */
   async enqueue(
-    webhooks: Pick<Webhook, 'id' | 'organizationId'>[],
-    envelope: EventEnvelope,
+    deliveries: { webhook: Pick<Webhook, 'id' | 'organizationId'>; event: EventEnvelope }[],
   ): Promise<void> {
-    if (!webhooks.length) return;
+    if (!deliveries.length) return;
     await this.deliveryTable().query(
-      `INSERT INTO webhook_deliveries
+      `WITH written AS (
+         INSERT INTO webhook_deliveries
                 (organization_id, webhook_id, event_id, event_seq, event_type, payload, max_attempts,
                  next_attempt_at)
-         SELECT $1, w.id, $2,
-                coalesce((SELECT seq FROM events WHERE id = $2),
-                         (SELECT coalesce(max(seq), 0) FROM events WHERE organization_id = $1)),
-                $3, $4, $5, now()
-           FROM unnest($6::uuid[]) AS w(id)
-         ON CONFLICT (webhook_id, event_id) DO NOTHING`,
+         SELECT x.organization_id, x.webhook_id, x.event_id,
+                coalesce((SELECT seq FROM events WHERE id = x.event_id),
+                         (SELECT coalesce(max(seq), 0) FROM events
+                           WHERE organization_id = x.organization_id)),
+                x.event_type, x.payload, $6, now()
+           FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[])
+                AS x(organization_id, webhook_id, event_id, event_type, payload)
+         ON CONFLICT (webhook_id, event_id) DO NOTHING
+         RETURNING webhook_id
+       )
+       UPDATE webhooks SET next_dispatch_at = coalesce(next_dispatch_at, now())
+        WHERE id IN (SELECT webhook_id FROM written)`,
       [
-        envelope.organizationid,
-        envelope.id,
-        envelope.type,
-        JSON.stringify(envelope),
+        deliveries.map((d) => d.webhook.organizationId),
+        deliveries.map((d) => d.webhook.id),
+        deliveries.map((d) => d.event.id),
+        deliveries.map((d) => d.event.type),
+        deliveries.map((d) => JSON.stringify(d.event)),
         this.config.webhooks.retryScheduleMs.length + 1,
-        webhooks.map((w) => w.id),
       ],
     );
     this.dispatcher.wakeUp();
