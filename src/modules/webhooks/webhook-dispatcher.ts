@@ -37,6 +37,42 @@ interface Lane {
   deliveries: Claimed[];
 }
 
+/** What a claim returns per lane: the endpoint's columns (RETURNING of the lease's UPDATE). */
+const LANE_COLUMNS = 'w.id, w.url, w.secret, w.previous_secret, w.previous_secret_expires_at';
+
+/** The leased lanes (CTE `lanes`) with their next due deliveries, in event order. */
+const LANE_DELIVERIES = `SELECT l.id AS "laneId", d.id, d.webhook_id AS "webhookId",
+       d.organization_id AS "organizationId", d.event_id AS "eventId",
+       d.event_type AS "eventType", d.payload, d.attempts,
+       d.max_attempts AS "maxAttempts", d.event_seq AS "eventSeq", d.seq, l.url,
+       l.secret, l.previous_secret AS "previousSecret",
+       l.previous_secret_expires_at AS "previousSecretExpiresAt",
+       d.payload::jsonb ->> 'requestid' AS "requestId"
+  FROM lanes l LEFT JOIN LATERAL (
+    SELECT * FROM webhook_deliveries d
+     WHERE d.webhook_id = l.id AND d.status = 'pending' AND d.next_attempt_at <= now()
+     ORDER BY d.event_seq, d.seq LIMIT $2) d ON true`;
+
+type LaneRow = Claimed & { laneId: string };
+
+/** Rows of LANE_DELIVERIES as lanes, each lane's deliveries in event order. */
+function lanesOf(rows: LaneRow[]): Lane[] {
+  const byEndpoint = new Map<string, Claimed[]>();
+  for (const { laneId, ...row } of rows) {
+    const lane = byEndpoint.get(laneId) ?? [];
+    if (row.id) lane.push(row);
+    byEndpoint.set(laneId, lane);
+  }
+  const order = (d: Claimed): [bigint, bigint] => [BigInt(d.eventSeq), BigInt(d.seq)];
+  return [...byEndpoint].map(([webhookId, deliveries]) => ({
+    webhookId,
+    deliveries: deliveries.sort((a, b) => {
+      const [x, y] = [order(a), order(b)];
+      return x[0] === y[0] ? Number(x[1] - y[1]) : Number(x[0] - y[0]);
+    }),
+  }));
+}
+
 /** A claimed delivery with what sending it needs. */
 interface Claimed {
   id: string;
@@ -137,49 +173,51 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
    * version (READ COMMITTED), so two copies never take one endpoint.
    */
   private async claim(lanes: number): Promise<Lane[]> {
-    const leaseMs = this.config.webhooks.timeoutMs * LANE_BATCH + 30_000;
     const rows = await this.uow
       .systemRead()
       .repo(WebhookDelivery)
-      .query<(Claimed & { laneId: string })[]>(
+      .query<LaneRow[]>(
         `WITH lanes AS (
-             UPDATE webhooks w SET dispatch_until = now() + make_interval(secs => $3 / 1000.0)
-              WHERE w.id IN (
-                SELECT l.id FROM webhooks l
-                 WHERE l.enabled AND l.next_dispatch_at <= now()
-                   AND (l.dispatch_until IS NULL OR l.dispatch_until < now())
-                 ORDER BY l.next_dispatch_at
-                 LIMIT $1
-                 FOR UPDATE SKIP LOCKED)
-             RETURNING w.id, w.url, w.secret, w.previous_secret, w.previous_secret_expires_at
-           )
-           SELECT l.id AS "laneId", d.id, d.webhook_id AS "webhookId",
-                  d.organization_id AS "organizationId", d.event_id AS "eventId",
-                  d.event_type AS "eventType", d.payload, d.attempts,
-                  d.max_attempts AS "maxAttempts", d.event_seq AS "eventSeq", d.seq, l.url,
-                  l.secret, l.previous_secret AS "previousSecret",
-                  l.previous_secret_expires_at AS "previousSecretExpiresAt",
-                  d.payload::jsonb ->> 'requestid' AS "requestId"
-             FROM lanes l LEFT JOIN LATERAL (
-               SELECT * FROM webhook_deliveries d
-                WHERE d.webhook_id = l.id AND d.status = 'pending' AND d.next_attempt_at <= now()
-                ORDER BY d.event_seq, d.seq LIMIT $2) d ON true`,
-        [lanes, LANE_BATCH, leaseMs],
+           UPDATE webhooks w SET dispatch_until = now() + make_interval(secs => $3 / 1000.0)
+            WHERE w.id IN (
+              SELECT l.id FROM webhooks l
+               WHERE l.enabled AND l.next_dispatch_at <= now()
+                 AND (l.dispatch_until IS NULL OR l.dispatch_until < now())
+               ORDER BY l.next_dispatch_at
+               LIMIT $1
+               FOR UPDATE SKIP LOCKED)
+           RETURNING ${LANE_COLUMNS}
+         )
+         ${LANE_DELIVERIES}`,
+        [lanes, LANE_BATCH, this.leaseMs],
       );
-    const byEndpoint = new Map<string, Claimed[]>();
-    for (const { laneId, ...row } of rows) {
-      const lane = byEndpoint.get(laneId) ?? [];
-      if (row.id) lane.push(row);
-      byEndpoint.set(laneId, lane);
-    }
-    const order = (d: Claimed): [bigint, bigint] => [BigInt(d.eventSeq), BigInt(d.seq)];
-    return [...byEndpoint].map(([webhookId, deliveries]) => ({
-      webhookId,
-      deliveries: deliveries.sort((a, b) => {
-        const [x, y] = [order(a), order(b)];
-        return x[0] === y[0] ? Number(x[1] - y[1]) : Number(x[0] - y[0]);
-      }),
-    }));
+    return lanesOf(rows);
+  }
+
+  /**
+   * The next due deliveries of a lane this copy holds, with its lease extended: a busy endpoint
+   * keeps its lane instead of ending it and being claimed again for every few deliveries. None
+   * when the endpoint was disabled meanwhile.
+   */
+  private async more(webhookId: string): Promise<Claimed[]> {
+    const rows = await this.uow
+      .systemRead()
+      .repo(WebhookDelivery)
+      .query<LaneRow[]>(
+        `WITH lanes AS (
+           UPDATE webhooks w SET dispatch_until = now() + make_interval(secs => $3 / 1000.0)
+            WHERE w.id = $1 AND w.enabled
+           RETURNING ${LANE_COLUMNS}
+         )
+         ${LANE_DELIVERIES}`,
+        [webhookId, LANE_BATCH, this.leaseMs],
+      );
+    return lanesOf(rows)[0]?.deliveries ?? [];
+  }
+
+  /** A lane's lease: long enough for a batch of attempts that all wait for their timeout. */
+  private get leaseMs(): number {
+    return this.config.webhooks.timeoutMs * LANE_BATCH + 30_000;
   }
 
   /**
@@ -190,15 +228,24 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
    */
   private async sendLane(lane: Lane): Promise<void> {
     let failed = false;
-    for (const delivery of lane.deliveries) {
-      let ok = false;
-      try {
-        ok = await this.attempt(delivery);
-      } catch (error) {
-        this.logger.warn(`webhook delivery ${delivery.id}: ${(error as Error).message}`);
+    let deliveries = lane.deliveries;
+    while (deliveries.length && !failed && !this.stopping) {
+      for (const delivery of deliveries) {
+        let ok = false;
+        try {
+          ok = await this.attempt(delivery);
+        } catch (error) {
+          this.logger.warn(`webhook delivery ${delivery.id}: ${(error as Error).message}`);
+        }
+        failed = !ok;
+        if (!ok || this.stopping) break;
       }
-      failed = !ok;
-      if (!ok || this.stopping) break;
+      if (!failed && !this.stopping) {
+        deliveries = await this.more(lane.webhookId).catch((error: Error) => {
+          this.logger.warn(`webhook dispatch: ${error.message}`);
+          return [];
+        });
+      }
     }
     const backoffMs = failed ? this.config.webhooks.retryScheduleMs[0] : 0;
     await this.uow
@@ -237,10 +284,15 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
     const attempt = delivery.attempts + 1;
     const final = !result.ok && attempt >= delivery.maxAttempts;
     const retryInMs = result.ok || final ? null : this.retryDelayMs(attempt);
-    await this.uow.system(async (tx) => {
-      await this.record(tx, delivery, at, result, retryInMs);
-      if (!result.ok) await this.disableIfFailing(tx, delivery, result.error ?? 'failed');
-    });
+    if (result.ok) {
+      // One statement (it commits on its own): nothing else to decide after a success.
+      await this.record(this.uow.systemRead(), delivery, at, result, retryInMs);
+    } else {
+      await this.uow.system(async (tx) => {
+        await this.record(tx, delivery, at, result, retryInMs);
+        await this.disableIfFailing(tx, delivery, result.error ?? 'failed');
+      });
+    }
     webhookDeliveries.inc({ status: result.ok ? 'succeeded' : final ? 'failed' : 'retry' });
     const line = {
       webhookId: delivery.webhookId,
@@ -299,7 +351,9 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
                                           ELSE w.consecutive_failures END,
               failing_since = CASE WHEN $2 = 'succeeded' THEN NULL
                                    ELSE coalesce(w.failing_since, $6) END
-        WHERE w.id = (SELECT webhook_id FROM d)`,
+        WHERE w.id = (SELECT webhook_id FROM d)
+          -- A success of a healthy endpoint changes nothing there (no row version per delivery).
+          AND ($2 <> 'succeeded' OR w.consecutive_failures <> 0 OR w.failing_since IS NOT NULL)`,
       [
         delivery.id,
         status,
