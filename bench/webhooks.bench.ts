@@ -21,8 +21,7 @@
  *    dispatcher drains the backlog alone. Deliveries/s = the receipts between the 10th and the
  *    90th percentile of their arrival times / that time (steady state; first to last is shown
  *    too); CPU of the app and of the whole bench PostgreSQL per delivery from /proc. Once per
- *    backlog size of --backlog (the dispatcher's claim reads the whole delivery table, so the
- *    rate depends on its size); the deliveries are deleted and the table vacuumed after each.
+ *    backlog size of --backlog; the deliveries are deleted and the table vacuumed after each.
  * 2. Commit-to-receipt latency (target p99 < 500 ms). New app copy (WEBHOOK_TIMEOUT_MS from
  *    --timeout-ms, default the app's 10 s). POST /contacts paced at --rate req/s (open loop) for
  *    --duration s; per delivery, receipt time at the receiver (wall clock of this process) minus
@@ -32,13 +31,14 @@
  *    got it.
  * 3. Isolation (target: p99s move by at most 20%). GET /deals/{id} by autocannon
  *    (--read-connections, --read-duration, ids sampled from the bench organization as bench.ts
- *    does) on the same copy: before the hanging endpoints exist, then --read-rounds rounds of
- *    (while --hang more endpoints subscribed to the same events hang every attempt until the
- *    timeout; after they are disabled by PATCH and their last attempts ended; enabled again).
- *    Before the rounds the latency window is repeated with the hanging endpoints subscribed:
- *    their lanes hang while the healthy endpoints' commit-to-receipt p99 is measured. Reported:
- *    the median GET p99 with against without, and the healthy endpoints' latency p99 (whole, and
- *    the dispatcher's stage alone) with the hanging ones against window 2.
+ *    does) on the same copy: before --hang more endpoints, subscribed to the same events since
+ *    before window 2 and answering until now, start to hang every attempt until the timeout,
+ *    then --read-rounds rounds of (while they hang; after they are disabled by PATCH and their
+ *    last attempts ended; enabled again). Before the rounds the latency window is repeated while
+ *    they hang, so both latency windows write the same deliveries and differ only in the hanging.
+ *    Reported: the median GET p99 with against without, and the healthy endpoints' latency p99
+ *    (whole, and the dispatcher's stage alone) with the hanging ones against window 2. A 10 s
+ *    paced warm-up (--warmup) precedes window 2 (the first seconds of a new copy are slower).
  *
  * Afterwards the bench database is as before: the endpoints of the run (and, by cascade, their
  * deliveries and attempts), the contacts created, their events and consumer messages are
@@ -50,7 +50,7 @@
  *
  * Options: --endpoints 10 --backlog 1000,2500 (contacts; x endpoints deliveries; one drain each)
  *          --rate 100
- *          --duration 20 --warmup 2 --hang 5 --timeout-ms 10000 --read-connections 4
+ *          --duration 20 --warmup 10 --hang 5 --timeout-ms 10000 --read-connections 4
  *          --read-duration 10 --read-rounds 3 --verify-every 25 --skip-throughput --skip-isolation
  *          --keep-migrations (leave the migrations the app applied; by default they are reverted)
  *          --database-url URL --no-doc --doc docs/performance.md
@@ -126,7 +126,10 @@ interface Receipt {
 interface Endpoint {
   index: number;
   url: string;
+  /** One of the endpoints that hang in the isolation window (until then they answer 200). */
   hang: boolean;
+  /** Whether it answers now; set to false for the hanging ones in the isolation window. */
+  answering: boolean;
   secret: string | null;
   webhookId: string | null;
   requests: number;
@@ -160,6 +163,7 @@ class Receivers {
       index: this.endpoints.length,
       url: '',
       hang,
+      answering: true,
       secret: null,
       webhookId: null,
       requests: 0,
@@ -241,7 +245,7 @@ class Receivers {
           'webhook-timestamp': header('webhook-timestamp'),
           'webhook-signature': header('webhook-signature'),
         });
-      if (endpoint.hang) {
+      if (!endpoint.answering) {
         this.hangingOpen += 1;
         this.hangingPeak = Math.max(this.hangingPeak, this.hangingOpen);
         this.hangingResponses.add(res);
@@ -251,7 +255,7 @@ class Receivers {
         });
         return; // never answered
       }
-      if (this.recording) {
+      if (this.recording && !endpoint.hang) {
         const subject = /"subject":"contacts\/([0-9a-f-]{36})"/.exec(body);
         this.receipts.push({
           endpoint: endpoint.index,
@@ -396,7 +400,7 @@ async function benchmark(args: Args, database: BenchDatabase): Promise<void> {
     });
   const rate = args.count('rate', 100);
   const duration = args.count('duration', 20);
-  const warmup = args.count('warmup', 2);
+  const warmup = args.count('warmup', 10);
   const hang = args.has('skip-isolation') ? 0 : args.count('hang', 5);
   const timeoutMs = args.count('timeout-ms', 10_000);
   const readConnections = args.count('read-connections', 4);
@@ -809,23 +813,27 @@ async function benchmark(args: Args, database: BenchDatabase): Promise<void> {
       await paced(server.url, headers, rate, warmup, contactBody);
       await sleep(2000);
     }
+    // The endpoints that will hang are subscribed from the start and answer 200 until the
+    // isolation window: both latency windows then write the same deliveries, and the only
+    // difference between them is that 5 endpoints stop answering.
+    for (const endpoint of receivers.hanging) {
+      const webhook = await createWebhook(server.url, headers, endpoint.url);
+      endpoint.webhookId = webhook.id;
+      endpoint.secret = webhook.secret;
+    }
     await window(
       'latency',
-      `POST /contacts paced at ${rate}/s, ${receivers.healthy.length} endpoints`,
+      `POST /contacts paced at ${rate}/s, ${receivers.healthy.length} endpoints measured (${receivers.endpoints.length} subscribed, all answering)`,
     );
     if (hang > 0) {
       await sleep(1000);
-      await readWindow('reads-without-0', 'before the hanging endpoints existed', 2);
+      await readWindow('reads-without-0', 'before the hanging endpoints hang', 2);
       // --- 3. isolation ----------------------------------------------------------------------
-      for (const endpoint of receivers.hanging) {
-        const webhook = await createWebhook(server.url, headers, endpoint.url);
-        endpoint.webhookId = webhook.id;
-        endpoint.secret = webhook.secret;
-      }
-      log(`${hang} hanging endpoints created (contact.created); WEBHOOK_TIMEOUT_MS ${timeoutMs}`);
+      for (const endpoint of receivers.hanging) endpoint.answering = false;
+      log(`${hang} endpoints hang from now on (contact.created); WEBHOOK_TIMEOUT_MS ${timeoutMs}`);
       await window(
         'latency-hanging',
-        `the same, while ${hang} more endpoints hang (WEBHOOK_TIMEOUT_MS ${timeoutMs})`,
+        `the same, while ${hang} of them hang (WEBHOOK_TIMEOUT_MS ${timeoutMs})`,
       );
       // Alternating rounds (a neighbour's load during one window must not decide the comparison):
       // with the hanging endpoints enabled, then disabled once their attempts in flight ended.

@@ -169,8 +169,9 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
    * copy (the longest waiting first), with their next due deliveries in event order; an endpoint
    * taken without a due delivery (its lane was due for a backoff's end) comes back as an empty
    * lane. One statement, an index range of due endpoints only: the endpoint rows are taken with
-   * FOR UPDATE SKIP LOCKED, and a row another copy leased meanwhile is re-checked on its newest
-   * version (READ COMMITTED), so two copies never take one endpoint.
+   * FOR NO KEY UPDATE SKIP LOCKED (an enqueue's share lock does not hold that up), and a row
+   * another copy leased meanwhile is re-checked on its newest version (READ COMMITTED), so two
+   * copies never take one endpoint.
    */
   private async claim(lanes: number): Promise<Lane[]> {
     const rows = await this.uow
@@ -185,7 +186,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
                  AND (l.dispatch_until IS NULL OR l.dispatch_until < now())
                ORDER BY l.next_dispatch_at
                LIMIT $1
-               FOR UPDATE SKIP LOCKED)
+               FOR NO KEY UPDATE SKIP LOCKED)
            RETURNING ${LANE_COLUMNS}
          )
          ${LANE_DELIVERIES}`,
@@ -253,11 +254,13 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
         const webhooks = tx.repo(WebhookDelivery);
         // The row lock first: an enqueue that wrote a delivery and touched this row commits
         // before the next statement's snapshot (which then counts its delivery), or runs after
-        // this transaction and sees a lane with nothing due (which it then makes due).
+        // this transaction and makes the lane due earlier when its delivery is (WebhooksService
+        // .enqueue).
         await webhooks.query(`SELECT 1 FROM webhooks WHERE id = $1 FOR UPDATE`, [lane.webhookId]);
         await webhooks.query(
           `UPDATE webhooks w
               SET dispatch_until = NULL,
+                  backoff_until = CASE WHEN $2 > 0 THEN now() + make_interval(secs => $2 / 1000.0) END,
                   next_dispatch_at = (
                     SELECT CASE WHEN min(d.next_attempt_at) IS NOT NULL THEN greatest(
                              min(d.next_attempt_at), now() + make_interval(secs => $2 / 1000.0))

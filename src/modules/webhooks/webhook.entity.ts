@@ -68,12 +68,17 @@ export class Webhook extends TenantEntity {
   dispatchUntil: Date | null;
 
   /**
-   * When this endpoint's lane is due: its earliest due delivery, not before a failing endpoint's
-   * backoff; null while nothing waits (set by whoever writes a delivery, recomputed when a lane
-   * ends). The dispatcher's claim reads only due endpoints (index in the migration).
+   * When this endpoint's lane is due: its earliest due delivery, not before `backoffUntil`; null
+   * while nothing waits. Made earlier by whoever writes a due delivery (only then: a busy
+   * endpoint's row is not written per event), recomputed when a lane ends. The dispatcher's
+   * claim reads only due endpoints (index in the migration).
    */
   @Column({ type: 'timestamptz', nullable: true })
   nextDispatchAt: Date | null;
+
+  /** After a lane ended on a failure: the endpoint is not tried again before then. */
+  @Column({ type: 'timestamptz', nullable: true })
+  backoffUntil: Date | null;
 
   @CreateDateColumn({ type: 'timestamptz' })
   createdAt: Date;

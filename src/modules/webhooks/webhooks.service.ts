@@ -131,7 +131,10 @@ export class WebhooksService {
         webhook.consecutiveFailures = 0;
         webhook.failingSince = null;
         // Its waiting deliveries are due again (the dispatcher skips a disabled endpoint).
-        if (input.enabled) webhook.nextDispatchAt = new Date();
+        if (input.enabled) {
+          webhook.nextDispatchAt = new Date();
+          webhook.backoffUntil = null;
+        }
       }
       return WebhookDto.from(await tx.repo(Webhook).save(webhook));
     });
@@ -249,39 +252,52 @@ export class WebhooksService {
   /**
    * Writes one pending delivery per endpoint and event (once: a second write of the same pair
    * is a no-op), ordered by the event's `seq` (a ping, which is not stored, takes its
-   * organization's newest), and makes the endpoints' lanes due, all in one statement (see
-   * WebhookDispatcher.sendLane for the other side of that).
+   * organization's newest), and makes the endpoints' lanes due.
    */
   async enqueue(
     deliveries: { webhook: Pick<Webhook, 'id' | 'organizationId'>; event: EventEnvelope }[],
   ): Promise<void> {
     if (!deliveries.length) return;
-    await this.deliveryTable().query(
-      `WITH written AS (
-         INSERT INTO webhook_deliveries
-                (organization_id, webhook_id, event_id, event_seq, event_type, payload, max_attempts,
-                 next_attempt_at)
-         SELECT x.organization_id, x.webhook_id, x.event_id,
-                coalesce((SELECT seq FROM events WHERE id = x.event_id),
-                         (SELECT coalesce(max(seq), 0) FROM events
-                           WHERE organization_id = x.organization_id)),
-                x.event_type, x.payload, $6, now()
-           FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[])
-                AS x(organization_id, webhook_id, event_id, event_type, payload)
-         ON CONFLICT (webhook_id, event_id) DO NOTHING
-         RETURNING webhook_id
-       )
-       UPDATE webhooks SET next_dispatch_at = coalesce(next_dispatch_at, now())
-        WHERE id IN (SELECT webhook_id FROM written)`,
-      [
-        deliveries.map((d) => d.webhook.organizationId),
-        deliveries.map((d) => d.webhook.id),
-        deliveries.map((d) => d.event.id),
-        deliveries.map((d) => d.event.type),
-        deliveries.map((d) => JSON.stringify(d.event)),
-        this.config.webhooks.retryScheduleMs.length + 1,
-      ],
-    );
+    await this.uow.system(async (tx) => {
+      const table = tx.repo(WebhookDelivery);
+      // The endpoints' rows first (a share lock, in a statement of its own): a lane that is
+      // ending (WebhookDispatcher.sendLane, which locks the row) either ends before the next
+      // statement's snapshot, so that statement sees what the lane left and makes it due, or
+      // waits for this transaction and then counts these deliveries.
+      await table.query(
+        `SELECT 1 FROM webhooks WHERE id = ANY($1::uuid[]) ORDER BY id FOR KEY SHARE`,
+        [[...new Set(deliveries.map((d) => d.webhook.id))]],
+      );
+      await table.query(
+        `WITH written AS (
+           INSERT INTO webhook_deliveries
+                  (organization_id, webhook_id, event_id, event_seq, event_type, payload,
+                   max_attempts, next_attempt_at)
+           SELECT x.organization_id, x.webhook_id, x.event_id,
+                  coalesce((SELECT seq FROM events WHERE id = x.event_id),
+                           (SELECT coalesce(max(seq), 0) FROM events
+                             WHERE organization_id = x.organization_id)),
+                  x.event_type, x.payload, $6, now()
+             FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[])
+                  AS x(organization_id, webhook_id, event_id, event_type, payload)
+           ON CONFLICT (webhook_id, event_id) DO NOTHING
+           RETURNING webhook_id
+         )
+         -- Only a lane due later than now (or not at all) is written: a busy endpoint's row is
+         -- not rewritten for every event.
+         UPDATE webhooks SET next_dispatch_at = greatest(now(), backoff_until)
+          WHERE id IN (SELECT webhook_id FROM written)
+            AND (next_dispatch_at IS NULL OR next_dispatch_at > greatest(now(), backoff_until))`,
+        [
+          deliveries.map((d) => d.webhook.organizationId),
+          deliveries.map((d) => d.webhook.id),
+          deliveries.map((d) => d.event.id),
+          deliveries.map((d) => d.event.type),
+          deliveries.map((d) => JSON.stringify(d.event)),
+          this.config.webhooks.retryScheduleMs.length + 1,
+        ],
+      );
+    });
     this.dispatcher.wakeUp();
   }
 
