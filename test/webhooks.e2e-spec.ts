@@ -615,6 +615,40 @@ describe('Webhooks (API.md section 13)', () => {
     expect(receiver.of(name)).toHaveLength(1);
   });
 
+  it('an event whose deliveries cannot be written does not hold back the others (batches fall back to one by one)', async () => {
+    const { name } = await endpoint(['contact.created']);
+    await t.db.query(`
+      CREATE OR REPLACE FUNCTION refuse_poison() RETURNS trigger AS $$
+      BEGIN
+        IF NEW.payload LIKE '%Poison contact%' THEN RAISE EXCEPTION 'poisoned delivery refused'; END IF;
+        RETURN NEW;
+      END $$ LANGUAGE plpgsql`);
+    await t.db.query(
+      'CREATE TRIGGER poison BEFORE INSERT ON webhook_deliveries FOR EACH ROW EXECUTE FUNCTION refuse_poison()',
+    );
+    try {
+      // Written at once, so that the consumer is likely to claim them as one batch.
+      await Promise.all(
+        ['Batch good 1', 'Poison contact', 'Batch good 2'].map((n) => createContact(n)),
+      );
+      const names = (): string[] =>
+        receiver
+          .of(name)
+          .map(
+            (r) =>
+              (JSON.parse(r.body) as { data: { contact: { name: string } } }).data.contact.name,
+          );
+      await receiver.until(
+        () => names().includes('Batch good 1') && names().includes('Batch good 2'),
+        5000,
+        'the good events of the batch',
+      );
+      expect(names()).not.toContain('Poison contact');
+    } finally {
+      await t.db.query('DROP TRIGGER IF EXISTS poison ON webhook_deliveries');
+    }
+  });
+
   it('signs with both secrets for 24 h after a rotation', async () => {
     const { name, webhook } = await endpoint(['contact.created']);
     const rotated = await t.http().post(`${API}/webhooks/${webhook.id}/rotate-secret`).set(owner());
