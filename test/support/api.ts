@@ -21,12 +21,13 @@ export async function register(
   t: TestApp,
   prefix = 'user',
   organizationName = 'Org',
+  name = prefix,
 ): Promise<Session> {
   const email = uniqueEmail(prefix);
   const res = await t
     .http()
     .post('/api/v1/auth/register')
-    .send({ email, password: PASSWORD, name: prefix, organizationName });
+    .send({ email, password: PASSWORD, name, organizationName });
   expect(res.status).toBe(201);
   const body = res.body as {
     user: { id: string };

@@ -1,4 +1,4 @@
-import { as, PASSWORD, uniqueEmail, type Session } from './api';
+import { as, register, type Session } from './api';
 import type { TestApp } from './test-app';
 
 /** Helpers of the notification suites (test/notifications*.e2e-spec.ts). */
@@ -20,30 +20,12 @@ export async function until<T>(
 }
 
 /** Registers a user named `name` with an organization of their own. */
-export async function registerNamed(
+export function registerNamed(
   t: TestApp,
   name: string,
   organizationName: string,
 ): Promise<Session> {
-  const email = uniqueEmail('n');
-  const res = await t
-    .http()
-    .post(`${API}/auth/register`)
-    .send({ email, password: PASSWORD, name, organizationName });
-  expect(res.status).toBe(201);
-  const body = res.body as {
-    user: { id: string };
-    organization: { id: string };
-    accessToken: string;
-    refreshToken: string;
-  };
-  return {
-    userId: body.user.id,
-    email,
-    accessToken: body.accessToken,
-    refreshToken: body.refreshToken,
-    organizationId: body.organization.id,
-  };
+  return register(t, 'n', organizationName, name);
 }
 
 export async function addMember(
