@@ -5,6 +5,7 @@ import { LogController } from 'fastify';
 import helmet from 'helmet';
 import type { Logger } from 'pino';
 import { AppModule } from './app.module';
+import { httpRequestDuration } from './common/metrics/metrics';
 import { PinoNestLogger } from './common/logging/logger';
 import { createValidationPipe } from './common/pipes/validation';
 import {
@@ -56,6 +57,18 @@ export async function createApp(
     done();
   });
   answerNotReadyWhileClosing(fastify);
+  // http_request_duration_seconds (API.md section 15): the route's template, never the raw URL.
+  fastify.addHook('onResponse', (request, reply, done) => {
+    httpRequestDuration.observe(
+      {
+        method: request.method,
+        route: request.routeOptions.url ?? 'unmatched',
+        status: String(reply.statusCode),
+      },
+      reply.elapsedTime / 1000,
+    );
+    done();
+  });
 
   // Security headers (helmet), built once: @fastify/helmet rebuilds helmet's middleware, CSP
   // directives included, on every request (3-4% of a simple GET's CPU).
@@ -92,7 +105,8 @@ export async function createApp(
       maxAge: 600,
     });
   }
-  app.setGlobalPrefix(API_PREFIX);
+  // /metrics where Prometheus looks for it (API.md section 15); everything else under /api/v1.
+  app.setGlobalPrefix(API_PREFIX, { exclude: ['metrics'] });
   app.useGlobalPipes(createValidationPipe());
   if (config.swaggerEnabled) setupSwagger(app);
   await app.init();

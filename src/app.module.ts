@@ -14,6 +14,7 @@ import type { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
 import { ENTITIES } from './entities';
+import { MetricsController } from './metrics.controller';
 import { ContactsModule } from './modules/contacts/contacts.module';
 import { CompaniesModule } from './modules/companies/companies.module';
 import { DealsModule } from './modules/deals/deals.module';
@@ -59,6 +60,7 @@ export class AppModule {
         NotificationsModule,
         HealthModule,
       ],
+      controllers: [MetricsController],
       providers: [
         // Guards run in this order, before any handler (API.md section 1, "first failing rule").
         { provide: APP_GUARD, useClass: AuthGuard },

@@ -61,6 +61,7 @@ describe('Application-wide behaviour', () => {
       expect(publicRoutes).toEqual([
         'GET HealthController.live',
         'GET HealthController.ready',
+        'GET MetricsController.metrics', // its own METRICS_TOKEN when set
         'POST AuthController.login',
         'POST AuthController.refresh',
         'POST AuthController.register',
@@ -254,7 +255,7 @@ describe('Application-wide behaviour', () => {
 
     it('marks public operations with security: [] and protected ones with bearer', () => {
       for (const [method, path, op] of operations()) {
-        const isPublic = /\/(health|auth\/(register|login|refresh))/.test(path);
+        const isPublic = /^\/metrics$|\/(health|auth\/(register|login|refresh))/.test(path);
         expect({ route: `${method} ${path}`, security: op.security }).toEqual({
           route: `${method} ${path}`,
           security: isPublic ? [] : [{ bearer: [] }],
@@ -267,7 +268,9 @@ describe('Application-wide behaviour', () => {
         const header = (op.parameters as ParameterObject[] | undefined)?.find(
           (p) => p.in === 'header' && p.name === 'X-Organization-Id',
         );
-        const tenant = !/^\/api\/v1\/(auth|health|users\/me|organizations(\/me)?$)/.test(path);
+        const tenant =
+          path !== '/metrics' &&
+          !/^\/api\/v1\/(auth|health|users\/me|organizations(\/me)?$)/.test(path);
         expect({ route: `${method} ${path}`, required: header?.required }).toEqual({
           route: `${method} ${path}`,
           required: tenant ? true : undefined,

@@ -266,6 +266,12 @@ class Environment {
 
   @Matches(/^https?:\/\/[^/]+(\/.*)?$/, { message: 'PUBLIC_URL must be an http(s):// URL' })
   PUBLIC_URL = 'http://localhost:3000';
+
+  // Operations (API.md section 15).
+  @IsOptional()
+  @IsString()
+  @MinLength(16, { message: 'METRICS_TOKEN must be at least 16 characters' })
+  METRICS_TOKEN?: string;
 }
 
 export interface AppConfig {
@@ -335,6 +341,8 @@ export interface AppConfig {
   };
   /** The address of the API as users reach it (links in emails). */
   publicUrl: string;
+  /** null: `/metrics` is open (to be protected by the network); else its Bearer token. */
+  metricsToken: string | null;
 }
 
 export class ConfigError extends Error {
@@ -459,6 +467,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       retryBaseMs: raw.NOTIFY_RETRY_BASE_MS,
     },
     publicUrl: raw.PUBLIC_URL.replace(/\/+$/, ''),
+    metricsToken: raw.METRICS_TOKEN ?? null,
   };
 }
 

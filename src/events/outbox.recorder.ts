@@ -1,3 +1,4 @@
+import { eventsPublished } from '../common/metrics/metrics';
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
@@ -77,6 +78,8 @@ export class OutboxRecorder implements EventRecorder {
     // commits; the relay also polls, so a lost notification only delays, docs/decisions/0030).
     const notify = inApp ? '' : `SELECT pg_notify('${RELAY_CHANNEL}', '');`;
     await manager.query(`${statement};\n${notify}COMMIT`);
+    // Without RabbitMQ an event is published (to the in-app consumers) as it is recorded.
+    if (inApp) eventsPublished.inc(events.length);
     if (deliveries.length) this.table.wakeUp();
   }
 }

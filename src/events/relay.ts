@@ -1,3 +1,4 @@
+import { eventsPublished } from '../common/metrics/metrics';
 import {
   Inject,
   Injectable,
@@ -192,6 +193,7 @@ export class EventRelay implements OnApplicationBootstrap, OnApplicationShutdown
           'UPDATE events SET published_at = now() WHERE seq = ANY($1::bigint[]) AND published_at IS NULL',
           [rows.slice(0, taken).map((r) => r.seq)],
         );
+        eventsPublished.inc(taken);
       }
       if (taken < rows.length || rows.length < batch) await this.nap(pollMs);
     }

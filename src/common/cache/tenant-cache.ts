@@ -1,3 +1,4 @@
+import { cacheHits, cacheMisses } from '../metrics/metrics';
 import { randomUUID } from 'node:crypto';
 import { CACHE_MANAGER, type Cache } from '@nestjs/cache-manager';
 import { Inject, Injectable, Logger } from '@nestjs/common';
@@ -88,7 +89,11 @@ export class TenantCache {
     try {
       entry = `${kind.name}:${organizationId}:${await this.generation(organizationId)}:${key}`;
       const hit = await this.bounded(this.cache.get<T>(entry));
-      if (hit !== undefined && hit !== null) return hit;
+      if (hit !== undefined && hit !== null) {
+        cacheHits.inc({ kind: kind.name });
+        return hit;
+      }
+      cacheMisses.inc({ kind: kind.name });
     } catch (error) {
       this.bypassReadsUntil = Date.now() + CACHE_READ_BYPASS_MS;
       this.warn('read', error);

@@ -1,3 +1,4 @@
+import { loginAttempts } from '../metrics/metrics';
 import {
   CanActivate,
   ExecutionContext,
@@ -46,7 +47,10 @@ export class RateLimitGuard implements CanActivate {
         http.getResponse<FastifyReply>(),
         `login:${email}|${req.ip}`,
         loginPerMinute,
-      );
+      ).catch((error: unknown) => {
+        loginAttempts.inc({ result: 'rate_limited' });
+        throw error;
+      });
     }
     return true;
   }

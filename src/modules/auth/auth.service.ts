@@ -1,3 +1,4 @@
+import { loginAttempts } from '../../common/metrics/metrics';
 import { HttpStatus, Injectable } from '@nestjs/common';
 import { IsNull } from 'typeorm';
 import { AppException } from '../../common/errors/app.exception';
@@ -84,6 +85,7 @@ export class AuthService {
     const user = await this.users.findCredentials(input.email);
     const ok = await this.passwords.verify(input.password, user?.passwordHash ?? null);
     if (!user || !ok) {
+      loginAttempts.inc({ result: 'failure' });
       await this.audit.recordAlone(
         {
           action: AuditAction.LOGIN_FAILED,
@@ -107,6 +109,7 @@ export class AuthService {
       );
       return issued.pair;
     });
+    loginAttempts.inc({ result: 'success' });
     const organizations = await this.organizations.listMine(user.id);
     return { user: UserDto.from(user), organizations, ...pair };
   }
