@@ -107,6 +107,25 @@ describe('GET /metrics (API.md section 15)', () => {
     expect(delta('crm_login_attempts_total', 'result="failure"')).toBe(1);
     expect(delta('crm_events_published_total')).toBeGreaterThanOrEqual(1);
   });
+
+  it('counts a login refused by the login limit as rate_limited', async () => {
+    const before = await scrape();
+    const email = `nobody-${randomUUID()}@example.com`;
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i += 1) {
+      statuses.push(
+        (await t.http().post('/api/v1/auth/login').send({ email, password: 'wrong-password-1' }))
+          .status,
+      );
+    }
+    expect(statuses).toEqual([401, 401, 401, 401, 401, 429]);
+    const after = await scrape();
+    const delta = (labels: string): number =>
+      sample(after, 'crm_login_attempts_total', labels) -
+      sample(before, 'crm_login_attempts_total', labels);
+    expect(delta('result="failure"')).toBe(5);
+    expect(delta('result="rate_limited"')).toBe(1);
+  });
 });
 
 describe('GET /metrics with METRICS_TOKEN', () => {
