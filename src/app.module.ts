@@ -9,7 +9,12 @@ import { AuthGuard } from './tenancy/access/auth.guard';
 import { OrganizationGuard } from './tenancy/access/organization.guard';
 import { RolesGuard } from './tenancy/access/roles.guard';
 import { RateLimitGuard } from './common/rate-limit/rate-limit.guard';
-import { MemoryRateLimitStore, RATE_LIMIT_STORE } from './common/rate-limit/rate-limit.store';
+import {
+  MemoryRateLimitStore,
+  RATE_LIMIT_STORE,
+  type RateLimitStore,
+} from './common/rate-limit/rate-limit.store';
+import { RedisRateLimitStore } from './common/rate-limit/redis-rate-limit.store';
 import type { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
@@ -67,7 +72,12 @@ export class AppModule {
         { provide: APP_GUARD, useClass: OrganizationGuard },
         { provide: APP_GUARD, useClass: RolesGuard },
         { provide: APP_GUARD, useClass: RateLimitGuard },
-        { provide: RATE_LIMIT_STORE, useValue: new MemoryRateLimitStore() },
+        // Shared by the copies in Redis when REDIS_URL is set (API.md section 15).
+        {
+          provide: RATE_LIMIT_STORE,
+          useFactory: (): RateLimitStore =>
+            config.redisUrl ? new RedisRateLimitStore(config.redisUrl) : new MemoryRateLimitStore(),
+        },
         { provide: APP_FILTER, useClass: AllExceptionsFilter },
       ],
     };

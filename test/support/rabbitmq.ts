@@ -1,8 +1,8 @@
 import { connect as amqpConnect, type ChannelModel, type ConsumeMessage } from 'amqplib';
-import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { AmqpNames } from '../../src/events/broker';
 import { ConsumerRegistry } from '../../src/events/consumers/consumer-registry';
 import { RABBITMQ_ENV } from './database';
+import { type Proxy, tcpProxy } from './tcp-proxy';
 import type { TestApp } from './test-app';
 
 /** The real RabbitMQ the relay tests run against (the global setup checked that it answers). */
@@ -41,56 +41,9 @@ export async function capture(exchange: string): Promise<Capture> {
   };
 }
 
-export interface Proxy {
-  /** amqp://guest:guest@127.0.0.1:<proxy port> (the credentials of AMQP_URL). */
-  url: string;
-  /** Stops accepting and destroys every open connection: the broker is "down". */
-  cut: () => Promise<void>;
-  /** Accepts connections again on the same port. */
-  restore: () => Promise<void>;
-  close: () => Promise<void>;
-}
-
-/** A TCP proxy to the broker that the test can cut and restore (node:net). */
-export async function brokerProxy(): Promise<Proxy> {
-  const target = new URL(AMQP_URL);
-  const sockets = new Set<Socket>();
-  let server: Server | undefined;
-  let port = 0;
-  const listen = (): Promise<void> =>
-    new Promise((resolve, reject) => {
-      const s = createServer((client) => {
-        const upstream = connect({ host: target.hostname, port: Number(target.port || 5672) });
-        for (const socket of [client, upstream]) {
-          sockets.add(socket);
-          socket.on('error', () => undefined);
-          socket.on('close', () => {
-            sockets.delete(socket);
-            client.destroy();
-            upstream.destroy();
-          });
-        }
-        client.pipe(upstream);
-        upstream.pipe(client);
-      });
-      s.on('error', reject);
-      s.listen(port, '127.0.0.1', () => {
-        port = (s.address() as { port: number }).port;
-        server = s;
-        resolve();
-      });
-    });
-  const stop = (): Promise<void> => {
-    const s = server;
-    server = undefined;
-    for (const socket of sockets) socket.destroy();
-    sockets.clear();
-    return new Promise((resolve) => (s ? s.close(() => resolve()) : resolve()));
-  };
-  await listen();
-  const url = new URL(AMQP_URL);
-  url.host = `127.0.0.1:${port}`;
-  return { url: url.toString(), cut: stop, restore: listen, close: stop };
+/** A TCP proxy to the broker that the test can cut and restore. */
+export function brokerProxy(): Promise<Proxy> {
+  return tcpProxy(AMQP_URL, 5672);
 }
 
 /** Every queue an app declares in its namespace: its consumers' queues and retry queues, the dead letters. */

@@ -96,3 +96,10 @@ export const dbPoolWaiting = gauge(
   'Queries waiting for a connection of the pool',
   [],
 );
+
+/** 1 while this copy counts rate limits in its own memory because Redis is unreachable. */
+export const rateLimitDegraded = gauge(
+  'crm_rate_limit_degraded',
+  'Whether this copy counts rate limits locally because Redis is unreachable (1)',
+  [],
+);

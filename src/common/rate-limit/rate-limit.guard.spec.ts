@@ -128,13 +128,15 @@ describe('RateLimitGuard', () => {
       expect(reply.header).toHaveBeenCalledWith('Retry-After', retryAfter);
     });
 
-    it('sets no Retry-After at the limit', async () => {
+    it('sets no Retry-After at the limit, and the RateLimit-* headers of the tightest limit', async () => {
       hit.mockResolvedValue({ count: 3, resetInMs: 1000 });
       const reply = fakeReply();
       await expect(
         guard.canActivate(contextFor('register', { ip: '10.0.0.1' }, reply)),
       ).resolves.toBe(true);
-      expect(reply.header).not.toHaveBeenCalled();
+      expect(reply.header).not.toHaveBeenCalledWith('Retry-After', expect.anything());
+      expect(reply.header).toHaveBeenCalledWith('RateLimit-Remaining', '0');
+      expect(reply.header).toHaveBeenCalledWith('RateLimit-Reset', '1');
     });
   });
 

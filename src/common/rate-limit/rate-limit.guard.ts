@@ -25,7 +25,10 @@ export const LoginRateLimit = (): MethodDecorator => SetMetadata(LOGIN_LIMIT_KEY
  * counted per user (not per shared office address):
  * - every request: RATE_LIMIT_USER_PER_MINUTE per user, or per client address when anonymous;
  * - login: RATE_LIMIT_LOGIN_PER_MINUTE attempts per (email, client address), successful or not.
- * Over a limit: 429 RATE_LIMITED with Retry-After in seconds.
+ * Every answer of a limited route carries RateLimit-Limit, RateLimit-Remaining and
+ * RateLimit-Reset (seconds) of the limit closest to being reached; over a limit: 429
+ * RATE_LIMITED with Retry-After in seconds. The counters are the RATE_LIMIT_STORE's: Redis,
+ * shared by the copies, when REDIS_URL is set.
  */
 @Injectable()
 export class RateLimitGuard implements CanActivate {
@@ -39,30 +42,37 @@ export class RateLimitGuard implements CanActivate {
     const http = context.switchToHttp();
     const req = http.getRequest<FastifyRequest<{ Body: { email?: unknown } | undefined }>>();
     const { userPerMinute, loginPerMinute } = this.config.rateLimit;
+    const reply = http.getResponse<FastifyReply>();
     const caller = req.user ? `user:${req.user.id}` : `ip:${req.ip}`;
-    await this.count(http.getResponse<FastifyReply>(), `all:${caller}`, userPerMinute);
+    const windows = [await this.count(`all:${caller}`, userPerMinute)];
     if (this.reflector.get<boolean>(LOGIN_LIMIT_KEY, context.getHandler())) {
       const email = typeof req.body?.email === 'string' ? req.body.email.trim().toLowerCase() : '';
-      await this.count(
-        http.getResponse<FastifyReply>(),
-        `login:${email}|${req.ip}`,
-        loginPerMinute,
-      ).catch((error: unknown) => {
-        loginAttempts.inc({ result: 'rate_limited' });
-        throw error;
-      });
+      windows.push(await this.count(`login:${email}|${req.ip}`, loginPerMinute));
+    }
+    // The headers of API.md section 15 describe the limit closest to being reached.
+    const tightest = windows.reduce((a, b) => (b.remaining < a.remaining ? b : a));
+    void reply.header('RateLimit-Limit', String(tightest.limit));
+    void reply.header('RateLimit-Remaining', String(Math.max(0, tightest.remaining)));
+    void reply.header('RateLimit-Reset', String(tightest.resetS));
+    const exceeded = windows.find((w) => w.remaining < 0);
+    if (exceeded) {
+      if (exceeded === windows[1]) loginAttempts.inc({ result: 'rate_limited' });
+      void reply.header('Retry-After', String(exceeded.resetS));
+      throw new AppException(
+        HttpStatus.TOO_MANY_REQUESTS,
+        ErrorCode.RATE_LIMITED,
+        'Too many requests; retry later',
+      );
     }
     return true;
   }
 
-  private async count(reply: FastifyReply, key: string, limit: number): Promise<void> {
+  /** One hit of a window: its limit, what remains (negative: over it), seconds to its reset. */
+  private async count(
+    key: string,
+    limit: number,
+  ): Promise<{ limit: number; remaining: number; resetS: number }> {
     const { count, resetInMs } = await this.store.hit(key, WINDOW_MS);
-    if (count <= limit) return;
-    void reply.header('Retry-After', String(Math.max(1, Math.ceil(resetInMs / 1000))));
-    throw new AppException(
-      HttpStatus.TOO_MANY_REQUESTS,
-      ErrorCode.RATE_LIMITED,
-      'Too many requests; retry later',
-    );
+    return { limit, remaining: limit - count, resetS: Math.max(1, Math.ceil(resetInMs / 1000)) };
   }
 }
