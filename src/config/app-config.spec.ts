@@ -56,7 +56,12 @@ describe('loadConfig', () => {
       expect(config.host).toBe('0.0.0.0');
       expect(config.databaseUrl).toBeNull();
       expect(config.embeddedPg).toEqual({ dir: '.data/postgres', port: 54329 });
-      expect(config.db).toEqual({ poolMin: 5, poolMax: 10, migrationsRun: true });
+      expect(config.db).toEqual({
+        poolMin: 5,
+        poolMax: 10,
+        migrationsRun: true,
+        statementTimeoutMs: 15_000,
+      });
       expect(config.jwt.accessTtlSeconds).toBe(900);
       expect(config.jwt.refreshTtlSeconds).toBe(604_800);
       expect(config.bcryptCost).toBe(12);
@@ -120,7 +125,12 @@ describe('loadConfig', () => {
         }),
       );
       expect(config.port).toBe(8080);
-      expect(config.db).toEqual({ poolMin: 2, poolMax: 2, migrationsRun: false });
+      expect(config.db).toEqual({
+        poolMin: 2,
+        poolMax: 2,
+        migrationsRun: false,
+        statementTimeoutMs: 15_000,
+      });
       expect(config.trustProxy).toBe(true);
       expect(config.swaggerEnabled).toBe(false);
       expect(config.jwt.accessTtlSeconds).toBe(60);
@@ -178,6 +188,8 @@ describe('loadConfig', () => {
       ['SMTP_URL', { SMTP_URL: 'http://mail.example.com' }],
       ['SMS_WEBHOOK_URL', { SMS_WEBHOOK_URL: 'ftp://sms.example.com' }],
       ['PUBLIC_URL', { PUBLIC_URL: 'crm.example.com' }],
+      ['DB_STATEMENT_TIMEOUT_MS', { DB_STATEMENT_TIMEOUT_MS: '-1' }],
+      ['METRICS_TOKEN', { METRICS_TOKEN: 'short' }],
     ])('reports %s for %j', (variable, bad) => {
       const error = configError(devEnv(bad));
       expect(error.name).toBe('ConfigError');

@@ -70,6 +70,12 @@ class Environment {
   @Max(1000)
   DB_POOL_MAX = 10;
 
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(3_600_000)
+  DB_STATEMENT_TIMEOUT_MS = 15_000;
+
   @Transform(toBool)
   @IsBoolean()
   DB_MIGRATIONS_RUN = true;
@@ -282,7 +288,11 @@ export interface AppConfig {
   /** Set when an external PostgreSQL is used; null means "start the embedded one". */
   databaseUrl: string | null;
   embeddedPg: { dir: string; port: number };
-  db: { poolMin: number; poolMax: number; migrationsRun: boolean };
+  /**
+   * `statementTimeoutMs`: every SQL statement of the app's pool is canceled after it (0: never);
+   * exports and migrations are exempt.
+   */
+  db: { poolMin: number; poolMax: number; migrationsRun: boolean; statementTimeoutMs: number };
   jwt: {
     accessSecret: string;
     refreshSecret: string;
@@ -418,6 +428,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       poolMin: raw.DB_POOL_MIN,
       poolMax: raw.DB_POOL_MAX,
       migrationsRun: raw.DB_MIGRATIONS_RUN,
+      statementTimeoutMs: raw.DB_STATEMENT_TIMEOUT_MS,
     },
     jwt: {
       accessSecret,

@@ -7,6 +7,8 @@ export interface DatabaseOptions {
   poolMin: number;
   poolMax: number;
   migrationsRun: boolean;
+  /** Cancels every statement of the pool's connections after this long (0 or absent: never). */
+  statementTimeoutMs?: number;
   /** The entity classes (src/entities.ts, passed in by the composition root). */
   entities: DataSourceOptions['entities'];
 }
@@ -29,6 +31,8 @@ export function dataSourceOptions(db: DatabaseOptions): DataSourceOptions {
       max: db.poolMax,
       idleTimeoutMillis: 30_000,
       connectionTimeoutMillis: 5_000,
+      // A session default of each connection (RESET returns to it): exempt work sets 0.
+      ...(db.statementTimeoutMs ? { statement_timeout: db.statementTimeoutMs } : {}),
     },
   };
 }

@@ -20,6 +20,7 @@ export class DatabaseModule {
             poolMin: config.db.poolMin,
             poolMax: config.db.poolMax,
             migrationsRun: false,
+            statementTimeoutMs: config.db.statementTimeoutMs,
             entities,
           }),
           retryAttempts: 3,

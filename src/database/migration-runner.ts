@@ -22,10 +22,17 @@ export class MigrationRunner implements OnModuleInit {
 
   async onModuleInit(): Promise<void> {
     if (!this.config.db.migrationsRun) return;
-    const lock = this.dataSource.createQueryRunner();
+    // A data source of their own, without DB_STATEMENT_TIMEOUT_MS: a migration may rebuild an
+    // index over millions of rows.
+    const { options } = this.dataSource;
+    const extra = { ...((options as { extra?: object }).extra ?? {}) } as Record<string, unknown>;
+    delete extra.statement_timeout;
+    const migrations = new DataSource({ ...options, extra: { ...extra, min: 0, max: 2 } });
+    await migrations.initialize();
+    const lock = migrations.createQueryRunner();
     try {
       await lock.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
-      const applied = await this.dataSource.runMigrations({ transaction: 'each' });
+      const applied = await migrations.runMigrations({ transaction: 'each' });
       if (applied.length)
         this.logger.log(`applied migrations: ${applied.map((m) => m.name).join(', ')}`);
     } finally {
@@ -33,6 +40,7 @@ export class MigrationRunner implements OnModuleInit {
         .query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY])
         .catch(() => undefined);
       await lock.release();
+      await migrations.destroy();
     }
   }
 }

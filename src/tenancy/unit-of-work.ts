@@ -165,10 +165,22 @@ export class TenantReader {
     const transaction = this.manager.queryRunner;
     const runner = transaction ?? this.dataSource.createQueryRunner();
     const client = (await runner.connect()) as PoolClient;
+    // Exports are exempt from DB_STATEMENT_TIMEOUT_MS (a million rows take longer): for this
+    // transaction, or for this connection until it goes back to the pool.
+    await client.query(
+      transaction ? 'SET LOCAL statement_timeout = 0' : 'SET statement_timeout = 0',
+    );
     const rows = client.query(
       new QueryStream(sql, parameters as unknown[], { batchSize: CURSOR_BATCH }),
     );
-    if (!transaction) rows.once('close', () => void runner.release().catch(() => undefined));
+    if (!transaction) {
+      rows.once('close', () => {
+        void client
+          .query('RESET statement_timeout')
+          .catch(() => undefined)
+          .finally(() => void runner.release().catch(() => undefined));
+      });
+    }
     return rows;
   }
 }

@@ -60,6 +60,35 @@ export function isPoolExhausted(e: unknown): boolean {
   return e instanceof Error && e.message === 'timeout exceeded when trying to connect';
 }
 
+/** Socket errors of a database that cannot be reached (down, restarting, network cut). */
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH']);
+/** PostgreSQL's answers of a server going away or not ready: connection exceptions, shutdown. */
+const UNAVAILABLE_SQLSTATE = /^(08|57P0[1-3])/;
+
+/**
+ * Why the database could not serve a statement, when that is not the request's fault: it is
+ * unreachable (API.md section 15: 503 NOT_READY while PostgreSQL is down), or the statement ran
+ * past DB_STATEMENT_TIMEOUT_MS (57014, canceled). Undefined otherwise.
+ */
+export function databaseUnavailable(e: unknown): string | undefined {
+  if (typeof e !== 'object' || e === null) return undefined;
+  // Duck-typed: errors of Node's sockets may come from another realm than this module's Error.
+  const driver = ((e as { driverError?: unknown }).driverError ?? e) as {
+    code?: unknown;
+    message?: unknown;
+  };
+  const code = typeof driver.code === 'string' ? driver.code : undefined;
+  const message = typeof driver.message === 'string' ? driver.message : '';
+  if (code === '57014') return 'The request took too long and was stopped; retry shortly';
+  if (
+    (code !== undefined && (UNREACHABLE.has(code) || UNAVAILABLE_SQLSTATE.test(code))) ||
+    /^Connection terminated/.test(message)
+  ) {
+    return 'The database is not reachable; retry shortly';
+  }
+  return undefined;
+}
+
 /**
  * Maps any thrown value to API.md's error body. `internal` is true when the error is not one
  * we expected: the caller logs it with its stack, and the client sees only a generic 500.
@@ -89,6 +118,18 @@ export function toErrorBody(
     framework = exception;
   }
   const message = framework ? FRAMEWORK_MESSAGE[framework.code] : undefined;
+  const unavailable = status === undefined ? databaseUnavailable(exception) : undefined;
+  if (unavailable) {
+    return {
+      body: {
+        statusCode: HttpStatus.SERVICE_UNAVAILABLE,
+        code: ErrorCode.NOT_READY,
+        message: unavailable,
+        requestId,
+      },
+      internal: false,
+    };
+  }
   if (status === undefined && isPoolExhausted(exception)) {
     return {
       body: {
