@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
+import type { Repository } from 'typeorm';
 import { AppException } from '../../common/errors/app.exception';
 import { ErrorCode } from '../../common/errors/error-code.enum';
 import type { ListQueryDto } from '../../common/pagination/list-query.dto';
@@ -8,7 +9,6 @@ import { selectAs } from '../../common/pagination/select-as';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import type { EventEnvelope } from '../../events/envelope';
 import type { Actor } from '../../tenancy/actor';
-import type { Repository } from 'typeorm';
 import { UnitOfWork } from '../../tenancy/unit-of-work';
 import {
   AttemptDto,
