@@ -41,12 +41,12 @@
 import { execSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { Agent, request as httpRequest } from 'node:http';
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { connect as amqpConnect, type ChannelModel, type ConfirmChannel } from 'amqplib';
 import autocannon from 'autocannon';
 import { Client } from 'pg';
+import { pacedPosts } from './lib/paced';
 import {
   Args,
   BENCH_LOGIN_EMAIL,
@@ -920,11 +920,7 @@ interface Driven {
   slow?: { count: number; fromS: number; toS: number };
 }
 
-/**
- * Open loop at a fixed rate: request i is due at start + i * 1000 / rate ms and sent then (late
- * ones at once), whatever the earlier ones are doing; its latency is counted from when it was
- * due, so a stalled server is not hidden (no coordinated omission).
- */
+/** POST /contacts paced at `rate` (bench/lib/paced.ts), with the slow ones (over 250 ms) located. */
 async function paced(
   url: string,
   headers: Record<string, string>,
@@ -932,73 +928,22 @@ async function paced(
   durationS: number,
   body: () => string,
 ): Promise<Driven> {
-  const { hostname, port } = new URL(url);
-  const agent = new Agent({ keepAlive: true, maxSockets: 256 });
-  const total = Math.round(rate * durationS);
-  const interval = 1000 / rate;
-  const latencies: number[] = [];
   const slowDue: number[] = [];
-  let ok = 0;
-  let non2xx = 0;
-  let errors = 0;
-  const inFlight: Promise<void>[] = [];
-  const start = performance.now();
-  for (let i = 0; i < total; i++) {
-    const due = start + i * interval;
-    const wait = due - performance.now();
-    if (wait >= 1) await sleep(wait);
-    const payload = body();
-    inFlight.push(
-      new Promise<void>((done) => {
-        const req = httpRequest(
-          {
-            agent,
-            hostname,
-            port,
-            method: 'POST',
-            path: `${API}/contacts`,
-            headers: {
-              ...headers,
-              'content-type': 'application/json',
-              'content-length': Buffer.byteLength(payload),
-            },
-          },
-          (res) => {
-            res.resume();
-            res.on('end', () => {
-              const took = performance.now() - due;
-              latencies.push(took);
-              if (took > 250) slowDue.push((due - start) / 1000);
-              if ((res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300) ok += 1;
-              else non2xx += 1;
-              done();
-            });
-          },
-        );
-        req.setTimeout(30_000, () => req.destroy(new Error('timeout')));
-        req.on('error', () => {
-          errors += 1;
-          done();
-        });
-        req.end(payload);
-      }),
-    );
-  }
-  await Promise.all(inFlight);
-  const elapsed = (performance.now() - start) / 1000;
-  agent.destroy();
-  latencies.sort((a, b) => a - b);
+  const run = await pacedPosts(url, `${API}/contacts`, headers, rate, durationS, body, (a) => {
+    if (a.tookMs > 250) slowDue.push(a.dueS);
+  });
+  const { latencies } = run;
   const at = (q: number): number =>
     latencies.length
       ? round1(latencies[Math.min(latencies.length - 1, Math.ceil(q * latencies.length) - 1)])
       : 0;
   return {
-    durationS: round1(elapsed),
-    sent: total,
-    ok,
-    errors,
-    non2xx,
-    rps: round1(ok / elapsed),
+    durationS: round1(run.durationS),
+    sent: run.sent,
+    ok: run.ok,
+    errors: run.errors,
+    non2xx: run.non2xx,
+    rps: round1(run.ok / run.durationS),
     reqP50: at(0.5),
     reqP99: at(0.99),
     reqMax: round1(latencies[latencies.length - 1] ?? 0),

@@ -68,9 +68,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import {
-  Agent,
   createServer,
-  request as httpRequest,
   type IncomingMessage,
   type Server as HttpServer,
   type ServerResponse,
@@ -81,6 +79,7 @@ import { join, relative, resolve } from 'node:path';
 import autocannon from 'autocannon';
 import { Client } from 'pg';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
+import { pacedPosts } from './lib/paced';
 import {
   Args,
   BIG_ORG_NAME,
@@ -1284,11 +1283,7 @@ interface Driven {
   answeredAt: Map<string, number>;
 }
 
-/**
- * Open loop at a fixed rate (as events.bench.ts): request i is due at start + i * 1000 / rate
- * ms and sent then (late ones at once), whatever the earlier ones are doing; its latency is
- * counted from when it was due.
- */
+/** POST /contacts paced at `rate` (bench/lib/paced.ts), with when each contact's answer arrived. */
 async function paced(
   url: string,
   headers: Record<string, string>,
@@ -1296,74 +1291,22 @@ async function paced(
   durationS: number,
   body: () => string,
 ): Promise<Driven> {
-  const { hostname, port } = new URL(url);
-  const agent = new Agent({ keepAlive: true, maxSockets: 256 });
-  const total = Math.round(rate * durationS);
-  const interval = 1000 / rate;
-  const latencies: number[] = [];
   const answeredAt = new Map<string, number>();
-  let ok = 0;
-  let non2xx = 0;
-  let errors = 0;
-  const inFlight: Promise<void>[] = [];
-  const start = performance.now();
-  for (let i = 0; i < total; i++) {
-    const due = start + i * interval;
-    const wait = due - performance.now();
-    if (wait >= 1) await sleep(wait);
-    const payload = body();
-    inFlight.push(
-      new Promise<void>((done) => {
-        const req = httpRequest(
-          {
-            agent,
-            hostname,
-            port,
-            method: 'POST',
-            path: `${API}/contacts`,
-            headers: {
-              ...headers,
-              'content-type': 'application/json',
-              'content-length': Buffer.byteLength(payload),
-            },
-          },
-          (res) => {
-            const chunks: Buffer[] = [];
-            res.on('data', (c: Buffer) => chunks.push(c));
-            res.on('end', () => {
-              const at = wallMs();
-              latencies.push(performance.now() - due);
-              if ((res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300) {
-                ok += 1;
-                const id = /"id":"([0-9a-f-]{36})"/.exec(Buffer.concat(chunks).toString('utf8'));
-                if (id) answeredAt.set(id[1], at);
-              } else non2xx += 1;
-              done();
-            });
-          },
-        );
-        req.setTimeout(30_000, () => req.destroy(new Error('timeout')));
-        req.on('error', () => {
-          errors += 1;
-          done();
-        });
-        req.end(payload);
-      }),
-    );
-  }
-  await Promise.all(inFlight);
-  const elapsed = (performance.now() - start) / 1000;
-  agent.destroy();
+  const run = await pacedPosts(url, `${API}/contacts`, headers, rate, durationS, body, (a) => {
+    const at = wallMs();
+    const id = a.status < 300 ? /"id":"([0-9a-f-]{36})"/.exec(a.body) : null;
+    if (id) answeredAt.set(id[1], at);
+  });
   return {
-    durationS: round1(elapsed),
-    sent: total,
-    ok,
-    errors,
-    non2xx,
-    rps: round1(ok / elapsed),
-    reqP50: pct(latencies, 0.5),
-    reqP99: pct(latencies, 0.99),
-    reqMax: pct(latencies, 1),
+    durationS: round1(run.durationS),
+    sent: run.sent,
+    ok: run.ok,
+    errors: run.errors,
+    non2xx: run.non2xx,
+    rps: round1(run.ok / run.durationS),
+    reqP50: pct(run.latencies, 0.5),
+    reqP99: pct(run.latencies, 0.99),
+    reqMax: pct(run.latencies, 1),
     answeredAt,
   };
 }
