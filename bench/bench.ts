@@ -26,7 +26,6 @@
  *          --no-explain --no-doc --doc docs/performance.md --plans-dir docs/query-plans
  *          --app-env NAME=value,NAME=value (extra environment of the app copies)
  */
-import { execSync } from 'node:child_process';
 import { createSecretKey, randomBytes } from 'node:crypto';
 import {
   cpSync,
@@ -46,6 +45,7 @@ import * as bcrypt from 'bcrypt';
 import * as jwt from 'jsonwebtoken';
 import { Client } from 'pg';
 import { dumpPlans, type PlanSummary } from './explain';
+import { gitDescribe } from './lib/report';
 import {
   Args,
   BENCH_LOGIN_EMAIL,
@@ -777,7 +777,7 @@ async function benchmark(args: Args, database: BenchDatabase): Promise<void> {
     postgresSettings: data.pgSettings,
     loadAverageBefore: loadBefore.map((l) => Number(l.toFixed(2))),
     loadAverageAfter: loadavg().map((l) => Number(l.toFixed(2))),
-    commit: gitDescribe(),
+    commit: gitDescribe(ROOT),
   };
   const report = {
     startedAt: startedAt.toISOString(),
@@ -1524,19 +1524,6 @@ function readJson(path: string): Record<string, unknown> | null {
     return JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
   } catch {
     return null;
-  }
-}
-
-function gitDescribe(): string {
-  if (process.env.BENCH_COMMIT) return process.env.BENCH_COMMIT;
-  try {
-    const head = execSync('git rev-parse --short HEAD', { cwd: ROOT }).toString().trim();
-    const dirty = execSync('git status --porcelain --untracked-files=no', { cwd: ROOT })
-      .toString()
-      .trim();
-    return dirty ? `${head} + uncommitted changes` : head;
-  } catch {
-    return 'unknown';
   }
 }
 

@@ -38,15 +38,15 @@
  *          --unthrottled 10 (s at 32 connections; 0 = skip)
  *          --no-autocannon --amqp-url URL --database-url URL --no-doc --doc docs/performance.md
  */
-import { execSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { connect as amqpConnect, type ChannelModel, type ConfirmChannel } from 'amqplib';
 import autocannon from 'autocannon';
 import { Client } from 'pg';
 import { pacedPosts } from './lib/paced';
+import { gitDescribe, writeDocBlock } from './lib/report';
 import {
   Args,
   BENCH_LOGIN_EMAIL,
@@ -424,7 +424,7 @@ async function benchmark(args: Args, database: BenchDatabase): Promise<void> {
       rabbit: `${rabbitVersion} (${hostOf(amqpUrl)})`,
       loadAverageBefore: loadBefore.map((l) => Number(l.toFixed(2))),
       loadAverageAfter: loadavg().map((l) => Number(l.toFixed(2))),
-      commit: gitDescribe(),
+      commit: gitDescribe(ROOT),
     },
     contacts: data.contacts,
     envelopeBytes,
@@ -436,7 +436,12 @@ async function benchmark(args: Args, database: BenchDatabase): Promise<void> {
   const markdown = renderMarkdown(report);
   console.log(`\n${markdown}\n`);
   if (!args.flag('no-doc')) {
-    writeDoc(docPath, markdown);
+    writeDocBlock(docPath, markdown, {
+      begin: BEGIN,
+      end: END,
+      section: SECTION,
+      afterSection: AFTER_SECTION,
+    });
     log(`written to ${docPath}`);
   }
 }
@@ -620,7 +625,7 @@ async function brokerAlone(
               EVENT_TYPE,
               payloads[sent % payloads.length],
               { persistent: true, messageId: `bench-${sent}`, contentType: CONTENT_TYPE },
-              (err: unknown) => (err ? rejectOne(err as Error) : resolveOne()),
+              (err: unknown) => (err ? rejectOne(err) : resolveOne()),
             );
           }),
         );
@@ -1082,27 +1087,6 @@ function renderMarkdown(report: Report): string {
   return lines.join('\n');
 }
 
-/** Replaces the generated block of the section, or adds the section after AFTER_SECTION's. */
-function writeDoc(path: string, markdown: string): void {
-  const block = `${BEGIN}\n${markdown}\n${END}`;
-  const current = readFileSync(path, 'utf8');
-  const a = current.indexOf(BEGIN);
-  const b = current.indexOf(END);
-  let text: string;
-  if (a >= 0 && b > a) {
-    text = current.slice(0, a) + block + current.slice(b + END.length);
-  } else if (current.includes(`\n${SECTION}\n`)) {
-    const at = current.indexOf(`\n${SECTION}\n`) + SECTION.length + 2;
-    text = `${current.slice(0, at)}\n${block}\n${current.slice(at)}`;
-  } else {
-    const after = current.indexOf(`\n${AFTER_SECTION}\n`);
-    const next = after >= 0 ? current.indexOf('\n## ', after + AFTER_SECTION.length + 2) : -1;
-    const at = next >= 0 ? next + 1 : current.length;
-    text = `${current.slice(0, at).trimEnd()}\n\n${SECTION}\n\n${block}\n\n${current.slice(at)}`;
-  }
-  writeFileSync(path, text);
-}
-
 /** Host and vhost of an AMQP URL, without the credentials. */
 function hostOf(url: string): string {
   try {
@@ -1110,19 +1094,6 @@ function hostOf(url: string): string {
     return `${host}${pathname && pathname !== '/' ? ` vhost ${decodeURIComponent(pathname.slice(1))}` : ''}`;
   } catch {
     return '(AMQP_URL)';
-  }
-}
-
-function gitDescribe(): string {
-  if (process.env.BENCH_COMMIT) return process.env.BENCH_COMMIT;
-  try {
-    const head = execSync('git rev-parse --short HEAD', { cwd: ROOT }).toString().trim();
-    const dirty = execSync('git status --porcelain --untracked-files=no', { cwd: ROOT })
-      .toString()
-      .trim();
-    return dirty ? `${head} + uncommitted changes` : head;
-  } catch {
-    return 'unknown';
   }
 }
 

@@ -55,7 +55,6 @@
  *          --keep-migrations (leave the migrations the app applied; by default they are reverted)
  *          --database-url URL --no-doc --doc docs/performance.md
  */
-import { execSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   cpSync,
@@ -65,7 +64,6 @@ import {
   readFileSync,
   rmSync,
   statSync,
-  writeFileSync,
 } from 'node:fs';
 import {
   createServer,
@@ -80,6 +78,7 @@ import autocannon from 'autocannon';
 import { Client } from 'pg';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
 import { pacedPosts } from './lib/paced';
+import { gitDescribe, writeDocBlock } from './lib/report';
 import {
   Args,
   BIG_ORG_NAME,
@@ -436,7 +435,7 @@ async function benchmark(args: Args, database: BenchDatabase): Promise<void> {
   // The app runs from a private copy of dist/: another `nest build` in this tree empties dist/.
   const distCopy = await snapshotDist();
   // The commit of the build measured (read now: someone may commit while the benchmark runs).
-  const commit = gitDescribe();
+  const commit = gitDescribe(ROOT);
   const mainJs = join(distCopy, 'src', 'main.js');
   const dataDir = mkdtempSync(join(tmpdir(), 'crm-bench-webhooks-'));
   const appEnv = benchAppEnv(database.url, dataDir, {
@@ -907,7 +906,12 @@ async function benchmark(args: Args, database: BenchDatabase): Promise<void> {
   const markdown = renderMarkdown(report);
   console.log(`\n${markdown}\n`);
   if (!args.flag('no-doc')) {
-    writeDoc(docPath, markdown);
+    writeDocBlock(docPath, markdown, {
+      begin: BEGIN,
+      end: END,
+      section: SECTION,
+      afterSection: AFTER_SECTION,
+    });
     log(`written to ${docPath}`);
   }
 }
@@ -1516,40 +1520,6 @@ function renderMarkdown(report: Report): string {
     );
   }
   return lines.join('\n');
-}
-
-/** Replaces the generated block of the section, or adds the section after AFTER_SECTION's. */
-function writeDoc(path: string, markdown: string): void {
-  const block = `${BEGIN}\n${markdown}\n${END}`;
-  const current = readFileSync(path, 'utf8');
-  const a = current.indexOf(BEGIN);
-  const b = current.indexOf(END);
-  let text: string;
-  if (a >= 0 && b > a) {
-    text = current.slice(0, a) + block + current.slice(b + END.length);
-  } else if (current.includes(`\n${SECTION}\n`)) {
-    const at = current.indexOf(`\n${SECTION}\n`) + SECTION.length + 2;
-    text = `${current.slice(0, at)}\n${block}\n${current.slice(at)}`;
-  } else {
-    const after = current.indexOf(`\n${AFTER_SECTION}\n`);
-    const next = after >= 0 ? current.indexOf('\n## ', after + AFTER_SECTION.length + 2) : -1;
-    const at = next >= 0 ? next + 1 : current.length;
-    text = `${current.slice(0, at).trimEnd()}\n\n${SECTION}\n\n${block}\n\n${current.slice(at)}`;
-  }
-  writeFileSync(path, text);
-}
-
-function gitDescribe(): string {
-  if (process.env.BENCH_COMMIT) return process.env.BENCH_COMMIT;
-  try {
-    const head = execSync('git rev-parse --short HEAD', { cwd: ROOT }).toString().trim();
-    const dirty = execSync('git status --porcelain --untracked-files=no', { cwd: ROOT })
-      .toString()
-      .trim();
-    return dirty ? `${head} + uncommitted changes` : head;
-  } catch {
-    return 'unknown';
-  }
 }
 
 main().catch((e: unknown) => {
