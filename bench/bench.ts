@@ -27,19 +27,9 @@
  *          --app-env NAME=value,NAME=value (extra environment of the app copies)
  */
 import { createSecretKey, randomBytes } from 'node:crypto';
-import {
-  cpSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
-import { join, relative, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import autocannon from 'autocannon';
 import * as bcrypt from 'bcrypt';
 import * as jwt from 'jsonwebtoken';
@@ -59,6 +49,7 @@ import {
   withClient,
 } from './lib/common';
 import {
+  snapshotDist,
   benchAppEnv,
   CLOCK_TICKS,
   freePort,
@@ -268,7 +259,7 @@ async function benchmark(args: Args, database: BenchDatabase): Promise<void> {
   );
   // The app runs from a private copy of dist/ (inside the repository, so that node_modules
   // resolves): a `nest build` of someone else in the same tree empties dist/ for seconds.
-  const distCopy = await snapshotDist();
+  const distCopy = await snapshotDist(ROOT, 'npm run bench');
   const mainJs = join(distCopy, 'src', 'main.js');
   const startedAt = new Date();
   const loadBefore = loadavg();
@@ -825,44 +816,6 @@ async function benchmark(args: Args, database: BenchDatabase): Promise<void> {
     log(`results written to ${docPath} and bench/results/latest.json`);
   }
   console.log('\n' + markdown);
-}
-
-/**
- * Copies dist/ to .data/bench-dist-<pid> once it is complete and unchanged during the copy
- * (another build in the same working tree may be rewriting it): waits up to 3 minutes.
- */
-async function snapshotDist(): Promise<string> {
-  const dist = join(ROOT, 'dist');
-  const copy = join(ROOT, '.data', `bench-dist-${process.pid}`);
-  const listing = (dir: string): string =>
-    existsSync(dir)
-      ? readdirSync(dir, { recursive: true, withFileTypes: true })
-          .filter((e) => e.isFile())
-          .map((e) => {
-            const file = join(e.parentPath ?? e.path, e.name);
-            return `${relative(dir, file)}:${statSync(file).size}`;
-          })
-          .sort()
-          .join('\n')
-      : '';
-  const deadline = Date.now() + 180_000;
-  for (;;) {
-    const before = listing(dist);
-    if (existsSync(join(dist, 'src', 'main.js'))) {
-      rmSync(copy, { recursive: true, force: true });
-      try {
-        cpSync(dist, copy, { recursive: true });
-        if (listing(dist) === before && listing(copy) === before) return copy;
-      } catch {
-        // dist/ changed under the copy: again
-      }
-    }
-    if (Date.now() > deadline) {
-      rmSync(copy, { recursive: true, force: true });
-      throw new Error(`${dist} is missing or changing: run npm run build (npm run bench does)`);
-    }
-    await new Promise((r) => setTimeout(r, 2000));
-  }
 }
 
 // --- measuring --------------------------------------------------------------------------------

@@ -56,15 +56,7 @@
  *          --database-url URL --no-doc --doc docs/performance.md
  */
 import { randomBytes } from 'node:crypto';
-import {
-  cpSync,
-  existsSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-} from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import {
   createServer,
   type IncomingMessage,
@@ -73,7 +65,7 @@ import {
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
-import { join, relative, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import autocannon from 'autocannon';
 import { Client } from 'pg';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
@@ -87,7 +79,14 @@ import {
   openBenchDatabase,
   thousands,
 } from './lib/common';
-import { benchAppEnv, CLOCK_TICKS, freePort, startServer, type Server } from './lib/processes';
+import {
+  benchAppEnv,
+  CLOCK_TICKS,
+  freePort,
+  snapshotDist,
+  startServer,
+  type Server,
+} from './lib/processes';
 
 const ROOT = resolve(__dirname, '..');
 const API = '/api/v1';
@@ -433,7 +432,7 @@ async function benchmark(args: Args, database: BenchDatabase): Promise<void> {
   for (let i = 0; i < hang; i++) await receivers.add(true);
 
   // The app runs from a private copy of dist/: another `nest build` in this tree empties dist/.
-  const distCopy = await snapshotDist();
+  const distCopy = await snapshotDist(ROOT, 'npm run bench:webhooks');
   // The commit of the build measured (read now: someone may commit while the benchmark runs).
   const commit = gitDescribe(ROOT);
   const mainJs = join(distCopy, 'src', 'main.js');
@@ -1117,47 +1116,6 @@ function pct(values: number[], q: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   const v = sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
   return Number.isFinite(v) ? round1(v) : v;
-}
-
-/**
- * Copies dist/ to .data/bench-dist-<pid> once it is complete and unchanged during the copy
- * (another build in the same working tree may be rewriting it): waits up to 3 minutes. As
- * bench.ts does.
- */
-async function snapshotDist(): Promise<string> {
-  const dist = join(ROOT, 'dist');
-  const copy = join(ROOT, '.data', `bench-dist-${process.pid}`);
-  const listing = (dir: string): string =>
-    existsSync(dir)
-      ? readdirSync(dir, { recursive: true, withFileTypes: true })
-          .filter((e) => e.isFile())
-          .map((e) => {
-            const file = join(e.parentPath ?? e.path, e.name);
-            return `${relative(dir, file)}:${statSync(file).size}`;
-          })
-          .sort()
-          .join('\n')
-      : '';
-  const deadline = Date.now() + 180_000;
-  for (;;) {
-    const before = listing(dist);
-    if (existsSync(join(dist, 'src', 'main.js'))) {
-      rmSync(copy, { recursive: true, force: true });
-      try {
-        cpSync(dist, copy, { recursive: true });
-        if (listing(dist) === before && listing(copy) === before) return copy;
-      } catch {
-        // dist/ changed under the copy: again
-      }
-    }
-    if (Date.now() > deadline) {
-      rmSync(copy, { recursive: true, force: true });
-      throw new Error(
-        `${dist} is missing or changing: run npm run build (npm run bench:webhooks does)`,
-      );
-    }
-    await sleep(2000);
-  }
 }
 
 // --- CPU (from /proc) -------------------------------------------------------------------------

@@ -5,8 +5,9 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { join, relative } from 'node:path';
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -251,4 +252,43 @@ export function benchAppEnv(
     ...common,
     ...extra,
   });
+}
+
+/**
+ * Copies dist/ to .data/bench-dist-<pid> once it is complete and unchanged during the copy
+ * (another build in the same working tree may be rewriting it): waits up to 3 minutes. `command`
+ * names what builds first, for the error.
+ */
+export async function snapshotDist(root: string, command: string): Promise<string> {
+  const dist = join(root, 'dist');
+  const copy = join(root, '.data', `bench-dist-${process.pid}`);
+  const listing = (dir: string): string =>
+    existsSync(dir)
+      ? readdirSync(dir, { recursive: true, withFileTypes: true })
+          .filter((e) => e.isFile())
+          .map((e) => {
+            const file = join(e.parentPath ?? e.path, e.name);
+            return `${relative(dir, file)}:${statSync(file).size}`;
+          })
+          .sort()
+          .join('\n')
+      : '';
+  const deadline = Date.now() + 180_000;
+  for (;;) {
+    const before = listing(dist);
+    if (existsSync(join(dist, 'src', 'main.js'))) {
+      rmSync(copy, { recursive: true, force: true });
+      try {
+        cpSync(dist, copy, { recursive: true });
+        if (listing(dist) === before && listing(copy) === before) return copy;
+      } catch {
+        // dist/ changed under the copy: again
+      }
+    }
+    if (Date.now() > deadline) {
+      rmSync(copy, { recursive: true, force: true });
+      throw new Error(`${dist} is missing or changing: run npm run build (${command} does)`);
+    }
+    await new Promise((r) => setTimeout(r, 2000));
+  }
 }

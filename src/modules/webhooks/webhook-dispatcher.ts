@@ -173,26 +173,17 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
    * another copy leased meanwhile is re-checked on its newest version (READ COMMITTED), so two
    * copies never take one endpoint.
    */
-  private async claim(lanes: number): Promise<Lane[]> {
-    const rows = await this.uow
-      .systemRead()
-      .repo(WebhookDelivery)
-      .query<LaneRow[]>(
-        `WITH lanes AS (
-           UPDATE webhooks w SET dispatch_until = now() + make_interval(secs => $3 / 1000.0)
-            WHERE w.id IN (
-              SELECT l.id FROM webhooks l
-               WHERE l.enabled AND l.next_dispatch_at <= now()
-                 AND (l.dispatch_until IS NULL OR l.dispatch_until < now())
-               ORDER BY l.next_dispatch_at
-               LIMIT $1
-               FOR NO KEY UPDATE SKIP LOCKED)
-           RETURNING ${LANE_COLUMNS}
-         )
-         ${LANE_DELIVERIES}`,
-        [lanes, LANE_BATCH, this.leaseMs],
-      );
-    return lanesOf(rows);
+  private claim(lanes: number): Promise<Lane[]> {
+    return this.lease(
+      `w.id IN (
+         SELECT l.id FROM webhooks l
+          WHERE l.enabled AND l.next_dispatch_at <= now()
+            AND (l.dispatch_until IS NULL OR l.dispatch_until < now())
+          ORDER BY l.next_dispatch_at
+          LIMIT $1
+          FOR NO KEY UPDATE SKIP LOCKED)`,
+      lanes,
+    );
   }
 
   /**
@@ -201,19 +192,27 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
    * when the endpoint was disabled meanwhile.
    */
   private async more(webhookId: string): Promise<Claimed[]> {
+    return (await this.lease('w.id = $1 AND w.enabled', webhookId))[0]?.deliveries ?? [];
+  }
+
+  /**
+   * Leases the endpoints `endpoints` selects (a condition on `w`, with `$1` = `first`) and reads
+   * their next due deliveries: one statement.
+   */
+  private async lease(endpoints: string, first: unknown): Promise<Lane[]> {
     const rows = await this.uow
       .systemRead()
       .repo(WebhookDelivery)
       .query<LaneRow[]>(
         `WITH lanes AS (
            UPDATE webhooks w SET dispatch_until = now() + make_interval(secs => $3 / 1000.0)
-            WHERE w.id = $1 AND w.enabled
+            WHERE ${endpoints}
            RETURNING ${LANE_COLUMNS}
          )
          ${LANE_DELIVERIES}`,
-        [webhookId, LANE_BATCH, this.leaseMs],
+        [first, LANE_BATCH, this.leaseMs],
       );
-    return lanesOf(rows)[0]?.deliveries ?? [];
+    return lanesOf(rows);
   }
 
   /** A lane's lease: long enough for a batch of attempts that all wait for their timeout. */

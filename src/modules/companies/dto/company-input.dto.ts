@@ -10,15 +10,13 @@ import {
   IsOptional,
   IsString,
   IsUrl,
-  Length,
-  Matches,
   MaxLength,
   ValidateNested,
 } from 'class-validator';
 import { ListQueryDto } from '../../../common/pagination/list-query.dto';
 import { IsText, IsUuid } from '../../../common/validation/text';
 import { OptionalNotNull, Trim, TrimLower, Upper } from '../../../common/validation/transforms';
-import { PHONE, PHONE_MESSAGE } from '../../contacts/dto/contact-input.dto';
+import { IsPhone } from '../../../common/validation/phone';
 import { SOCIAL_NETWORKS, type SocialNetwork } from '../company.entity';
 
 export const MAX_SOCIAL_PROFILES = 20;
@@ -46,14 +44,6 @@ const IsDomain = (): PropertyDecorator => (target: object, property: string | sy
     },
     { message: 'domain must be a domain name, like acme.example' },
   )(target, property);
-};
-
-/** Phone numbers follow the contacts' rule (API.md section 5). */
-const IsPhone = (): PropertyDecorator => (target: object, property: string | symbol) => {
-  Trim()(target, property);
-  IsString()(target, property);
-  Length(5, 32)(target, property);
-  Matches(PHONE, { message: PHONE_MESSAGE })(target, property);
 };
 
 /** A postal address; every part is optional (absent or null: not set). Unknown parts -> 400. */

@@ -1,13 +1,9 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsText, IsUuid } from '../../../common/validation/text';
-import { IsEmail, IsIn, IsOptional, IsString, Length, Matches, MaxLength } from 'class-validator';
+import { IsEmail, IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
 import { ListQueryDto } from '../../../common/pagination/list-query.dto';
+import { IsPhone } from '../../../common/validation/phone';
 import { OptionalNotNull, Trim } from '../../../common/validation/transforms';
-
-/** Digits with an optional leading +, spaces, dashes, dots and parentheses (API.md section 5). */
-export const PHONE = /^\+?(?=[^+]*\d)[\d ().-]+$/;
-export const PHONE_MESSAGE =
-  'phone must be digits with an optional leading +, spaces, dashes, dots or parentheses';
 
 /** POST /contacts, and PUT /contacts/{id} (a full replace: absent email/phone/companyId become null). */
 export class ContactInputDto {
@@ -39,10 +35,7 @@ export class ContactInputDto {
     example: '+1 (555) 010-2030',
   })
   @IsOptional()
-  @Trim()
-  @IsString()
-  @Length(5, 32)
-  @Matches(PHONE, { message: PHONE_MESSAGE })
+  @IsPhone()
   phone?: string | null;
 
   @ApiPropertyOptional({

@@ -1,24 +1,12 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import {
-  IsArray,
-  IsEmail,
-  IsIn,
-  IsOptional,
-  IsString,
-  Length,
-  Matches,
-  MaxLength,
-} from 'class-validator';
+import { IsArray, IsEmail, IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
 import { ListQueryDto } from '../../../common/pagination/list-query.dto';
 import { IsCurrencyCode } from '../../../common/validation/currency';
 import { IsMoney } from '../../../common/validation/money';
 import { IsText, IsUuid } from '../../../common/validation/text';
 import { OptionalNotNull, ToArray, Trim } from '../../../common/validation/transforms';
-import { PHONE } from '../../contacts/dto/contact-input.dto';
+import { IsPhone } from '../../../common/validation/phone';
 import { LEAD_STATUSES, LeadStatus } from '../lead.enums';
-
-const PHONE_MESSAGE =
-  'phone must be digits with an optional leading +, spaces, dashes, dots or parentheses';
 
 /** The statuses PATCH may set; qualified, disqualified and converted have their own actions. */
 export const EDITABLE_LEAD_STATUSES = [LeadStatus.NEW, LeadStatus.CONTACTED] as const;
@@ -61,10 +49,7 @@ export class CreateLeadDto {
     description: 'Digits with an optional leading +, spaces, dashes, dots and parentheses',
   })
   @IsOptional()
-  @Trim()
-  @IsString()
-  @Length(5, 32)
-  @Matches(PHONE, { message: PHONE_MESSAGE })
+  @IsPhone()
   phone?: string | null;
 
   @ApiPropertyOptional({
@@ -120,10 +105,7 @@ export class UpdateLeadDto {
 
   @ApiPropertyOptional({ type: String, nullable: true, minLength: 5, maxLength: 32 })
   @IsOptional()
-  @Trim()
-  @IsString()
-  @Length(5, 32)
-  @Matches(PHONE, { message: PHONE_MESSAGE })
+  @IsPhone()
   phone?: string | null;
 
   @ApiPropertyOptional({ type: String, nullable: true, minLength: 1, maxLength: 200 })

@@ -42,17 +42,11 @@ export const BREAKER_FAILURES = 3;
 /** How long a breaker stays open before its probe: this many first-retry delays (default 10 s). */
 const BREAKER_OPEN_RETRY_DELAYS = 5;
 
-interface Claimed {
-  id: string;
-  kind: string;
-  recipient: string;
-  subject: string | null;
-  body: string;
-  textBody: string | null;
+/** A claimed send row: the message, and what its attempt and log line need. */
+interface Claimed extends OutgoingMessage {
   attempts: number;
   eventId: string | null;
   requestId: string | null;
-  createdAt: Date;
   nextAttemptAt: Date;
 }
 

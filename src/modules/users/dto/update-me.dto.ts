@@ -1,8 +1,8 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { IsOptional, IsString, Length, Matches } from 'class-validator';
+import { IsOptional } from 'class-validator';
 import { IsText } from '../../../common/validation/text';
 import { OptionalNotNull, Trim } from '../../../common/validation/transforms';
-import { PHONE, PHONE_MESSAGE } from '../../contacts/dto/contact-input.dto';
+import { IsPhone } from '../../../common/validation/phone';
 
 /** PATCH /users/me (API.md sections 14 and 16): only the given fields change. */
 export class UpdateMeDto {
@@ -22,9 +22,6 @@ export class UpdateMeDto {
       'For text messages (notification preferences, channel sms). The phone rules of contacts: digits with an optional leading +, spaces, dashes, dots or parentheses; give the country code (+...) for SMS. null removes it',
   })
   @IsOptional()
-  @Trim()
-  @IsString()
-  @Length(5, 32)
-  @Matches(PHONE, { message: PHONE_MESSAGE })
+  @IsPhone()
   phone?: string | null;
 }
