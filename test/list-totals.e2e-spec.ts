@@ -14,6 +14,10 @@ import { REDIS_ENV } from './support/database';
 import { keysOf } from './support/resource';
 import { redis, redisKeysOf, REDIS_URL } from './support/redis';
 import { createTestApp, type TestApp } from './support/test-app';
+import { Notification } from '../src/modules/notifications/notification.entity';
+import { Webhook } from '../src/modules/webhooks/webhook.entity';
+import { systemActor } from '../src/tenancy/actor';
+import { UnitOfWork } from '../src/tenancy/unit-of-work';
 
 /*
  * The `total` of offset list pages (API.md section 1) is an exact count(*) cached per
@@ -1066,6 +1070,31 @@ describe('List totals: exact, never stale, correctly scoped (API.md section 1)',
       // ...which counts it with its own.
       await api(t, on, on.organizationId).post('/contacts', { name: 'By API' });
       await expectTotals(t, on, on.organizationId, '/contacts', { '': 2 });
+    });
+  });
+
+  describe('what invalidates the totals', () => {
+    it('a transaction in the organization that only reads leaves them cached; one that writes any tenant row drops them', async () => {
+      const s = await register(t, 'reads-only');
+      await expectTotals(t, s, s.organizationId, '/contacts', { '': 0 });
+      await t.db.query(
+        `INSERT INTO contacts (organization_id, owner_id, name) VALUES ($1, $2, 'By SQL')`,
+        [s.organizationId, s.userId],
+      );
+      const uow = t.app.get(UnitOfWork);
+      // Background work that looked and found nothing to do: no webhook, nothing to delete.
+      await uow.run(systemActor(s.organizationId), (tx) => tx.repo(Webhook).countBy({}));
+      await uow.run(systemActor(s.organizationId), (tx) =>
+        tx.repo(Notification).delete({ userId: s.userId }),
+      );
+      expect((await pageOf(t, s, s.organizationId, '/contacts')).total).toBe(0);
+      // A row written, even one without an event of its own (an in-app notification).
+      await uow.run(systemActor(s.organizationId), async (tx) => {
+        const repo = tx.repo(Notification);
+        const values = { userId: s.userId, kind: 'test', title: 't', body: 'b', dedupeKey: 'k' };
+        await repo.save(repo.create(values));
+      });
+      expect((await pageOf(t, s, s.organizationId, '/contacts')).total).toBe(1);
     });
   });
 

@@ -195,15 +195,24 @@ export class TenantTx extends TenantReader {
     private readonly effects: TransactionEffects,
   ) {
     super(manager, actor, paginator, dataSource);
-    effects.organizations.add(actor.organizationId);
+  }
+
+  /**
+   * A tenant row of this organization changed: its cached answers are invalidated after the
+   * commit. Only a change does it: a transaction that merely read (a consumer that found no
+   * webhook to deliver to) leaves the organization's cache warm.
+   */
+  private changed(recordsEvents: boolean): void {
+    this.effects.organizations.add(this.actor.organizationId);
+    if (recordsEvents) this.effects.wrote = true;
   }
 
   /** The organization's rows of a tenant table, to read and write in this transaction. */
   override repo<T extends TenantRow>(entity: EntityTarget<T>): ScopedRepository<T> {
     const recordsEvents = tenantPolicyOf(entity)?.events !== false;
-    return new ScopedRepository(this.manager, entity, this.actor.organizationId, () => {
-      if (recordsEvents) this.effects.wrote = true;
-    });
+    return new ScopedRepository(this.manager, entity, this.actor.organizationId, () =>
+      this.changed(recordsEvents),
+    );
   }
 
   /**
@@ -211,6 +220,7 @@ export class TenantTx extends TenantReader {
    * `data` holds the resource under its singular name as GET returns it after the change.
    */
   emit(type: string, subject: string, data: object): void {
+    this.effects.organizations.add(this.actor.organizationId);
     this.effects.events.push({
       type,
       subject,
@@ -226,7 +236,7 @@ export class TenantTx extends TenantReader {
     if (organization.id !== this.actor.organizationId) {
       throw new Error('TenantTx: another organization');
     }
-    this.effects.wrote = true;
+    this.changed(true);
     return this.manager.save(organization);
   }
 
