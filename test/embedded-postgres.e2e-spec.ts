@@ -1,8 +1,8 @@
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { EmbeddedDatabase } from '../src/database/embedded-postgres';
+import { closedAncestor, EmbeddedDatabase } from '../src/database/embedded-postgres';
 import { EMBEDDED_DATABASE, embeddedDatabaseUrl } from '../src/database/embedded-url';
 
 const DEAD_PID = 4_194_000; // above any pid in use here
@@ -72,5 +72,37 @@ describe('Embedded PostgreSQL launcher', () => {
     });
     await expect(other.start()).rejects.toThrow(/failed to start[\s\S]*(in use|could not|bind)/i);
     await busy.stop();
+  });
+
+  describe('a checkout or data directory the postgres user cannot enter (a 700 home directory)', () => {
+    it('finds the closed directory on the way to a path, whether the path exists yet or not', () => {
+      const home = join(parent, 'home');
+      const deep = join(home, 'crm', 'data');
+      mkdirSync(join(home, 'crm'), { recursive: true });
+      chmodSync(home, 0o700);
+      expect(closedAncestor(deep)).toBe(home);
+      expect(closedAncestor(join(home, 'crm'))).toBe(home);
+      chmodSync(home, 0o755);
+      expect(closedAncestor(deep)).toBeNull();
+    });
+
+    const asRoot = process.getuid?.() === 0 ? it : it.skip;
+    asRoot(
+      'as root, refuses to start with a message that says what to do, before initdb runs',
+      async () => {
+        const home = join(parent, 'private');
+        mkdirSync(home);
+        chmodSync(home, 0o700);
+        const closed = new EmbeddedDatabase({
+          dir: join(home, 'data'),
+          port,
+          persistent: false,
+          log: () => undefined,
+        });
+        await expect(closed.start()).rejects.toThrow(
+          new RegExp(`cannot enter ${home}.*EMBEDDED_PG_DIR`),
+        );
+      },
+    );
   });
 });

