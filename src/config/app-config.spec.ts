@@ -61,6 +61,8 @@ describe('loadConfig', () => {
         poolMax: 10,
         migrationsRun: true,
         statementTimeoutMs: 15_000,
+        readUrls: [],
+        readAfterWriteMs: 5_000,
       });
       expect(config.jwt.accessTtlSeconds).toBe(900);
       expect(config.jwt.refreshTtlSeconds).toBe(604_800);
@@ -125,7 +127,7 @@ describe('loadConfig', () => {
         }),
       );
       expect(config.port).toBe(8080);
-      expect(config.db).toEqual({
+      expect(config.db).toMatchObject({
         poolMin: 2,
         poolMax: 2,
         migrationsRun: false,
@@ -140,6 +142,19 @@ describe('loadConfig', () => {
       expect(config.listTotalCacheTtlSeconds).toBe(0);
       expect(config.membershipCacheTtlMs).toBe(0);
       expect(config.databaseUrl).toBe('postgresql://u:p@db:5432/crm');
+    });
+
+    it('splits DATABASE_READ_URLS on commas; without it, no replica', () => {
+      const config = loadConfig(
+        devEnv({
+          DATABASE_URL: 'postgres://primary/crm',
+          DATABASE_READ_URLS: ' postgres://r1/crm , postgresql://r2/crm,',
+          DATABASE_READ_AFTER_WRITE_MS: '2500',
+        }),
+      );
+      expect(config.db.readUrls).toEqual(['postgres://r1/crm', 'postgresql://r2/crm']);
+      expect(config.db.readAfterWriteMs).toBe(2500);
+      expect(loadConfig(devEnv()).db.readUrls).toEqual([]);
     });
 
     it('splits CORS_ORIGINS on commas, trimming and dropping empty entries', () => {
@@ -190,6 +205,12 @@ describe('loadConfig', () => {
       ['PUBLIC_URL', { PUBLIC_URL: 'crm.example.com' }],
       ['DB_STATEMENT_TIMEOUT_MS', { DB_STATEMENT_TIMEOUT_MS: '-1' }],
       ['METRICS_TOKEN', { METRICS_TOKEN: 'short' }],
+      ['DATABASE_READ_URLS', { DATABASE_READ_URLS: 'postgres://db:5432/crm' }],
+      [
+        'DATABASE_READ_URLS',
+        { DATABASE_URL: 'postgres://db/crm', DATABASE_READ_URLS: 'postgres://r1/crm,mysql://r2' },
+      ],
+      ['DATABASE_READ_AFTER_WRITE_MS', { DATABASE_READ_AFTER_WRITE_MS: '-5' }],
     ])('reports %s for %j', (variable, bad) => {
       const error = configError(devEnv(bad));
       expect(error.name).toBe('ConfigError');

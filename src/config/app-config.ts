@@ -80,6 +80,17 @@ class Environment {
   @IsBoolean()
   DB_MIGRATIONS_RUN = true;
 
+  /** Comma-separated postgres:// URLs of streaming replicas (checked in loadConfig). */
+  @IsOptional()
+  @IsString()
+  DATABASE_READ_URLS?: string;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(3_600_000)
+  DATABASE_READ_AFTER_WRITE_MS = 5_000;
+
   @IsOptional()
   @IsString()
   JWT_ACCESS_SECRET?: string;
@@ -292,7 +303,19 @@ export interface AppConfig {
    * `statementTimeoutMs`: every SQL statement of the app's pool is canceled after it (0: never);
    * exports and migrations are exempt.
    */
-  db: { poolMin: number; poolMax: number; migrationsRun: boolean; statementTimeoutMs: number };
+  /**
+   * `readUrls`: streaming replicas that serve the requests' reads (lists, search, analytics,
+   * exports, reads by id); `readAfterWriteMs`: for this long after a user's write, that user's
+   * reads go to the primary (docs/decisions/0039).
+   */
+  db: {
+    poolMin: number;
+    poolMax: number;
+    migrationsRun: boolean;
+    statementTimeoutMs: number;
+    readUrls: string[];
+    readAfterWriteMs: number;
+  };
   jwt: {
     accessSecret: string;
     refreshSecret: string;
@@ -383,6 +406,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     problems.push('DEFAULT_CURRENCY: must be one of CURRENCIES');
   }
   if (raw.DB_POOL_MIN > raw.DB_POOL_MAX) problems.push('DB_POOL_MIN: must not exceed DB_POOL_MAX');
+  const readUrls = (raw.DATABASE_READ_URLS ?? '')
+    .split(',')
+    .map((url) => url.trim())
+    .filter(Boolean);
+  if (readUrls.some((url) => !/^postgres(ql)?:\/\/.+/.test(url))) {
+    problems.push('DATABASE_READ_URLS: must be comma-separated postgres:// URLs');
+  }
+  if (readUrls.length && !raw.DATABASE_URL) {
+    problems.push('DATABASE_READ_URLS: needs DATABASE_URL (the primary they replicate)');
+  }
   const accessTtlSeconds = ttl('JWT_ACCESS_TTL', raw.JWT_ACCESS_TTL, problems);
   const retryScheduleMs = parseDurationListMs(raw.WEBHOOK_RETRY_SCHEDULE) ?? [];
   if (!retryScheduleMs.length || retryScheduleMs.length > 20) {
@@ -429,6 +462,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       poolMax: raw.DB_POOL_MAX,
       migrationsRun: raw.DB_MIGRATIONS_RUN,
       statementTimeoutMs: raw.DB_STATEMENT_TIMEOUT_MS,
+      readUrls,
+      readAfterWriteMs: raw.DATABASE_READ_AFTER_WRITE_MS,
     },
     jwt: {
       accessSecret,

@@ -7,6 +7,12 @@ export interface DatabaseOptions {
   poolMin: number;
   poolMax: number;
   migrationsRun: boolean;
+  /**
+   * Streaming replicas: TypeORM's replication then keeps one pool per server. Everything goes
+   * to the primary unless a query runner is asked for a replica (`replicaReads` in the tenancy
+   * layer does, for the requests' reads).
+   */
+  readUrls?: string[];
   /** Cancels every statement of the pool's connections after this long (0 or absent: never). */
   statementTimeoutMs?: number;
   /** The entity classes (src/entities.ts, passed in by the composition root). */
@@ -17,7 +23,15 @@ export interface DatabaseOptions {
 export function dataSourceOptions(db: DatabaseOptions): DataSourceOptions {
   return {
     type: 'postgres',
-    url: db.url,
+    ...(db.readUrls?.length
+      ? {
+          replication: {
+            master: { url: db.url },
+            slaves: db.readUrls.map((url) => ({ url })),
+            defaultMode: 'master' as const,
+          },
+        }
+      : { url: db.url }),
     entities: db.entities,
     migrations: MIGRATIONS,
     migrationsRun: db.migrationsRun,

@@ -21,6 +21,7 @@ export class DatabaseModule {
             poolMax: config.db.poolMax,
             migrationsRun: false,
             statementTimeoutMs: config.db.statementTimeoutMs,
+            readUrls: config.db.readUrls,
             entities,
           }),
           retryAttempts: 3,

@@ -9,12 +9,19 @@ export interface Actor extends RequestMeta {
   userId: string;
   organizationId: string;
   role: Role;
+  /**
+   * Its reads outside transactions may go to a replica (DATABASE_READ_URLS): set by the
+   * OrganizationGuard, cleared by the unit of work once this actor's write commits.
+   */
+  replica?: boolean;
 }
 
 declare module 'fastify' {
   interface FastifyRequest {
     /** Set by the OrganizationGuard on tenant-scoped routes. */
     membership?: { organizationId: string; role: Role };
+    /** Set by the OrganizationGuard: the request's reads may go to a replica. */
+    replicaReads?: boolean;
   }
 }
 

@@ -3,6 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { MembershipService } from './membership.service';
 import { OrganizationMember } from './organization-member.entity';
 import { OwnershipService } from './ownership.service';
+import { ReplicaReads } from './replica-reads';
 import { UnitOfWork } from './unit-of-work';
 
 /**
@@ -13,7 +14,7 @@ import { UnitOfWork } from './unit-of-work';
 @Global()
 @Module({
   imports: [TypeOrmModule.forFeature([OrganizationMember])],
-  providers: [MembershipService, OwnershipService, UnitOfWork],
-  exports: [MembershipService, OwnershipService, UnitOfWork],
+  providers: [MembershipService, OwnershipService, UnitOfWork, ReplicaReads],
+  exports: [MembershipService, OwnershipService, UnitOfWork, ReplicaReads],
 })
 export class TenancyModule {}

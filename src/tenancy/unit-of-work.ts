@@ -19,6 +19,7 @@ import { Paginator, type ListOrder, type ListWindow } from '../common/pagination
 import { withShapeSql } from '../common/pagination/sql-shapes';
 import { type Actor, seesWholeOrganization, viewOf } from './actor';
 import { Organization } from './organization.entity';
+import { ReplicaReads } from './replica-reads';
 import { type ScopedReads, ScopedRepository, type TenantRow } from './scoped-repository';
 import { tenantPolicyOf } from './tenant-entity';
 
@@ -73,6 +74,8 @@ export class TenantReader {
     readonly actor: Actor,
     private readonly paginator: Paginator,
     private readonly dataSource: DataSource,
+    /** Its reads go to a replica (ReplicaReads). */
+    private readonly replica = false,
   ) {
     if (!actor.organizationId) throw new Error('TenantReader: organizationId is required');
   }
@@ -150,7 +153,7 @@ export class TenantReader {
       query,
       params,
       order,
-      { ...options, view: viewOf(this.actor) },
+      { ...options, view: viewOf(this.actor), replica: this.replica },
       toItem,
     );
   }
@@ -204,6 +207,7 @@ export class TenantTx extends TenantReader {
    */
   private changed(recordsEvents: boolean): void {
     this.effects.organizations.add(this.actor.organizationId);
+    this.effects.writers.add(this.actor);
     if (recordsEvents) this.effects.wrote = true;
   }
 
@@ -297,6 +301,8 @@ export class SystemTx {
 /** What a transaction leaves to do once it commits. */
 interface TransactionEffects {
   organizations: Set<string>;
+  /** The actors whose tenant rows changed: they read the primary for a while (ReplicaReads). */
+  writers: Set<Actor>;
   /** A tenant row was written: the transaction must record at least one event. */
   wrote: boolean;
   events: DomainEvent[];
@@ -318,10 +324,18 @@ export class UnitOfWork {
     private readonly paginator: Paginator,
     private readonly cache: TenantCache,
     @Optional() @Inject(EVENT_RECORDER) private readonly events: EventRecorder = NO_EVENTS,
+    @Optional() private readonly replicas?: ReplicaReads,
   ) {}
 
-  /** Scoped reads in the actor's organization, outside a transaction. */
+  /**
+   * Scoped reads in the actor's organization, outside a transaction: on a replica when the
+   * actor may read one (`actor.replica`, see ReplicaReads), else on the primary.
+   */
   read(actor: Actor): TenantReader {
+    if (actor.replica && this.replicas?.enabled) {
+      const { manager, dataSource } = this.replicas;
+      return new TenantReader(manager, actor, this.paginator, dataSource, true);
+    }
     return new TenantReader(this.dataSource.manager, actor, this.paginator, this.dataSource);
   }
 
@@ -366,6 +380,7 @@ export class UnitOfWork {
   ): Promise<T> {
     const effects: TransactionEffects = {
       organizations: new Set(),
+      writers: new Set(),
       wrote: false,
       events: [],
       afterCommit: [],
@@ -387,8 +402,16 @@ export class UnitOfWork {
       : await this.dataSource.transaction(body);
     if (!readOnly) {
       await Promise.all([...effects.organizations].map((id) => this.cache.invalidate(id)));
+      if (effects.writers.size) await this.readYourWrites(effects.writers);
     }
     for (const work of effects.afterCommit) await work();
     return result;
+  }
+
+  /** The writers' next reads, in this request and (for a while) the next ones, see their writes. */
+  private async readYourWrites(writers: Set<Actor>): Promise<void> {
+    for (const actor of writers) actor.replica = false;
+    const users = [...writers].map((actor) => actor.userId).filter(Boolean);
+    if (this.replicas && users.length) await this.replicas.wrote(users);
   }
 }

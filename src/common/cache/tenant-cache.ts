@@ -82,12 +82,16 @@ export class TenantCache {
     organizationId: string,
     key: string,
     compute: () => Promise<T>,
+    options: { replica?: boolean } = {},
   ): Promise<T> {
     const ttlMs = kind.ttlSeconds(this.config) * 1000;
     if (ttlMs === 0 || Date.now() < this.bypassReadsUntil) return compute();
+    // An answer computed on a replica may lag the primary: a writer, who reads the primary,
+    // must never be served it (read-your-writes), so replicas' answers have entries of their own.
+    const source = options.replica ? 'replica:' : '';
     let entry: string;
     try {
-      entry = `${kind.name}:${organizationId}:${await this.generation(organizationId)}:${key}`;
+      entry = `${kind.name}:${organizationId}:${await this.generation(organizationId)}:${source}${key}`;
       const hit = await this.bounded(this.cache.get<T>(entry));
       if (hit !== undefined && hit !== null) {
         cacheHits.inc({ kind: kind.name });
@@ -128,6 +132,32 @@ export class TenantCache {
         `cache: could not invalidate organization ${organizationId}: ${describe(error)}`,
       );
     }
+  }
+
+  /**
+   * Marks `userId` as having written, for `ttlMs` (read-your-writes with replicas: their reads go
+   * to the primary meanwhile). Never throws; works even when the answer caches are off.
+   */
+  async markWriter(userId: string, ttlMs: number): Promise<void> {
+    try {
+      await this.bounded(this.cache.set(this.writerKey(userId), 1, ttlMs));
+    } catch (error) {
+      this.logger.error(`cache: could not mark ${userId} as a writer: ${describe(error)}`);
+    }
+  }
+
+  /** Whether `userId` was marked by `markWriter` and the mark lives; true when the store fails. */
+  async wroteRecently(userId: string): Promise<boolean> {
+    try {
+      return Boolean(await this.bounded(this.cache.get(this.writerKey(userId))));
+    } catch (error) {
+      this.warn('read', error);
+      return true;
+    }
+  }
+
+  private writerKey(userId: string): string {
+    return `wrote:${userId}`;
   }
 
   private async computeAndStore<T>(

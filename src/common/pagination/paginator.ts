@@ -50,6 +50,8 @@ export interface ListScope {
    * outside the organization's writes (a webhook's delivery log, written by the dispatcher).
    */
   fresh?: boolean;
+  /** Read from a replica: its cached total is kept apart from the primary's (ReplicaReads). */
+  replica?: boolean;
 }
 
 /**
@@ -119,7 +121,7 @@ export class Paginator {
       // The list's SQL is generated once and serves the page and its count (TypeORM's SQL
       // generation was the largest cost of a list page of the app's own: docs/decisions/0034).
       const [sql, parameters] = query.getQueryAndParameters();
-      const total = this.total(query, sql, parameters, view.organizationId, listScope.fresh);
+      const total = this.total(query, sql, parameters, view.organizationId, listScope);
       total.catch(() => undefined); // awaited below; an error of the window's queries comes first
       let pageOrder = order;
       const { window } = listScope;
@@ -259,7 +261,7 @@ export class Paginator {
     sql: string,
     parameters: unknown[],
     organizationId: string,
-    fresh = false,
+    { fresh, replica }: Pick<ListScope, 'fresh' | 'replica'>,
   ): Promise<number> {
     const count = async (): Promise<number> => {
       const [row] = await query.connection.query<{ total: number }[]>(
@@ -274,6 +276,6 @@ export class Paginator {
       .update(sql)
       .update(JSON.stringify(parameters))
       .digest('base64url');
-    return this.cache.getOrCompute(LIST_TOTALS, organizationId, key, count);
+    return this.cache.getOrCompute(LIST_TOTALS, organizationId, key, count, { replica });
   }
 }

@@ -60,6 +60,7 @@ export class AnalyticsService {
           .getRawMany<StatusCurrencyRow>();
         return summaryFromRows(rows, days);
       },
+      { replica: actor.replica },
     );
   }
 
@@ -83,6 +84,7 @@ export class AnalyticsService {
           .getRawMany<StageStatusRow>();
         return funnelFromRows(rows, stageKeys(pipeline));
       },
+      { replica: actor.replica },
     );
   }
 
@@ -126,6 +128,7 @@ export class AnalyticsService {
           open: Object.fromEntries(rows.map((r) => [r.currency, r.open])),
         };
       },
+      { replica: actor.replica },
     );
   }
 

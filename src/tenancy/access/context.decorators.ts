@@ -24,7 +24,9 @@ export const CurrentUser = createParamDecorator((_: unknown, ctx: ExecutionConte
 export const CurrentActor = createParamDecorator((_: unknown, ctx: ExecutionContext): Actor => {
   const req = requestOf(ctx);
   if (!req.user || !req.membership) throw new GuardDidNotRunError('CurrentActor');
-  return { ...requestMeta(req), userId: req.user.id, ...req.membership };
+  const actor: Actor = { ...requestMeta(req), userId: req.user.id, ...req.membership };
+  if (req.replicaReads) actor.replica = true;
+  return actor;
 });
 
 /** Request id, client address and user agent, for the audit log. */

@@ -1,8 +1,9 @@
-import { CanActivate, ExecutionContext, HttpStatus, Injectable } from '@nestjs/common';
+import { CanActivate, ExecutionContext, HttpStatus, Injectable, Optional } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
 import { isUUID } from 'class-validator';
 import { MembershipService } from '../membership.service';
+import { ReplicaReads } from '../replica-reads';
 import { accessRuleOf, ORGANIZATION_HEADER } from './access.decorator';
 import { AppException } from '../../common/errors/app.exception';
 import { ErrorCode } from '../../common/errors/error-code.enum';
@@ -17,6 +18,7 @@ export class OrganizationGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
     private readonly memberships: MembershipService,
+    @Optional() private readonly replicas?: ReplicaReads,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -32,6 +34,8 @@ export class OrganizationGuard implements CanActivate {
       );
     }
     const organizationId = header.toLowerCase();
+    // With replicas, whether this user may read them, asked while the membership is looked up.
+    const replica = this.replicas?.enabled ? this.replicas.allowedFor(req.user!.id) : undefined;
     const role = await this.memberships.roleOf(req.user!.id, organizationId);
     if (!role) {
       throw new AppException(
@@ -41,6 +45,7 @@ export class OrganizationGuard implements CanActivate {
       );
     }
     req.membership = { organizationId, role };
+    if (replica && (await replica)) req.replicaReads = true;
     return true;
   }
 }
