@@ -1,16 +1,15 @@
+// First: reads .env and starts tracing when configured, before the app's modules load.
+import './preload';
 import 'reflect-metadata';
 import { setFlagsFromString } from 'node:v8';
 import { createApp } from './app.factory';
 import { createLogger } from './common/logging/logger';
+import { activeTracing } from './common/tracing/trace-hooks';
 import { AppConfig, loadConfig } from './config/app-config';
 import type { EmbeddedDatabase } from './database/embedded-postgres';
 
+/** The configuration (the .env file was read by ./preload). */
 function readConfig(): AppConfig {
-  try {
-    process.loadEnvFile();
-  } catch {
-    // no .env file: the environment alone
-  }
   try {
     return loadConfig();
   } catch (e) {
@@ -54,7 +53,8 @@ async function main(): Promise<void> {
     logger.info(`CRM API on http://${config.host}:${config.port}/api/v1 (Swagger UI at /docs)`);
 
     // Graceful shutdown: stop accepting (new requests get 503), let in-flight ones finish,
-    // close the pool, then stop the embedded server. A timer bounds the whole thing.
+    // close the pool, then stop the embedded server and flush the spans not exported yet. A
+    // timer bounds the whole thing.
     let closing = false;
     const shutdown = (signal: NodeJS.Signals): void => {
       if (closing) return;
@@ -67,6 +67,11 @@ async function main(): Promise<void> {
       app
         .close()
         .then(() => embedded?.stop())
+        .then(() =>
+          activeTracing()
+            ?.shutdown()
+            .catch(() => undefined),
+        )
         .then(
           () => process.exit(0),
           (e: unknown) => {

@@ -16,8 +16,17 @@ export interface EventEnvelope {
   data: object;
 }
 
-export function envelopeOf(event: DomainEvent, id: string, time: Date): EventEnvelope {
-  return {
+/**
+ * The envelope of a recorded event. `traceparent` (the span that recorded it, when tracing is on:
+ * CloudEvents' distributed tracing extension) is left out when absent, not written as null.
+ */
+export function envelopeOf(
+  event: DomainEvent,
+  id: string,
+  time: Date,
+  traceparent?: string,
+): EventEnvelope {
+  const envelope: EventEnvelope = {
     specversion: '1.0',
     id,
     type: event.type,
@@ -30,4 +39,6 @@ export function envelopeOf(event: DomainEvent, id: string, time: Date): EventEnv
     requestid: event.requestId,
     data: event.data,
   };
+  if (traceparent) envelope.traceparent = traceparent;
+  return envelope;
 }

@@ -5,6 +5,7 @@ import type { EntityManager } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { escapeLiteral as literal } from 'pg';
 import type { DomainEvent, EventRecorder } from '../tenancy/unit-of-work';
+import { activeTracing } from '../common/tracing/trace-hooks';
 import { envelopeOf } from './envelope';
 import { typeMatches } from './consumers/consumer';
 import { ConsumerRegistry } from './consumers/consumer-registry';
@@ -43,10 +44,12 @@ export class OutboxRecorder implements EventRecorder {
     const time = new Date();
     const ids = events.map(() => randomUUID());
     const inApp = !this.config.amqpUrl;
+    // The span recording the events (the request's, when tracing is on) travels with them.
+    const traceparent = activeTracing()?.traceparent();
     const rows = events.map(
       (e, i) =>
         `(${i}, ${literal(ids[i])}::uuid, ${literal(e.organizationId)}::uuid, ${literal(e.type)}, ` +
-        `${literal(e.subject)}, ${literal(JSON.stringify(envelopeOf(e, ids[i], time)))}::jsonb)`,
+        `${literal(e.subject)}, ${literal(JSON.stringify(envelopeOf(e, ids[i], time, traceparent)))}::jsonb)`,
     );
     const deliveries = inApp
       ? events.flatMap((e, i) =>

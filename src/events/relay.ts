@@ -11,6 +11,7 @@ import type { AmqpConnectionManager, ChannelWrapper } from 'amqp-connection-mana
 import type { ConfirmChannel } from 'amqplib';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
+import { activeTracing } from '../common/tracing/trace-hooks';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { Broker, EVENT_CONTENT_TYPE } from './broker';
 import { ConsumerRegistry } from './consumers/consumer-registry';
@@ -31,6 +32,8 @@ interface Unpublished {
   type: string;
   /** The envelope as stored (jsonb as text: published as is, never parsed here). */
   body: string;
+  /** The envelope's traceparent (read only when tracing is on). */
+  traceparent?: string | null;
 }
 
 /**
@@ -183,8 +186,9 @@ export class EventRelay implements OnApplicationBootstrap, OnApplicationShutdown
     const { pollMs, batch } = this.config.relay;
     while (!this.stopping) {
       this.woken = false;
+      const traced = activeTracing() ? ", envelope->>'traceparent' AS traceparent" : '';
       const { rows } = await client.query<Unpublished>(
-        'SELECT seq, id, type, envelope::text AS body FROM events WHERE published_at IS NULL ORDER BY seq LIMIT $1',
+        `SELECT seq, id, type, envelope::text AS body${traced} FROM events WHERE published_at IS NULL ORDER BY seq LIMIT $1`,
         [batch],
       );
       const taken = rows.length ? await this.deliver(client, rows) : 0;
@@ -219,14 +223,29 @@ export class EventRelay implements OnApplicationBootstrap, OnApplicationShutdown
   private async publish(rows: Unpublished[]): Promise<number> {
     const channel = this.channel!;
     const { exchange } = this.broker.names;
+    const tracing = activeTracing();
+    const send = (row: Unpublished): Promise<boolean> =>
+      channel.publish(exchange, row.type, Buffer.from(row.body), {
+        persistent: true,
+        messageId: row.id,
+        type: row.type,
+        contentType: EVENT_CONTENT_TYPE,
+        // When tracing is on, the message carries the trace of the request that recorded the
+        // event: a `traceparent` header (the AMQP instrumentation replaces it with its publish
+        // span's, a child of that trace, when it publishes in this span's context).
+        ...(row.traceparent && { headers: { traceparent: row.traceparent } }),
+      });
     const results = await Promise.allSettled(
       rows.map((row) =>
-        channel.publish(exchange, row.type, Buffer.from(row.body), {
-          persistent: true,
-          messageId: row.id,
-          type: row.type,
-          contentType: EVENT_CONTENT_TYPE,
-        }),
+        tracing && row.traceparent
+          ? tracing.inSpan(
+              'event relay',
+              'internal',
+              row.traceparent,
+              { 'messaging.message.id': row.id, 'crm.event.type': row.type },
+              () => send(row),
+            )
+          : send(row),
       ),
     );
     const failed = results.findIndex((r) => r.status === 'rejected');

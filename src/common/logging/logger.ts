@@ -1,17 +1,22 @@
 import { LoggerService } from '@nestjs/common';
 import pino, { DestinationStream, Logger } from 'pino';
 import type { AppConfig } from '../../config/app-config';
+import { activeTracing } from '../tracing/trace-hooks';
 
 /**
  * JSON logs (one line per event) in production and test, pretty-printed in development.
- * `destination` (default stdout) lets tests read what was logged.
+ * `destination` (default stdout) lets tests read what was logged. When tracing is on (started
+ * before the logger is created, src/preload.ts), every line written inside a span carries its
+ * `traceId` and `spanId`; when it is off, no mixin at all.
  */
 export function createLogger(
   config: Pick<AppConfig, 'logLevel' | 'nodeEnv'>,
   destination?: DestinationStream,
 ): Logger {
+  const tracing = activeTracing();
   const options: pino.LoggerOptions = {
     level: config.logLevel,
+    ...(tracing && { mixin: () => tracing.logFields() ?? {} }),
     base: { service: 'crm-api' },
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: {

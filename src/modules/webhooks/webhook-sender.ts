@@ -1,6 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { isIP } from 'node:net';
+import { activeTracing, traceparentOfEnvelope } from '../../common/tracing/trace-hooks';
 import { addressAllowed, guardedLookup, type UrlPolicy, UrlNotAllowedError } from './webhook-url';
 
 /** What one delivery attempt gave (API.md section 13: the delivery log's `attemptLog`). */
@@ -39,7 +40,25 @@ export class WebhookSender {
     this.lookup = guardedLookup(policy);
   }
 
+  /**
+   * One attempt. When tracing is on it runs in a span whose parent is the event's `traceparent`
+   * (one trace from the request that recorded the event to its deliveries), and the request
+   * carries the `traceparent` of the span that sends it (the HTTP instrumentation's client span,
+   * a child of that one).
+   */
   post(url: string, headers: Record<string, string>, body: string): Promise<AttemptResult> {
+    const tracing = activeTracing();
+    if (!tracing) return this.send(url, headers, body);
+    return tracing.inSpan(
+      'webhook delivery',
+      'internal',
+      traceparentOfEnvelope(body),
+      { 'url.full': url, 'crm.event.id': headers['webhook-id'] ?? '' },
+      () => this.send(url, { ...headers, traceparent: tracing.traceparent()! }, body),
+    );
+  }
+
+  private send(url: string, headers: Record<string, string>, body: string): Promise<AttemptResult> {
     const started = performance.now();
     const done = (partial: Omit<AttemptResult, 'durationMs' | 'ok'>): AttemptResult => ({
       ...partial,
