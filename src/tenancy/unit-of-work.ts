@@ -168,18 +168,20 @@ export class TenantReader {
     const transaction = this.manager.queryRunner;
     const runner = transaction ?? this.dataSource.createQueryRunner();
     const client = (await runner.connect()) as PoolClient;
-    // Exports are exempt from DB_STATEMENT_TIMEOUT_MS (a million rows take longer): for this
-    // transaction, or for this connection until it goes back to the pool.
-    await client.query(
-      transaction ? 'SET LOCAL statement_timeout = 0' : 'SET statement_timeout = 0',
-    );
+    // Exports are exempt from DB_STATEMENT_TIMEOUT_MS (a million rows take longer). Outside a
+    // transaction the stream gets a read-only one of its own, so the exemption (SET LOCAL) ends
+    // with it and holds on the server connection that runs the query, even behind PgBouncer in
+    // transaction pooling mode (a session SET would leak to other clients there).
+    if (!transaction) await client.query('BEGIN READ ONLY');
+    await client.query('SET LOCAL statement_timeout = 0');
     const rows = client.query(
       new QueryStream(sql, parameters as unknown[], { batchSize: CURSOR_BATCH }),
     );
     if (!transaction) {
+      // COMMIT ends it whichever way the stream ended (after an error it rolls back).
       rows.once('close', () => {
         void client
-          .query('RESET statement_timeout')
+          .query('COMMIT')
           .catch(() => undefined)
           .finally(() => void runner.release().catch(() => undefined));
       });
