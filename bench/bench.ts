@@ -27,6 +27,7 @@
  *          --app-env NAME=value,NAME=value (extra environment of the app copies)
  */
 import { createSecretKey, randomBytes } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -210,6 +211,20 @@ async function main(): Promise<void> {
     await benchmark(args, database);
   } finally {
     await database.close();
+  }
+  // The whole run (no --only) goes on with the operations benches, each into its own block of
+  // docs/performance.md: the cost of metrics and tracing, and three copies behind nginx.
+  if (!args.has('only')) {
+    for (const script of ['observability.bench.ts', 'scale.bench.ts']) {
+      log(`next: bench/${script}`);
+      const passOn = args.flag('no-doc') ? ['--no-doc'] : [];
+      const child = spawnSync(
+        process.execPath,
+        ['--require', 'ts-node/register/transpile-only', join('bench', script), ...passOn],
+        { cwd: ROOT, stdio: 'inherit' },
+      );
+      if (child.status !== 0) throw new Error(`bench/${script} failed (${child.status})`);
+    }
   }
 }
 

@@ -196,4 +196,17 @@ describeWithServer('Read replicas (DATABASE_READ_URLS) with read-your-writes', (
       });
     },
   );
+
+  it("a replica that is down: the reads it serves answer 503 NOT_READY with Retry-After; writes and the writer's reads go on", async () => {
+    await windowPassed();
+    pair.stopReplica();
+    const res = await t.http().get(`${API}/contacts`).set(as(reader, org()));
+    expect({ status: res.status, code: (res.body as { code: string }).code }).toEqual({
+      status: 503,
+      code: 'NOT_READY',
+    });
+    expect(res.headers['retry-after']).toBeDefined();
+    await create(t, writer, 'Replica down');
+    expect(await names(t, writer)).toContain('Replica down');
+  });
 });

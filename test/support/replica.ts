@@ -15,6 +15,8 @@ export interface ReplicaPair {
   replicaUrl: (database?: string) => string;
   /** SQL on the replica (pg_wal_replay_pause() / pg_wal_replay_resume()). */
   onReplica: (sql: string) => Promise<unknown[]>;
+  /** Stops the replica server (fast shutdown). */
+  stopReplica: () => void;
   /** Resolves once the replica has replayed everything the primary wrote so far. */
   caughtUp: () => Promise<void>;
   stop: () => void;
@@ -114,6 +116,7 @@ export async function startReplicaPair(bin: string): Promise<ReplicaPair> {
     primaryUrl: (database) => url(primaryPort, database),
     replicaUrl: (database) => url(replicaPort, database),
     onReplica: (sql) => query(replicaPort, sql),
+    stopReplica: () => void run('pg_ctl', ['-D', replica, '-m', 'fast', '-w', 'stop']),
     caughtUp: async () => {
       const [{ lsn }] = (await query(primaryPort, 'SELECT pg_current_wal_lsn() AS lsn')) as {
         lsn: string;
