@@ -306,7 +306,7 @@ export interface AppConfig {
   /**
    * `readUrls`: streaming replicas that serve the requests' reads (lists, search, analytics,
    * exports, reads by id); `readAfterWriteMs`: for this long after a user's write, that user's
-   * reads go to the primary (docs/decisions/0039).
+   * reads go to the primary (docs/decisions/0040).
    */
   db: {
     poolMin: number;

@@ -9,7 +9,7 @@ export interface DatabaseOptions {
   migrationsRun: boolean;
   /**
    * Streaming replicas: TypeORM's replication then keeps one pool per server. Everything goes
-   * to the primary unless a query runner is asked for a replica (`replicaReads` in the tenancy
+   * to the primary unless a query runner is asked for a replica (`ReplicaReads` in the tenancy
    * layer does, for the requests' reads).
    */
   readUrls?: string[];
