@@ -107,29 +107,46 @@ const appEnv = (databaseUrl: string): Record<string, string> => ({
   RELAY_POLL_MS: '100',
 });
 
-describe('Tracing on (OpenTelemetry, the real app in a plain-Node process)', () => {
-  let database: { url: string; drop: () => Promise<void> };
-  let probe: ProbeProcess;
+/** A fresh database, a webhook receiver and the probe with tracing `on` or `off`, per describe. */
+function probeOn(tracing: 'on' | 'off'): {
+  readonly probe: ProbeProcess;
+  readonly databaseUrl: string;
+  receiver: WebhookReceiver;
+} {
+  let database: { url: string; drop: () => Promise<void> } | undefined;
+  let probe: ProbeProcess | undefined;
   const receiver = new WebhookReceiver();
-
   beforeAll(async () => {
     database = await freshDatabase();
     await receiver.start();
-    probe = await startProbe('on', appEnv(database.url));
+    probe = await startProbe(tracing, appEnv(database.url));
   });
-
   afterAll(async () => {
     await probe?.close();
     await receiver.stop();
     await database?.drop();
   });
+  return {
+    get probe(): ProbeProcess {
+      if (!probe) throw new Error('the probe did not start');
+      return probe;
+    },
+    get databaseUrl(): string {
+      return database!.url;
+    },
+    receiver,
+  };
+}
+
+describe('Tracing on (OpenTelemetry, the real app in a plain-Node process)', () => {
+  const app = probeOn('on');
 
   it('one request: one trace from the incoming traceparent down to its SQL, its logs, its event and its webhook request', async () => {
-    const headers = await ownerWithWebhook(probe.url, receiver, 'traced');
+    const headers = await ownerWithWebhook(app.probe.url, app.receiver, 'traced');
     const traceId = hex(16);
     const callerSpanId = hex(8);
     const created = await call(
-      probe.url,
+      app.probe.url,
       'POST',
       '/contacts',
       { name: 'Traced Contact' },
@@ -140,7 +157,7 @@ describe('Tracing on (OpenTelemetry, the real app in a plain-Node process)', () 
 
     // The server span ends once the answer is sent: wait for it.
     const spans = await until('the request span', async () => {
-      const all = (await probe.spans()).filter((s) => s.traceId === traceId);
+      const all = (await app.probe.spans()).filter((s) => s.traceId === traceId);
       return all.some((s) => s.kind === SERVER) ? all : undefined;
     });
     const byId = new Map(spans.map((s) => [s.spanId, s]));
@@ -187,7 +204,7 @@ describe('Tracing on (OpenTelemetry, the real app in a plain-Node process)', () 
     }
 
     // The request's log lines carry its traceId (and a spanId of that trace).
-    const logged = probe
+    const logged = app.probe
       .lines()
       .map((line) => JSON.parse(line) as Record<string, unknown>)
       .filter((line) => line.traceId === traceId);
@@ -196,7 +213,7 @@ describe('Tracing on (OpenTelemetry, the real app in a plain-Node process)', () 
     for (const line of logged) expect(byId.has(line.spanId as string)).toBe(true);
 
     // The event it recorded carries the traceparent of the span that recorded it.
-    const envelope = await storedEnvelope(database.url, contactId);
+    const envelope = await storedEnvelope(app.databaseUrl, contactId);
     const recorded = TRACEPARENT.exec(envelope.traceparent as string);
     expect(recorded).not.toBeNull();
     expect(recorded![1]).toBe(traceId);
@@ -204,63 +221,49 @@ describe('Tracing on (OpenTelemetry, the real app in a plain-Node process)', () 
 
     // The webhook request delivering that event: traceparent of the span that sends it (the HTTP
     // client span), in the same trace, under a delivery span whose parent is the event's span.
-    await receiver.until(() =>
-      receiver.of('traced').some((r) => r.body.includes(contactId) && r.headers.traceparent),
+    await app.receiver.until(() =>
+      app.receiver.of('traced').some((r) => r.body.includes(contactId) && r.headers.traceparent),
     );
-    const delivered = receiver.of('traced').find((r) => r.body.includes(contactId))!;
+    const delivered = app.receiver.of('traced').find((r) => r.body.includes(contactId))!;
     const sent = TRACEPARENT.exec(delivered.headers.traceparent);
     expect(sent).not.toBeNull();
     expect(sent![1]).toBe(traceId);
     const client = await until('the webhook client span', async () =>
-      (await probe.spans()).find((s) => s.spanId === sent![2]),
+      (await app.probe.spans()).find((s) => s.spanId === sent![2]),
     );
     expect(client.kind).toBe(CLIENT);
     expect(client.scope).toBe('@opentelemetry/instrumentation-http');
-    const delivery = (await probe.spans()).find((s) => s.spanId === client.parentSpanId);
+    const delivery = (await app.probe.spans()).find((s) => s.spanId === client.parentSpanId);
     expect(delivery?.name).toBe('webhook delivery');
     expect(delivery?.parentSpanId).toBe(recorded![2]);
   });
 
   it('a request without traceparent starts its own trace, its SQL in it', async () => {
-    const before = new Set((await probe.spans()).map((s) => s.spanId));
-    const res = await call(probe.url, 'POST', '/auth/login', {
+    const before = new Set((await app.probe.spans()).map((s) => s.spanId));
+    const res = await call(app.probe.url, 'POST', '/auth/login', {
       email: 'nobody@example.com',
       password: 'wrong-password-1',
     });
     expect(res.status).toBe(401);
     const server = await until('the login span', async () =>
-      (await probe.spans()).find(
+      (await app.probe.spans()).find(
         (s) => !before.has(s.spanId) && s.kind === SERVER && s.name.includes('POST'),
       ),
     );
     expect(server.parentSpanId).toBeNull();
-    const spans = (await probe.spans()).filter((s) => s.traceId === server.traceId);
+    const spans = (await app.probe.spans()).filter((s) => s.traceId === server.traceId);
     expect(spans.some((s) => s.scope === '@opentelemetry/instrumentation-pg')).toBe(true);
   });
 });
 
 describe('Tracing off (the default: no OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
-  let database: { url: string; drop: () => Promise<void> };
-  let probe: ProbeProcess;
-  const receiver = new WebhookReceiver();
-
-  beforeAll(async () => {
-    database = await freshDatabase();
-    await receiver.start();
-    probe = await startProbe('off', appEnv(database.url));
-  });
-
-  afterAll(async () => {
-    await probe?.close();
-    await receiver.stop();
-    await database?.drop();
-  });
+  const app = probeOn('off');
 
   it('loads nothing of OpenTelemetry and adds no trace fields to logs, events or webhook requests', async () => {
-    const headers = await ownerWithWebhook(probe.url, receiver, 'untraced');
+    const headers = await ownerWithWebhook(app.probe.url, app.receiver, 'untraced');
     const traceId = hex(16);
     const created = await call(
-      probe.url,
+      app.probe.url,
       'POST',
       '/contacts',
       { name: 'Untraced Contact' },
@@ -268,25 +271,27 @@ describe('Tracing off (the default: no OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
     );
     expect(created.status).toBe(201);
     const contactId = created.body.id as string;
-    await receiver.until(() => receiver.of('untraced').some((r) => r.body.includes(contactId)));
+    await app.receiver.until(() =>
+      app.receiver.of('untraced').some((r) => r.body.includes(contactId)),
+    );
 
     // No SDK, exporter or instrumentation: only the API package, which prom-client (the metrics)
     // loads for its exemplars whatever tracing does; and nothing registered with it (the global
     // tracer provider is the no-op one).
-    const modules = await probe.modules();
+    const modules = await app.probe.modules();
     const api = /[\\/]node_modules[\\/]@opentelemetry[\\/]api[\\/]/;
     expect(modules.otelModules.filter((path) => !api.test(path))).toEqual([]);
     expect(modules.apiRegistered).toBe(false);
-    expect(await probe.spans()).toEqual([]);
+    expect(await app.probe.spans()).toEqual([]);
 
-    const lines = probe.lines().map((line) => JSON.parse(line) as Record<string, unknown>);
+    const lines = app.probe.lines().map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(lines.some((line) => line.msg === 'request completed')).toBe(true);
     expect(lines.filter((line) => 'traceId' in line || 'spanId' in line)).toEqual([]);
-    expect(probe.lines().join('\n')).not.toContain(traceId);
+    expect(app.probe.lines().join('\n')).not.toContain(traceId);
 
-    const envelope = await storedEnvelope(database.url, contactId);
+    const envelope = await storedEnvelope(app.databaseUrl, contactId);
     expect(envelope).not.toHaveProperty('traceparent');
-    const delivered = receiver.of('untraced').find((r) => r.body.includes(contactId))!;
+    const delivered = app.receiver.of('untraced').find((r) => r.body.includes(contactId))!;
     expect(delivered.headers).not.toHaveProperty('traceparent');
   });
 });

@@ -6,6 +6,8 @@ import { createApp } from '../src/app.factory';
 import { createLogger } from '../src/common/logging/logger';
 import { webhookDeliveries } from '../src/common/metrics/metrics';
 import { WebhookSender } from '../src/modules/webhooks/webhook-sender';
+import { WebhooksConsumer } from '../src/modules/webhooks/webhooks.consumer';
+import type { EventEnvelope } from '../src/events/envelope';
 import { as, createTeam, expectError, register, type Session, type Team } from './support/api';
 import { freshDatabase } from './support/database';
 import { createTestApp, testConfig, type TestApp } from './support/test-app';
@@ -31,6 +33,7 @@ interface WebhookBody {
   enabled: boolean;
   disabledReason: string | null;
   secret?: string;
+  createdAt: string;
 }
 interface DeliveryBody {
   id: string;
@@ -687,6 +690,35 @@ describe('Webhooks (API.md section 13)', () => {
     expect(receiver.of(other.name).map((r) => envelopeOf(r).type)).not.toContain(
       'crm.webhook.ping.v1',
     );
+  });
+
+  it('an endpoint receives the events recorded after its creation, not an older backlog the consumer reads later', async () => {
+    const { webhook } = await endpoint(['contact.created']);
+    const consumer = t.app.get(WebhooksConsumer);
+    const event = (id: string, time: Date): EventEnvelope => ({
+      specversion: '1.0',
+      id,
+      type: 'crm.contact.created.v1',
+      source: `/organizations/${team.organizationId}`,
+      subject: 'contacts/x',
+      time: time.toISOString(),
+      datacontenttype: 'application/json',
+      organizationid: team.organizationId,
+      actorid: null,
+      requestid: null,
+      data: { contact: { id: 'x' } },
+    });
+    const older = crypto.randomUUID();
+    const newer = crypto.randomUUID();
+    await consumer.handleBatch([
+      event(older, new Date(new Date(webhook.createdAt).getTime() - 1000)),
+      event(newer, new Date()),
+    ]);
+    const rows = await t.db.query<{ event_id: string }[]>(
+      'SELECT event_id FROM webhook_deliveries WHERE webhook_id = $1 AND event_id = ANY($2)',
+      [webhook.id, [older, newer]],
+    );
+    expect(rows.map((r) => r.event_id)).toEqual([newer]);
   });
 
   it("delivers one endpoint's events in the order they were recorded", async () => {

@@ -255,13 +255,16 @@ export function benchAppEnv(
 }
 
 /**
- * Copies dist/ to .data/bench-dist-<pid> once it is complete and unchanged during the copy
- * (another build in the same working tree may be rewriting it): waits up to 3 minutes. `command`
- * names what builds first, for the error.
+ * Copies dist/ to `copy` (default .data/bench-dist-<pid>) once it is complete and unchanged
+ * during the copy (another build in the same working tree may be rewriting it): waits up to 3
+ * minutes. `command` names what builds first, for the error.
  */
-export async function snapshotDist(root: string, command: string): Promise<string> {
+export async function snapshotDist(
+  root: string,
+  command: string,
+  copy = join(root, '.data', `bench-dist-${process.pid}`),
+): Promise<string> {
   const dist = join(root, 'dist');
-  const copy = join(root, '.data', `bench-dist-${process.pid}`);
   const listing = (dir: string): string =>
     existsSync(dir)
       ? readdirSync(dir, { recursive: true, withFileTypes: true })

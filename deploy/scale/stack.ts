@@ -18,19 +18,18 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_pr
 import { randomBytes } from 'node:crypto';
 import {
   appendFileSync,
-  cpSync,
   existsSync,
   mkdirSync,
-  readdirSync,
   readFileSync,
   rmSync,
-  statSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer } from 'node:net';
-import { join, relative, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Client } from 'pg';
+import { freePort, snapshotDist as snapshotDistOf } from '../../bench/lib/processes';
+
+export { freePort };
 
 /** The repository root (Jest runs ES modules, without __dirname: from the root, then). */
 export const ROOT =
@@ -109,18 +108,6 @@ export interface ScaleStack {
   stop: () => Promise<void>;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolvePort(port));
-    });
-  });
-}
-
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** The nginx binary, installed with apt-get when missing (as root). */
@@ -165,38 +152,12 @@ export function ensureNginx(log: (message: string) => void): string {
 
 /** dist/ built (npm run build when missing), copied to `target` once complete and unchanged. */
 export async function snapshotDist(target: string, log: (message: string) => void): Promise<void> {
-  const dist = join(ROOT, 'dist');
-  if (!existsSync(join(dist, 'src', 'main.js'))) {
+  if (!existsSync(join(ROOT, 'dist', 'src', 'main.js'))) {
     log('dist/ is missing: npm run build');
     const build = spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
     if (build.status !== 0) throw new Error('npm run build failed');
   }
-  const listing = (dir: string): string =>
-    existsSync(dir)
-      ? readdirSync(dir, { recursive: true, withFileTypes: true })
-          .filter((e) => e.isFile())
-          .map((e) => {
-            const file = join(e.parentPath, e.name);
-            return `${relative(dir, file)}:${statSync(file).size}`;
-          })
-          .sort()
-          .join('\n')
-      : '';
-  const deadline = Date.now() + 180_000;
-  for (;;) {
-    const before = listing(dist);
-    if (existsSync(join(dist, 'src', 'main.js'))) {
-      rmSync(target, { recursive: true, force: true });
-      try {
-        cpSync(dist, target, { recursive: true });
-        if (listing(dist) === before && listing(target) === before) return;
-      } catch {
-        // dist/ changed under the copy: again
-      }
-    }
-    if (Date.now() > deadline) throw new Error(`${dist} is missing or changing: npm run build`);
-    await sleep(2000);
-  }
+  await snapshotDistOf(ROOT, 'npm run build', target);
 }
 
 /** A self-signed certificate for localhost and 127.0.0.1 (openssl), valid 30 days. */

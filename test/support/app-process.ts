@@ -50,6 +50,29 @@ export async function startAppProcess(
 
 class PortTaken extends Error {}
 
+/**
+ * The whole environment of an app started as a child process in `cwd` on `port` (test defaults;
+ * nothing of the parent's but PATH), before the caller's own variables.
+ */
+export function appProcessEnvironment(cwd: string, port: number): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    TS_NODE_PROJECT: join(ROOT, 'tsconfig.json'),
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'warn',
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    BCRYPT_COST: '4',
+    JWT_ACCESS_SECRET: TEST_ACCESS_SECRET,
+    JWT_REFRESH_SECRET: TEST_REFRESH_SECRET,
+    DB_MIGRATIONS_RUN: 'false',
+    DB_POOL_MIN: '0',
+    DB_POOL_MAX: '5',
+    SWAGGER_ENABLED: 'false',
+    DATA_DIR: join(cwd, '.data'),
+  };
+}
+
 async function startOnce(env: Record<string, string>, timeoutMs: number): Promise<AppProcess> {
   const main = join(ROOT, 'src', 'main.ts');
   if (!existsSync(main)) throw new Error(`run the tests from the repository root (${main})`);
@@ -61,23 +84,7 @@ async function startOnce(env: Record<string, string>, timeoutMs: number): Promis
     ['--require', resolveFromRoot('ts-node/register/transpile-only'), main],
     {
       cwd,
-      env: {
-        PATH: process.env.PATH,
-        TS_NODE_PROJECT: join(ROOT, 'tsconfig.json'),
-        NODE_ENV: 'test',
-        LOG_LEVEL: 'warn',
-        HOST: '127.0.0.1',
-        PORT: String(port),
-        BCRYPT_COST: '4',
-        JWT_ACCESS_SECRET: TEST_ACCESS_SECRET,
-        JWT_REFRESH_SECRET: TEST_REFRESH_SECRET,
-        DB_MIGRATIONS_RUN: 'false',
-        DB_POOL_MIN: '0',
-        DB_POOL_MAX: '5',
-        SWAGGER_ENABLED: 'false',
-        DATA_DIR: join(cwd, '.data'),
-        ...env,
-      },
+      env: { ...appProcessEnvironment(cwd, port), ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );

@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './database';
-import { TEST_ACCESS_SECRET, TEST_REFRESH_SECRET } from './test-app';
+import { appProcessEnvironment } from './app-process';
 import type { ProbeModules, ProbeSpan } from './tracing-probe';
 
 export type { ProbeModules, ProbeSpan } from './tracing-probe';
@@ -42,21 +42,9 @@ export async function startProbe(
     {
       cwd,
       env: {
-        PATH: process.env.PATH,
-        TS_NODE_PROJECT: join(ROOT, 'tsconfig.json'),
+        ...appProcessEnvironment(cwd, port),
         TRACING_PROBE: tracing,
-        NODE_ENV: 'test',
         LOG_LEVEL: 'info',
-        HOST: '127.0.0.1',
-        PORT: String(port),
-        BCRYPT_COST: '4',
-        JWT_ACCESS_SECRET: TEST_ACCESS_SECRET,
-        JWT_REFRESH_SECRET: TEST_REFRESH_SECRET,
-        DB_MIGRATIONS_RUN: 'false',
-        DB_POOL_MIN: '0',
-        DB_POOL_MAX: '5',
-        SWAGGER_ENABLED: 'false',
-        DATA_DIR: join(cwd, '.data'),
         ...env,
       },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],

@@ -35,7 +35,7 @@ export class WebhooksConsumer implements EventHandler {
           this.uow
             .read(systemActor(organizationId))
             .visible(Webhook, 'w')
-            .select(['w.id', 'w.organizationId', 'w.events'])
+            .select(['w.id', 'w.organizationId', 'w.events', 'w.createdAt'])
             .andWhere('w.enabled')
             .getMany(),
         ),
@@ -45,7 +45,12 @@ export class WebhooksConsumer implements EventHandler {
       events.flatMap((event) =>
         endpoints
           .filter(
-            (w) => w.organizationId === event.organizationid && subscribed(w.events, event.type),
+            (w) =>
+              w.organizationId === event.organizationid &&
+              subscribed(w.events, event.type) &&
+              // An endpoint receives the events recorded after it was created, not older ones
+              // that the consumer happens to read after its creation (a backlog, a replay).
+              new Date(event.time) >= w.createdAt,
           )
           .map((webhook) => ({ webhook, event })),
       ),
