@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { freshDatabase } from './support/database';
 import { startProbe, type ProbeProcess, type ProbeSpan } from './support/tracing-process';
+import { CaptureSmtp } from './support/smtp';
 import { WebhookReceiver } from './support/webhook-receiver';
 
 /**
@@ -112,18 +113,22 @@ function probeOn(tracing: 'on' | 'off'): {
   readonly probe: ProbeProcess;
   readonly databaseUrl: string;
   receiver: WebhookReceiver;
+  readonly smtp: CaptureSmtp;
 } {
   let database: { url: string; drop: () => Promise<void> } | undefined;
   let probe: ProbeProcess | undefined;
+  let smtp: CaptureSmtp | undefined;
   const receiver = new WebhookReceiver();
   beforeAll(async () => {
     database = await freshDatabase();
     await receiver.start();
-    probe = await startProbe(tracing, appEnv(database.url));
+    smtp = await CaptureSmtp.start();
+    probe = await startProbe(tracing, { ...appEnv(database.url), SMTP_URL: smtp.url });
   });
   afterAll(async () => {
     await probe?.close();
     await receiver.stop();
+    await smtp?.stop();
     await database?.drop();
   });
   return {
@@ -133,6 +138,9 @@ function probeOn(tracing: 'on' | 'off'): {
     },
     get databaseUrl(): string {
       return database!.url;
+    },
+    get smtp(): CaptureSmtp {
+      return smtp!;
     },
     receiver,
   };
@@ -253,6 +261,17 @@ describe('Tracing on (OpenTelemetry, the real app in a plain-Node process)', () 
     expect(server.parentSpanId).toBeNull();
     const spans = (await app.probe.spans()).filter((s) => s.traceId === server.traceId);
     expect(spans.some((s) => s.scope === '@opentelemetry/instrumentation-pg')).toBe(true);
+  });
+
+  it('each SMTP call (the welcome email of a sign-up) is a client span', async () => {
+    await until('the welcome emails', () =>
+      Promise.resolve(app.smtp.messages.length ? true : undefined),
+    );
+    const smtp = await until('an SMTP span', async () =>
+      (await app.probe.spans()).find((s) => s.name === 'smtp send'),
+    );
+    expect(smtp.kind).toBe(CLIENT);
+    expect(smtp.attributes['server.address']).toBe(new URL(app.smtp.url).host);
   });
 });
 

@@ -2,6 +2,7 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import nodemailer, { type SendMailOptions, type Transporter } from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport';
+import { activeTracing } from '../../../common/tracing/trace-hooks';
 import { ChannelError, type ChannelTransport, type OutgoingMessage } from './channel-error';
 
 /** SMTP answers that refuse one message (its recipient or content), not the server. */
@@ -44,6 +45,7 @@ function mailOf(from: string, message: OutgoingMessage): SendMailOptions {
  */
 export class SmtpTransport implements ChannelTransport {
   private readonly transporter: Transporter;
+  private readonly host: string;
   readonly describe: string;
 
   constructor(
@@ -57,12 +59,18 @@ export class SmtpTransport implements ChannelTransport {
       socketTimeout: SOCKET_TIMEOUT_MS,
     } satisfies SMTPTransport.Options);
     const { protocol, host } = new URL(url);
+    this.host = host;
     this.describe = `SMTP ${protocol}//${host}`;
   }
 
   async send(message: OutgoingMessage): Promise<void> {
+    const sending = (): Promise<unknown> => this.transporter.sendMail(mailOf(this.from, message));
+    const tracing = activeTracing();
     try {
-      await this.transporter.sendMail(mailOf(this.from, message));
+      // With tracing on, each SMTP call is a client span (API.md section 15).
+      await (tracing
+        ? tracing.inSpan('smtp send', 'client', undefined, { 'server.address': this.host }, sending)
+        : sending());
     } catch (error) {
       const { code, responseCode, message: text } = error as MailError;
       const refused = MESSAGE_REFUSED.has(code ?? '') && (responseCode ?? 0) >= 500;
