@@ -21,6 +21,8 @@ export interface CapturedMail {
  */
 export class CaptureSmtp {
   readonly messages: CapturedMail[] = [];
+  /** Connection errors (resets by clients that went away); kept for a test to look at. */
+  readonly connectionErrors: Error[] = [];
   private server: SMTPServer | undefined;
   private readonly listeners = new Set<() => void>();
 
@@ -68,6 +70,9 @@ export class CaptureSmtp {
           .catch((error: Error) => callback(error));
       },
     });
+    // A client that dies mid-conversation (an app process killed by a test) resets its
+    // connection; smtp-server emits that as 'error', which would throw without a listener.
+    server.on('error', (error: Error) => this.connectionErrors.push(error));
     this.server = server;
     return new Promise((resolve, reject) => {
       server.once('error', reject);
