@@ -289,6 +289,45 @@ class Environment {
   @IsString()
   @MinLength(16, { message: 'METRICS_TOKEN must be at least 16 characters' })
   METRICS_TOKEN?: string;
+
+  // Identity and access (API.md section 16).
+  @IsOptional()
+  @Matches(/^https?:\/\/[^/]+(\/.*)?$/, { message: 'OIDC_ISSUER must be an http(s):// URL' })
+  OIDC_ISSUER?: string;
+
+  @IsOptional()
+  @IsString()
+  OIDC_CLIENT_ID?: string;
+
+  @IsOptional()
+  @IsString()
+  OIDC_CLIENT_SECRET?: string;
+
+  @IsOptional()
+  @Matches(/^https?:\/\/[^/]+(\/.*)?$/, { message: 'OIDC_REDIRECT_URI must be an http(s):// URL' })
+  OIDC_REDIRECT_URI?: string;
+
+  /** Comma-separated origins or URL prefixes `redirectTo` may point to. */
+  @IsString()
+  OIDC_ALLOWED_REDIRECTS = '';
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(3650)
+  AUDIT_RETENTION_DAYS = 365;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
+  @Max(86_400_000)
+  RETENTION_INTERVAL_MS = 3_600_000;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(60)
+  @Max(7 * 86_400)
+  IDEMPOTENCY_TTL_SECONDS = 86_400;
 }
 
 export interface AppConfig {
@@ -376,6 +415,21 @@ export interface AppConfig {
   publicUrl: string;
   /** null: `/metrics` is open (to be protected by the network); else its Bearer token. */
   metricsToken: string | null;
+  /** Single sign-on (API.md section 16); null when OIDC_ISSUER is not set. */
+  oidc: {
+    issuer: string;
+    clientId: string;
+    clientSecret: string | null;
+    redirectUri: string;
+    allowedRedirects: string[];
+  } | null;
+  retention: {
+    auditDays: number;
+    /** How often each retention job runs (one copy at a time). */
+    intervalMs: number;
+  };
+  /** How long a completed Idempotency-Key answer is kept (API.md section 17: 24 h). */
+  idempotencyTtlSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -440,6 +494,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     if (accessSecret && accessSecret === refreshSecret) {
       problems.push('JWT_REFRESH_SECRET: must differ from JWT_ACCESS_SECRET');
     }
+  }
+  if (raw.OIDC_ISSUER && (!raw.OIDC_CLIENT_ID || !raw.OIDC_REDIRECT_URI)) {
+    problems.push('OIDC_ISSUER: needs OIDC_CLIENT_ID and OIDC_REDIRECT_URI');
   }
   if (problems.length) {
     throw new ConfigError(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
@@ -514,6 +571,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     },
     publicUrl: raw.PUBLIC_URL.replace(/\/+$/, ''),
     metricsToken: raw.METRICS_TOKEN ?? null,
+    oidc: raw.OIDC_ISSUER
+      ? {
+          issuer: raw.OIDC_ISSUER,
+          clientId: raw.OIDC_CLIENT_ID!,
+          clientSecret: raw.OIDC_CLIENT_SECRET ?? null,
+          redirectUri: raw.OIDC_REDIRECT_URI!,
+          allowedRedirects: raw.OIDC_ALLOWED_REDIRECTS.split(',')
+            .map((entry) => entry.trim())
+            .filter(Boolean),
+        }
+      : null,
+    retention: { auditDays: raw.AUDIT_RETENTION_DAYS, intervalMs: raw.RETENTION_INTERVAL_MS },
+    idempotencyTtlSeconds: raw.IDEMPOTENCY_TTL_SECONDS,
   };
 }
 

@@ -3,6 +3,11 @@ import type { FastifyRequest } from 'fastify';
 /** The signed-in user, as established by the AuthGuard from a verified access token. */
 export interface AuthUser {
   id: string;
+  /**
+   * Set when the request authenticated with an API key (API.md section 16): the key acts as its
+   * creator (`id`) with the key's role, in the key's organization only.
+   */
+  apiKey?: { id: string; organizationId: string; role: string };
 }
 
 /** Where a request came from; recorded in the audit log. */
