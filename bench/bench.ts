@@ -80,6 +80,8 @@ interface Scenario {
   rate?: number;
   /** Anonymous request (login). */
   anonymous?: boolean;
+  /** Headers instead of the bench user's (another identity: an API key, a custom role). */
+  headers?: Record<string, string>;
   /** Whether this run owns the server's RSS window (false for the second of two parallel runs). */
   sampleRss?: boolean;
   warmup?: number;
@@ -472,7 +474,7 @@ async function benchmark(args: Args, database: BenchDatabase): Promise<void> {
     const run = async (scenario: Scenario, force = false): Promise<Measured | null> => {
       if (!force && only && !only.test(scenario.id)) return null;
       const measured = await measure(scenario, {
-        headers: scenario.anonymous ? {} : headers,
+        headers: scenario.headers ?? (scenario.anonymous ? {} : headers),
         duration: scenario.duration ?? duration,
         warmup: scenario.warmup ?? warmup,
         monitor,
@@ -540,6 +542,34 @@ async function benchmark(args: Args, database: BenchDatabase): Promise<void> {
     }
     await run({ ...p1(app, 'contacts-page1-1'), connections: 1 });
     await stopServer(servers, baseline);
+
+    // GET /deals/{id} as three identities, alternated per round (issue 16): the bench user's JWT
+    // with the built-in owner role, an API key with the owner role, and a user whose custom role
+    // reads every deal. The target: the key and the custom role within 10% of the JWT.
+    const accessIds = ['deal-by-id-jwt', 'deal-by-id-api-key', 'deal-by-id-custom-role'];
+    if (!only || accessIds.some((id) => only.test(id))) {
+      const identities = await accessIdentities(app.url, headers, runId);
+      for (let round = 1; round <= rounds; round++) {
+        const order = (['jwt', 'api-key', 'custom-role'] as const).slice();
+        if (round % 2 === 0) order.reverse();
+        for (const who of order) {
+          await run(
+            {
+              id: `deal-by-id-${who}`,
+              title: `GET /deals/{id} with ${identities[who].label}`,
+              server: app,
+              path: () => `${API}/deals/${nextDeal()}`,
+              connections,
+              headers: identities[who].headers,
+              round,
+              duration: roundDuration,
+              warmup: round === 1 ? warmup : Math.min(warmup, 1),
+            },
+            true,
+          );
+        }
+      }
+    }
 
     await run({
       id: 'contacts-search',
@@ -1265,6 +1295,17 @@ function evaluate(report: Report, comparisons: readonly Comparison[]): Target[] 
     }
   };
   p99(['deal-by-id'], 50, 'read by id');
+  const byJwt = r('deal-by-id-jwt');
+  for (const who of ['api-key', 'custom-role'] as const) {
+    const other = r(`deal-by-id-${who}`);
+    if (!byJwt || !other) continue;
+    const ratio = other.rps / byJwt.rps;
+    add(
+      `GET /deals/{id} with ${who === 'api-key' ? 'an API key' : 'a custom role'}: throughput within 10% of a JWT with a built-in role`,
+      `${thousands(Math.round(other.rps))} vs ${thousands(Math.round(byJwt.rps))} req/s (${(ratio * 100).toFixed(0)}%; p99 ${other.p99} vs ${byJwt.p99} ms; median of ${runsOf(`deal-by-id-${who}`).length} alternated rounds)`,
+      ratio >= 0.9 && other.errors + other.non2xx === 0,
+    );
+  }
   const baseById = r('baseline-deal-by-id');
   if (baseById)
     add(
@@ -1507,3 +1548,61 @@ main().catch((e: unknown) => {
   console.error('[bench] failed:', e instanceof Error ? (e.stack ?? e.message) : e);
   process.exit(1);
 });
+
+/**
+ * The identities of the access comparison: the bench user's JWT (built-in owner), an API key
+ * with the owner role, and a new member whose custom role reads every deal (created through the
+ * API, once per run).
+ */
+async function accessIdentities(
+  url: string,
+  owner: Record<string, string>,
+  runId: string,
+): Promise<
+  Record<'jwt' | 'api-key' | 'custom-role', { label: string; headers: Record<string, string> }>
+> {
+  const call = async (
+    method: string,
+    path: string,
+    body: object,
+    headers = owner,
+  ): Promise<Response> =>
+    fetch(`${url}${API}${path}`, {
+      method,
+      headers: { ...headers, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  const key = await call('POST', '/api-keys', { name: `bench ${runId}`, role: 'owner' });
+  if (key.status !== 201) throw new Error(`api key: ${key.status} ${await key.text()}`);
+  const role = await call('POST', '/roles', {
+    key: 'bench_reader',
+    name: 'Bench deal reader',
+    permissions: [{ resource: 'deals', actions: ['read'], scope: 'all' }],
+  });
+  if (role.status !== 201 && role.status !== 400) throw new Error(`role: ${role.status}`);
+  const email = `bench-reader-${runId}@example.com`;
+  const registered = await call(
+    'POST',
+    '/auth/register',
+    { email, password: BENCH_PASSWORD, name: 'Bench reader', organizationName: 'Bench reader org' },
+    {},
+  );
+  if (registered.status !== 201) throw new Error(`register: ${registered.status}`);
+  const added = await call('POST', '/organizations/current/members', {
+    email,
+    role: 'bench_reader',
+  });
+  if (added.status !== 201) throw new Error(`member: ${added.status} ${await added.text()}`);
+  const reader = (await registered.json()) as { accessToken: string };
+  return {
+    jwt: { label: 'a JWT, built-in owner role', headers: owner },
+    'api-key': {
+      label: 'an API key (owner role)',
+      headers: { authorization: `Bearer ${((await key.json()) as { key: string }).key}` },
+    },
+    'custom-role': {
+      label: 'a JWT, custom role (deals: read all)',
+      headers: { ...owner, authorization: `Bearer ${reader.accessToken}` },
+    },
+  };
+}

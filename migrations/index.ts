@@ -9,6 +9,12 @@ import { EventConsumers1796600000000 } from './1796600000000-EventConsumers';
 import { ContactSearch1796700000000 } from './1796700000000-ContactSearch';
 import { Webhooks1796800000000 } from './1796800000000-Webhooks';
 import { Notifications1796900000000 } from './1796900000000-Notifications';
+import { AccessControl1797050000000 } from './1797050000000-AccessControl';
+import { SingleSignOn1797000000000 } from './1797000000000-SingleSignOn';
+import { PasswordReset1797100000000 } from './1797100000000-PasswordReset';
+import { AuditLogApi1797200000000 } from './1797200000000-AuditLogApi';
+import { IdempotencyKeys1797300000000 } from './1797300000000-IdempotencyKeys';
+import { RecordVersions1797400000000 } from './1797400000000-RecordVersions';
 
 /** Every migration, in order. `npm run migration:generate` adds a file; list it here too. */
 export const MIGRATIONS = [
@@ -23,4 +29,10 @@ export const MIGRATIONS = [
   ContactSearch1796700000000,
   Webhooks1796800000000,
   Notifications1796900000000,
+  SingleSignOn1797000000000,
+  AccessControl1797050000000,
+  PasswordReset1797100000000,
+  AuditLogApi1797200000000,
+  IdempotencyKeys1797300000000,
+  RecordVersions1797400000000,
 ];

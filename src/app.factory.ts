@@ -100,8 +100,16 @@ export async function createApp(
     app.enableCors({
       origin: config.corsOrigins.includes('*') ? true : config.corsOrigins,
       credentials: false,
-      exposedHeaders: ['X-Request-Id', 'Retry-After'],
-      allowedHeaders: ['Authorization', 'Content-Type', 'X-Organization-Id', 'X-Request-Id'],
+      exposedHeaders: ['X-Request-Id', 'Retry-After', 'Idempotent-Replayed', 'ETag'],
+      allowedHeaders: [
+        'Authorization',
+        'Content-Type',
+        'X-Organization-Id',
+        'X-Request-Id',
+        'Idempotency-Key',
+        'If-Match',
+        'If-None-Match',
+      ],
       maxAge: 600,
     });
   }

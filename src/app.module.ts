@@ -1,13 +1,16 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import { TenantCacheModule } from './common/cache/tenant-cache.module';
 import { CommonModule } from './common/common.module';
+import { IdempotencyModule } from './common/idempotency/idempotency.module';
 import { TenancyModule } from './tenancy/tenancy.module';
 import { EventsModule } from './events/events.module';
+import { RetentionModule } from './events/retention/retention.module';
 import { AllExceptionsFilter } from './common/filters/all-exceptions.filter';
+import { ETagInterceptor } from './common/http/etag.interceptor';
 import { AuthGuard } from './tenancy/access/auth.guard';
 import { OrganizationGuard } from './tenancy/access/organization.guard';
-import { RolesGuard } from './tenancy/access/roles.guard';
+import { PermissionsGuard } from './tenancy/access/permissions.guard';
 import { RateLimitGuard } from './common/rate-limit/rate-limit.guard';
 import {
   MemoryRateLimitStore,
@@ -23,6 +26,7 @@ import { MetricsController } from './metrics.controller';
 import { ContactsModule } from './modules/contacts/contacts.module';
 import { CompaniesModule } from './modules/companies/companies.module';
 import { DealsModule } from './modules/deals/deals.module';
+import { BulkModule } from './modules/bulk/bulk.module';
 import { LeadsModule } from './modules/leads/leads.module';
 import { AnalyticsModule } from './modules/analytics/analytics.module';
 import { TasksModule } from './modules/tasks/tasks.module';
@@ -35,6 +39,9 @@ import { OrganizationsModule } from './modules/organizations/organizations.modul
 import { NotificationsModule } from './modules/notifications/notifications.module';
 import { UsersModule } from './modules/users/users.module';
 import { WebhooksModule } from './modules/webhooks/webhooks.module';
+import { SsoModule } from './modules/sso/sso.module';
+import { RolesModule } from './modules/roles/roles.module';
+import { ApiKeysModule } from './modules/api-keys/api-keys.module';
 
 @Module({})
 export class AppModule {
@@ -49,28 +56,34 @@ export class AppModule {
         TenantCacheModule,
         TenancyModule,
         EventsModule,
+        RetentionModule,
         AuditModule,
+        RolesModule,
+        ApiKeysModule,
         UsersModule,
         WebhooksModule,
         OrganizationsModule,
         AuthModule,
+        SsoModule,
         PipelinesModule,
         ContactsModule,
         CompaniesModule,
         DealsModule,
+        BulkModule,
         LeadsModule,
         TasksModule,
         AnalyticsModule,
         ImportExportModule,
         NotificationsModule,
         HealthModule,
+        IdempotencyModule.forRoot(config),
       ],
       controllers: [MetricsController],
       providers: [
         // Guards run in this order, before any handler (API.md section 1, "first failing rule").
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_GUARD, useClass: OrganizationGuard },
-        { provide: APP_GUARD, useClass: RolesGuard },
+        { provide: APP_GUARD, useClass: PermissionsGuard },
         { provide: APP_GUARD, useClass: RateLimitGuard },
         // Shared by the copies in Redis when REDIS_URL is set (API.md section 15).
         {
@@ -79,6 +92,8 @@ export class AppModule {
             config.redisUrl ? new RedisRateLimitStore(config.redisUrl) : new MemoryRateLimitStore(),
         },
         { provide: APP_FILTER, useClass: AllExceptionsFilter },
+        // The ETag of single-record answers and If-None-Match (API.md section 17).
+        { provide: APP_INTERCEPTOR, useClass: ETagInterceptor },
       ],
     };
   }

@@ -47,7 +47,7 @@ describe('Application-wide behaviour', () => {
   afterAll(() => t.close());
 
   describe('access rules', () => {
-    it('every route declares @Public(), @Authenticated() or @Roles(...)', () => {
+    it('every route declares @Public(), @Authenticated() or @Can(...)', () => {
       const routes = routesOf(t);
       expect(routes.length).toBeGreaterThan(10);
       expect(routes.filter((r) => !r.rule).map((r) => r.name)).toEqual([]);
@@ -62,9 +62,13 @@ describe('Application-wide behaviour', () => {
         'GET HealthController.live',
         'GET HealthController.ready',
         'GET MetricsController.metrics', // its own METRICS_TOKEN when set
+        'GET SsoController.authorize',
+        'GET SsoController.callback',
         'POST AuthController.login',
         'POST AuthController.refresh',
         'POST AuthController.register',
+        'POST PasswordResetController.forgot',
+        'POST PasswordResetController.reset',
       ]);
     });
   });
@@ -253,27 +257,31 @@ describe('Application-wide behaviour', () => {
       }
     });
 
-    it('marks public operations with security: [] and protected ones with bearer', () => {
+    it('marks public operations with security: [], signed-in ones with bearer, tenant ones with bearer or an API key', () => {
       for (const [method, path, op] of operations()) {
-        const isPublic = /^\/metrics$|\/(health|auth\/(register|login|refresh))/.test(path);
+        const isPublic =
+          /^\/metrics$|\/(health|auth\/(register|login|refresh|password\/|oidc\/))/.test(path);
+        const tenant =
+          !isPublic &&
+          !/^\/api\/v1\/(auth|users\/me(?!\/permissions)|organizations(\/me)?$)/.test(path);
         expect({ route: `${method} ${path}`, security: op.security }).toEqual({
           route: `${method} ${path}`,
-          security: isPublic ? [] : [{ bearer: [] }],
+          security: isPublic ? [] : tenant ? [{ bearer: [] }, { apiKey: [] }] : [{ bearer: [] }],
         });
       }
     });
 
-    it('requires the X-Organization-Id header on every tenant-scoped operation, and only there', () => {
+    it('documents the X-Organization-Id header on every tenant-scoped operation, and only there (optional: an API key names its organization)', () => {
       for (const [method, path, op] of operations()) {
         const header = (op.parameters as ParameterObject[] | undefined)?.find(
           (p) => p.in === 'header' && p.name === 'X-Organization-Id',
         );
         const tenant =
           path !== '/metrics' &&
-          !/^\/api\/v1\/(auth|health|users\/me|organizations(\/me)?$)/.test(path);
+          !/^\/api\/v1\/(auth|health|users\/me(?!\/permissions)|organizations(\/me)?$)/.test(path);
         expect({ route: `${method} ${path}`, required: header?.required }).toEqual({
           route: `${method} ${path}`,
-          required: tenant ? true : undefined,
+          required: tenant ? false : undefined,
         });
       }
     });

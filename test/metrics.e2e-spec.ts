@@ -25,6 +25,9 @@ const SERIES = [
   'crm_login_attempts_total',
   'crm_cache_hits_total',
   'crm_cache_misses_total',
+  'crm_retention_runs_total',
+  'crm_retention_deleted_rows_total',
+  'crm_retention_last_success_timestamp_seconds',
 ];
 
 /** The value of one sample (`name{labels} value`), 0 when absent. */

@@ -4,6 +4,7 @@ import { createApp } from '../src/app.factory';
 import { createLogger } from '../src/common/logging/logger';
 import { Contact } from '../src/modules/contacts/contact.entity';
 import { Role } from '../src/tenancy/role';
+import { Grants } from '../src/tenancy/permissions';
 import { UnitOfWork } from '../src/tenancy/unit-of-work';
 import { as, register, type Session } from './support/api';
 import { REDIS_ENV } from './support/database';
@@ -165,6 +166,7 @@ describeWithServer('Read replicas (DATABASE_READ_URLS) with read-your-writes', (
         userId: reader.userId,
         organizationId: org(),
         role: Role.ADMIN,
+        grants: Grants.of(Role.ADMIN),
         requestId: 'same-request',
         ip: '127.0.0.1',
         userAgent: null,

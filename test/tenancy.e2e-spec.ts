@@ -18,6 +18,7 @@ import { Deal } from '../src/modules/deals/deal.entity';
 import type { Actor } from '../src/tenancy/actor';
 import { Organization } from '../src/tenancy/organization.entity';
 import { Role } from '../src/tenancy/role';
+import { Grants } from '../src/tenancy/permissions';
 import { ScopedRepository } from '../src/tenancy/scoped-repository';
 import { tenantEntities, tenantPolicyOf } from '../src/tenancy/tenant-entity';
 import { UnitOfWork } from '../src/tenancy/unit-of-work';
@@ -151,6 +152,7 @@ describe('Tenancy by construction', () => {
       organizationId,
       userId,
       role,
+      grants: Grants.of(role),
       requestId: 'test',
       ip: '127.0.0.1',
       userAgent: null,

@@ -21,6 +21,7 @@ import { ContactsService } from '../../src/modules/contacts/contacts.service';
 import { ContactListQueryDto } from '../../src/modules/contacts/dto/contact-input.dto';
 import { DealsService } from '../../src/modules/deals/deals.service';
 import { DealListQueryDto } from '../../src/modules/deals/dto/deal-input.dto';
+import { Grants } from '../../src/tenancy/permissions';
 import { Role } from '../../src/tenancy/role';
 import { PipelinesService } from '../../src/modules/pipelines/pipelines.service';
 import { TaskListQueryDto } from '../../src/modules/tasks/dto/task-input.dto';
@@ -130,6 +131,7 @@ export class AppQueries {
       organizationId: this.context.organizationId,
       userId: this.context.userId,
       role: Role.OWNER,
+      grants: Grants.of(Role.OWNER),
       requestId: 'bench-capture',
       ip: '127.0.0.1',
       userAgent: null,

@@ -8,7 +8,7 @@ import { TenantEntity, TenantScoped } from '../tenancy/tenant-entity';
  * docs/decisions/0029); `publishedAt` is set once RabbitMQ confirmed it.
  */
 @Entity('events')
-@TenantScoped({ name: 'Event' })
+@TenantScoped({ resource: 'events', name: 'Event' })
 // GET /events/{id}
 @Index('uq_events_id', ['id'], { unique: true })
 // GET /events: an organization's events, newest first (keyset on seq); by subject.

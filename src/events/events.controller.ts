@@ -5,7 +5,6 @@ import { UuidParam } from '../common/pipes/validation';
 import { TenantGet, TenantList } from '../tenancy/access/tenant-routes.decorator';
 import { CurrentActor } from '../tenancy/access/context.decorators';
 import type { Actor } from '../tenancy/actor';
-import { Role } from '../tenancy/role';
 import { EventEnvelopeDto, EventListQueryDto } from './dto/event.dto';
 import { EventsService } from './events.service';
 
@@ -19,10 +18,10 @@ export class EventsController {
   constructor(private readonly events: EventsService) {}
 
   @TenantList('', {
+    permission: 'events:read',
     summary: "List the organization's domain events",
     description: ABOUT,
     type: EventEnvelopeDto,
-    roles: [Role.OWNER, Role.ADMIN],
   })
   list(
     @CurrentActor() actor: Actor,
@@ -32,10 +31,10 @@ export class EventsController {
   }
 
   @TenantGet(':id', {
+    permission: 'events:read',
     summary: 'Get one domain event (its envelope)',
     description: ABOUT,
     type: EventEnvelopeDto,
-    roles: [Role.OWNER, Role.ADMIN],
   })
   get(@CurrentActor() actor: Actor, @UuidParam('id') id: string): Promise<EventEnvelopeDto> {
     return this.events.get(actor, id);

@@ -2,7 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { Brackets } from 'typeorm';
 import { escapeLike } from '../common/pagination/select-as';
 import type { ListResult } from '../common/pagination/list-result.dto';
-import type { Actor } from '../tenancy/actor';
+import { type Actor, scopeOf } from '../tenancy/actor';
+import { AppException } from '../common/errors/app.exception';
 import { UnitOfWork } from '../tenancy/unit-of-work';
 import type { EventEnvelopeDto, EventListQueryDto } from './dto/event.dto';
 import { EventRecord } from './event.entity';
@@ -30,6 +31,10 @@ export class EventsService {
         }),
       );
     }
+    // Scope `own` (a custom role, API.md section 16): the events of the caller's own changes.
+    if (scopeOf(actor, 'events') !== 'all') {
+      events.andWhere("e.envelope->>'actorid' = :eventActor", { eventActor: actor.userId });
+    }
     if (query.subject) events.andWhere('e.subject = :subject', { subject: query.subject });
     if (query.since) events.andWhere('e.created_at >= :since', { since: query.since });
     if (query.until) events.andWhere('e.created_at < :until', { until: query.until });
@@ -41,6 +46,7 @@ export class EventsService {
         endpoint: 'events',
         orderBy: 'seq',
         filters: {
+          own: scopeOf(actor, 'events') !== 'all' ? actor.userId : undefined,
           types: [...types].sort(),
           subject: query.subject,
           since: query.since,
@@ -53,6 +59,10 @@ export class EventsService {
 
   async get(actor: Actor, id: string): Promise<EventEnvelopeDto> {
     const event = await this.uow.read(actor).findVisible(EventRecord, id);
-    return event.envelope as EventEnvelopeDto;
+    const envelope = event.envelope as EventEnvelopeDto;
+    if (scopeOf(actor, 'events') !== 'all' && envelope.actorid !== actor.userId) {
+      throw AppException.notFound('Event');
+    }
+    return envelope;
   }
 }

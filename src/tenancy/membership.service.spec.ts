@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { jest } from '@jest/globals';
 import type { Repository } from 'typeorm';
 import { type AppConfig, loadConfig } from '../config/app-config';
+import { InvalidationBus } from '../common/cache/invalidation-bus';
 import { MembershipService } from './membership.service';
 import type { OrganizationMember } from './organization-member.entity';
 import { Role } from './role';
@@ -32,6 +33,7 @@ describe('MembershipService', () => {
     new MembershipService(
       { findOne } as unknown as Repository<OrganizationMember>,
       configWithTtl(ttlMs),
+      new InvalidationBus(configWithTtl(ttlMs)),
     );
 
   beforeAll(() => {

@@ -9,7 +9,6 @@ import {
   Unique,
   UpdateDateColumn,
 } from 'typeorm';
-import { Role } from './role';
 import { TenantEntity, TenantScoped } from './tenant-entity';
 
 /**
@@ -17,7 +16,7 @@ import { TenantEntity, TenantScoped } from './tenant-entity';
  * tenant-scoped request. The organizations module manages it through the unit of work.
  */
 @Entity('organization_members')
-@TenantScoped({ name: 'Member' })
+@TenantScoped({ resource: 'members', name: 'Member' })
 // Membership check (guard, per request) and the organization's member list.
 @Unique('uq_organization_members_org_user', ['organizationId', 'userId'])
 // "My organizations" (login, GET /organizations/me).
@@ -29,8 +28,9 @@ export class OrganizationMember extends TenantEntity {
   @Column({ type: 'uuid' })
   userId: string;
 
-  @Column({ type: 'enum', enum: Role, enumName: 'member_role' })
-  role: Role;
+  /** A built-in role (`owner`, `admin`, `manager`, `member`) or a custom role's key. */
+  @Column({ type: 'varchar', length: 40 })
+  role: string;
 
   // Deleting an organization removes its memberships (TenantEntity); so does deleting a user.
   // The user is named, not imported: the tenancy floor does not depend on the users module.

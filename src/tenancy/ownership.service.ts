@@ -1,9 +1,19 @@
 import { Injectable } from '@nestjs/common';
 import { AppException } from '../common/errors/app.exception';
 import { ErrorCode } from '../common/errors/error-code.enum';
-import { type Actor, seesWholeOrganization } from './actor';
+import type { Actor } from './actor';
 import { OrganizationMember } from './organization-member.entity';
 import type { TenantReader } from './unit-of-work';
+
+/**
+ * The scope of the route's permission (the create or update it performs): `own` may not give
+ * records to others. Without a route permission (work the system does), the role's reach.
+ */
+function assignScope(actor: Actor): 'own' | 'all' {
+  const requirement = actor.requirement;
+  if (!requirement) return actor.grants.seesAll ? 'all' : 'own';
+  return actor.grants.scope(requirement.resource, requirement.action) === 'all' ? 'all' : 'own';
+}
 
 /**
  * `ownerId` rules of API.md section 4: it defaults to the caller; only owners, admins and
@@ -20,8 +30,8 @@ export class OwnershipService {
   requestedOwner(actor: Actor, current: string | null, requested: string | undefined): string {
     const unchanged = current ?? actor.userId;
     if (requested === undefined || requested === unchanged) return unchanged;
-    if (!seesWholeOrganization(actor) && requested !== actor.userId) {
-      throw AppException.forbidden('Members may not assign records to others');
+    if (assignScope(actor) !== 'all' && requested !== actor.userId) {
+      throw AppException.forbidden('Your role may not assign records to others');
     }
     return requested;
   }

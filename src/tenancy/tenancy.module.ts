@@ -1,5 +1,8 @@
 import { Global, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { ApiKey } from './api-key.entity';
+import { ApiKeyAuthenticator } from './api-keys';
+import { CustomRole } from './custom-role.entity';
 import { MembershipService } from './membership.service';
 import { OrganizationMember } from './organization-member.entity';
 import { OwnershipService } from './ownership.service';
@@ -13,8 +16,8 @@ import { UnitOfWork } from './unit-of-work';
  */
 @Global()
 @Module({
-  imports: [TypeOrmModule.forFeature([OrganizationMember])],
-  providers: [MembershipService, OwnershipService, UnitOfWork, ReplicaReads],
-  exports: [MembershipService, OwnershipService, UnitOfWork, ReplicaReads],
+  imports: [TypeOrmModule.forFeature([OrganizationMember, CustomRole, ApiKey])],
+  providers: [MembershipService, ApiKeyAuthenticator, OwnershipService, UnitOfWork, ReplicaReads],
+  exports: [MembershipService, ApiKeyAuthenticator, OwnershipService, UnitOfWork, ReplicaReads],
 })
 export class TenancyModule {}

@@ -1,4 +1,5 @@
 import { Column, JoinColumn, ManyToOne } from 'typeorm';
+import type { PermissionResource } from './permissions';
 
 /**
  * How the unit of work scopes an entity's rows: every tenant entity has an `organization_id`
@@ -10,6 +11,11 @@ import { Column, JoinColumn, ManyToOne } from 'typeorm';
  */
 export interface TenantPolicy {
   owner?: 'self' | { via: string };
+  /**
+   * The permission resource its rows belong to (API.md section 16): the scope of the actor's
+   * permission on it decides which rows of an owned entity they see.
+   */
+  resource?: PermissionResource;
   /** Its name in a 404 message ("Contact not found"). */
   name: string;
   /**

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Readable } from 'node:stream';
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
@@ -17,11 +18,12 @@ import type { ListQueryDto } from '../common/pagination/list-query.dto';
 import type { ListResult } from '../common/pagination/list-result.dto';
 import { Paginator, type ListOrder, type ListWindow } from '../common/pagination/paginator';
 import { withShapeSql } from '../common/pagination/sql-shapes';
-import { type Actor, seesWholeOrganization, viewOf } from './actor';
+import { type Actor, viewOf } from './actor';
+import type { Scope } from './permissions';
 import { Organization } from './organization.entity';
 import { ReplicaReads } from './replica-reads';
 import { type ScopedReads, ScopedRepository, type TenantRow } from './scoped-repository';
-import { tenantPolicyOf } from './tenant-entity';
+import { type TenantPolicy, tenantPolicyOf } from './tenant-entity';
 
 /** Row locks a transaction may take on the record it reads (PostgreSQL's `FOR ...`). */
 export type RowLock = 'pessimistic_write' | 'pessimistic_read' | 'for_key_share';
@@ -91,14 +93,21 @@ export class TenantReader {
   }
 
   /**
-   * THE visibility rule (API.md section 4), for every entity: the rows of `entity` the actor may
-   * see. Owners, admins and managers see the organization's; members the rows they own, or whose
-   * parent they own (tasks and activities through their deal; joined as `<alias>_owner`).
+   * THE visibility rule (API.md sections 4 and 16), for every entity: the rows of `entity` the
+   * actor may see. The scope of the actor's `read` permission on the entity's resource decides:
+   * `all`, the organization's rows; `own`, the rows they own, or whose parent they own (tasks and
+   * activities through their deal; joined as `<alias>_owner`); no permission, none. Entities
+   * without an owner (pipelines, members) are the organization's.
    */
-  visible<T extends TenantRow>(entity: EntityTarget<T>, alias: string): SelectQueryBuilder<T> {
+  visible<T extends TenantRow>(
+    entity: EntityTarget<T>,
+    alias: string,
+    scope: Scope | null = this.readScope(entity),
+  ): SelectQueryBuilder<T> {
     const query = this.query(entity, alias);
     const owner = tenantPolicyOf(entity)?.owner;
-    if (!owner || seesWholeOrganization(this.actor)) return query;
+    if (!owner || scope === 'all') return query;
+    if (scope === null) return query.andWhere('FALSE');
     let ownerColumn = `${alias}.owner_id`;
     if (owner !== 'self') {
       query.innerJoin(`${alias}.${owner.via}`, `${alias}_owner`);
@@ -109,26 +118,52 @@ export class TenantReader {
     });
   }
 
+  /** The scope of the actor's `read` permission on the resource of `entity` (null: none). */
+  private readScope(entity: EntityTarget<ObjectLiteral>): Scope | null {
+    const policy = tenantPolicyOf(entity);
+    if (!policy?.owner) return 'all';
+    if (!policy.resource) throw new Error(`${policy?.name} has an owner but no resource`);
+    return this.actor.grants.scope(policy.resource, 'read');
+  }
+
   /**
    * The record if the actor may see it, else 404 NOT_FOUND (never 403: API.md section 1).
    * `lock` takes a row lock on the record (in a transaction), not on the parent joined for a
-   * member's visibility.
+   * member's visibility. In a transaction, when the route changes records of this entity's
+   * resource and the role may change only its own (a custom role reading all contacts but
+   * updating its own), a visible record the actor does not own is 403 FORBIDDEN.
    */
   async findVisible<T extends TenantRow>(
     entity: EntityTarget<T>,
     id: string,
     options: { lock?: RowLock } = {},
   ): Promise<T> {
-    const query = this.visible(entity, 'r').andWhere('r.id = :id', { id });
-    if (options.lock) query.setLock(options.lock, undefined, ['r']);
-    // The text depends on the entity, the visibility (the owner join of a member) and the lock.
-    // (A tenant row's entity is @TenantScoped: `visible` above went through its policy.)
+    // (A tenant row's entity is @TenantScoped: `visible` goes through its policy.)
     const policy = tenantPolicyOf(entity)!;
-    const view = !policy.owner || seesWholeOrganization(this.actor) ? 'all' : 'own';
-    const shape = `findVisible:${policy.name}:${view}:${options.lock ?? ''}`;
+    const scope = this.readScope(entity);
+    const query = this.visible(entity, 'r', scope).andWhere('r.id = :id', { id });
+    if (options.lock) query.setLock(options.lock, undefined, ['r']);
+    // The text depends on the entity, the visibility (the owner join) and the lock.
+    const shape = `findVisible:${policy.name}:${scope ?? 'none'}:${options.lock ?? ''}`;
     const found = await withShapeSql(query, shape).getOne();
     if (!found) throw AppException.notFound(policy.name);
+    const write = this.writeScope(policy);
+    if (write === 'own' && scope === 'all') {
+      const owned = await this.visible(entity, 'r', 'own')
+        .andWhere('r.id = :id', { id })
+        .getExists();
+      if (!owned) throw AppException.forbidden('Your role may change only the records you own');
+    }
     return found;
+  }
+
+  /**
+   * The scope of the route's permission when it writes records of `policy`'s resource inside a
+   * transaction (null outside a transaction, or when the route's permission is about something
+   * else).
+   */
+  protected writeScope(_policy: TenantPolicy): Scope | null {
+    return null;
   }
 
   /** The actor's organization (the tenant itself); `lock` in a transaction. */
@@ -213,6 +248,14 @@ export class TenantTx extends TenantReader {
     if (recordsEvents) this.effects.wrote = true;
   }
 
+  protected override writeScope(policy: TenantPolicy): Scope | null {
+    const requirement = this.actor.requirement;
+    if (!requirement || requirement.action === 'read' || requirement.resource !== policy.resource) {
+      return null;
+    }
+    return this.actor.grants.scope(requirement.resource, requirement.action);
+  }
+
   /** The organization's rows of a tenant table, to read and write in this transaction. */
   override repo<T extends TenantRow>(entity: EntityTarget<T>): ScopedRepository<T> {
     const recordsEvents = tenantPolicyOf(entity)?.events !== false;
@@ -231,7 +274,7 @@ export class TenantTx extends TenantReader {
       type,
       subject,
       organizationId: this.actor.organizationId,
-      actorId: this.actor.userId || null,
+      actorId: this.actor.apiKeyId ?? (this.actor.userId || null),
       requestId: this.actor.requestId || null,
       data,
     });
@@ -311,6 +354,16 @@ interface TransactionEffects {
   afterCommit: (() => Promise<void> | void)[];
 }
 
+/**
+ * The transaction of `UnitOfWork.atomic` that the `run`s and `system`s inside it join: its manager
+ * and its effects, and the first failure of a joined run (which dooms it even if caught).
+ */
+interface AmbientTransaction {
+  manager: EntityManager;
+  effects: TransactionEffects;
+  failed?: { error: unknown };
+}
+
 const NO_EVENTS: EventRecorder = { recordAndCommit: () => Promise.resolve() };
 
 /**
@@ -318,6 +371,14 @@ const NO_EVENTS: EventRecorder = { recordAndCommit: () => Promise.resolve() };
  * the actor's organization, `read` gives scoped reads without one, `system` does the non-tenant
  * work. After a commit the organizations it wrote have their cached answers (analytics, list
  * totals) invalidated, whoever wrote: a request, an import, a job.
+ *
+ * `atomic(work)` runs `work` in one transaction that every `run` and `system` called inside it
+ * joins instead of opening its own (bulk writes with atomic=true: several service calls, all or
+ * nothing). A joined run uses that transaction's manager and adds its events and after-commit
+ * work to it; only `atomic` records the events and commits, then invalidates caches and runs
+ * the after-commit work. A joined run that fails fails the whole: its error propagates, and
+ * even if caught, the transaction rolls back. `read` inside it reads through that transaction
+ * (it sees the earlier writes). Outside `atomic`, nothing changes: each `run` is a transaction.
  */
 @Injectable()
 export class UnitOfWork {
@@ -329,11 +390,16 @@ export class UnitOfWork {
     @Optional() private readonly replicas?: ReplicaReads,
   ) {}
 
+  /** The transaction of the `atomic` call the current code runs in, if any. */
+  private readonly ambient = new AsyncLocalStorage<AmbientTransaction>();
+
   /**
    * Scoped reads in the actor's organization, outside a transaction: on a replica when the
    * actor may read one (`actor.replica`, see ReplicaReads), else on the primary.
    */
   read(actor: Actor): TenantReader {
+    const ambient = this.ambient.getStore();
+    if (ambient) return new TenantReader(ambient.manager, actor, this.paginator, this.dataSource);
     if (actor.replica && this.replicas?.enabled) {
       const { manager, dataSource } = this.replicas;
       return new TenantReader(manager, actor, this.paginator, dataSource, true);
@@ -376,10 +442,29 @@ export class UnitOfWork {
     );
   }
 
+  /**
+   * Runs `work` in one transaction that the `run`s and `system`s inside it join (see the class
+   * comment): all of their writes and events commit together, or none. Inside another `atomic`,
+   * joins that one.
+   */
+  atomic<T>(work: () => Promise<T>): Promise<T> {
+    if (this.ambient.getStore()) return work();
+    return this.transaction((manager, effects) => {
+      const ambient: AmbientTransaction = { manager, effects };
+      return this.ambient.run(ambient, async () => {
+        const result = await work();
+        if (ambient.failed) throw ambient.failed.error;
+        return result;
+      });
+    });
+  }
+
   private async transaction<T>(
     work: (manager: EntityManager, effects: TransactionEffects) => Promise<T>,
     readOnly = false,
   ): Promise<T> {
+    const ambient = this.ambient.getStore();
+    if (ambient) return this.join(ambient, work);
     const effects: TransactionEffects = {
       organizations: new Set(),
       writers: new Set(),
@@ -408,6 +493,20 @@ export class UnitOfWork {
     }
     for (const work of effects.afterCommit) await work();
     return result;
+  }
+
+  /** A `run` or `system` inside `atomic`: its work in the ambient transaction, nothing committed. */
+  private async join<T>(
+    ambient: AmbientTransaction,
+    work: (manager: EntityManager, effects: TransactionEffects) => Promise<T>,
+  ): Promise<T> {
+    if (ambient.failed) throw ambient.failed.error;
+    try {
+      return await work(ambient.manager, ambient.effects);
+    } catch (error) {
+      ambient.failed = { error };
+      throw error;
+    }
   }
 
   /** The writers' next reads, in this request and (for a while) the next ones, see their writes. */

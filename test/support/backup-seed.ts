@@ -76,6 +76,24 @@ export async function seed(url: string): Promise<void> {
       description: 'backup test endpoint',
     });
     await post('contacts', { name: 'After the webhook' });
+    // Identity and safe retries (API.md sections 16 and 17).
+    await post('roles', {
+      key: 'support',
+      name: 'Support',
+      permissions: [{ resource: 'contacts', actions: ['read'], scope: 'all' }],
+    });
+    await post('api-keys', { name: 'Backup key', role: 'support' });
+    const retried = await t
+      .http()
+      .post('/api/v1/contacts')
+      .set({ ...h, 'idempotency-key': 'backup-retry-1' })
+      .send({ name: 'Sent once' });
+    expect(retried.status).toBe(201);
+    const forgot = await t
+      .http()
+      .post('/api/v1/auth/password/forgot')
+      .send({ email: team.member.email });
+    expect(forgot.status).toBe(202);
     // Let the relay, the in-app consumers and the webhook dispatcher act on the events.
     await new Promise((done) => setTimeout(done, 1500));
   } finally {
@@ -95,6 +113,11 @@ export async function seed(url: string): Promise<void> {
         FROM organizations`);
     await client.query(`INSERT INTO notification_preferences (user_id, email, in_app, sms)
       SELECT id, '{"task.assigned": false}', '{}', '{"deal.won": true}' FROM users`);
+    // Single sign-on needs a provider: a pending sign-in and a linked identity, as it leaves them.
+    await client.query(`INSERT INTO sso_logins (state_hash, nonce, code_verifier, redirect_to, expires_at)
+      VALUES (repeat('a', 64), 'nonce-1', 'verifier-1', 'https://app.example/after', now() + interval '10 minutes')`);
+    await client.query(`INSERT INTO user_identities (user_id, issuer, subject, email, last_login_at)
+      SELECT id, 'https://login.example', 'sub-' || id, email, now() FROM users ORDER BY created_at LIMIT 1`);
   } finally {
     await client.end();
   }

@@ -2,6 +2,7 @@ import { CacheModule } from '@nestjs/cache-manager';
 import { Global, Module } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import { createCacheKeyv } from './cache-store';
+import { InvalidationBus } from './invalidation-bus';
 import { TenantCache } from './tenant-cache';
 
 /**
@@ -18,7 +19,7 @@ import { TenantCache } from './tenant-cache';
       useFactory: (config: AppConfig) => ({ stores: [createCacheKeyv(config)] }),
     }),
   ],
-  providers: [TenantCache],
-  exports: [TenantCache],
+  providers: [TenantCache, InvalidationBus],
+  exports: [TenantCache, InvalidationBus],
 })
 export class TenantCacheModule {}

@@ -103,3 +103,23 @@ export const rateLimitDegraded = gauge(
   'Whether this copy counts rate limits locally because Redis is unreachable (1)',
   [],
 );
+
+/**
+ * Retention jobs (API.md section 16) by job: runs by outcome (`ran`, `skipped`: another copy
+ * held the job's lock, `failed`), rows deleted, and when the job last ran to the end (unix seconds).
+ */
+export const retentionRuns = counter(
+  'crm_retention_runs_total',
+  'Retention job runs by job and outcome (ran, skipped, failed)',
+  ['job', 'outcome'],
+);
+export const retentionDeletedRows = counter(
+  'crm_retention_deleted_rows_total',
+  'Rows deleted by the retention jobs, by job',
+  ['job'],
+);
+export const retentionLastSuccess = gauge(
+  'crm_retention_last_success_timestamp_seconds',
+  'When each retention job last ran to the end in this copy (unix seconds)',
+  ['job'],
+);

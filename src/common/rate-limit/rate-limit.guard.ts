@@ -14,17 +14,32 @@ import { AppException } from '../errors/app.exception';
 import { ErrorCode } from '../errors/error-code.enum';
 import { RATE_LIMIT_STORE, type RateLimitStore } from './rate-limit.store';
 
-const LOGIN_LIMIT_KEY = 'crm:login-rate-limit';
+const ATTEMPT_LIMIT_KEY = 'crm:attempt-rate-limit';
 const WINDOW_MS = 60_000;
 
-/** Marks the login route: attempts per (email, client address) get their own, low limit. */
-export const LoginRateLimit = (): MethodDecorator => SetMetadata(LOGIN_LIMIT_KEY, true);
+/** What an attempt limit counts by: the body's email with the client address, or the user. */
+interface AttemptLimitRule {
+  bucket: string;
+  by: 'email' | 'user';
+}
+
+/**
+ * Marks a route whose attempts get their own, low limit (RATE_LIMIT_LOGIN_PER_MINUTE), counted
+ * in `bucket` per (email of the body, client address) or per signed-in user: login, the password
+ * reset request, and the routes that check the current password.
+ */
+export const AttemptLimit = (bucket: string, by: AttemptLimitRule['by']): MethodDecorator =>
+  SetMetadata(ATTEMPT_LIMIT_KEY, { bucket, by } satisfies AttemptLimitRule);
+
+/** The login route: attempts per (email, client address). */
+export const LoginRateLimit = (): MethodDecorator => AttemptLimit('login', 'email');
 
 /**
  * The rate limits of API.md section 2, after authentication so that signed-in callers are
  * counted per user (not per shared office address):
  * - every request: RATE_LIMIT_USER_PER_MINUTE per user, or per client address when anonymous;
- * - login: RATE_LIMIT_LOGIN_PER_MINUTE attempts per (email, client address), successful or not.
+ * - login (and the other @AttemptLimit routes): RATE_LIMIT_LOGIN_PER_MINUTE attempts per
+ *   (email, client address), successful or not, or per user.
  * Every answer of a limited route carries RateLimit-Limit, RateLimit-Remaining and
  * RateLimit-Reset (seconds) of the limit closest to being reached; over a limit: 429
  * RATE_LIMITED with Retry-After in seconds. The counters are the RATE_LIMIT_STORE's: Redis,
@@ -45,9 +60,14 @@ export class RateLimitGuard implements CanActivate {
     const reply = http.getResponse<FastifyReply>();
     const caller = req.user ? `user:${req.user.id}` : `ip:${req.ip}`;
     const windows = [await this.count(`all:${caller}`, userPerMinute)];
-    if (this.reflector.get<boolean>(LOGIN_LIMIT_KEY, context.getHandler())) {
+    const attempts = this.reflector.get<AttemptLimitRule | undefined>(
+      ATTEMPT_LIMIT_KEY,
+      context.getHandler(),
+    );
+    if (attempts) {
       const email = typeof req.body?.email === 'string' ? req.body.email.trim().toLowerCase() : '';
-      windows.push(await this.count(`login:${email}|${req.ip}`, loginPerMinute));
+      const who = attempts.by === 'email' ? `${email}|${req.ip}` : caller;
+      windows.push(await this.count(`${attempts.bucket}:${who}`, loginPerMinute));
     }
     // The headers of API.md section 15 describe the limit closest to being reached.
     const tightest = windows.reduce((a, b) => (b.remaining < a.remaining ? b : a));
@@ -56,7 +76,9 @@ export class RateLimitGuard implements CanActivate {
     void reply.header('RateLimit-Reset', String(tightest.resetS));
     const exceeded = windows.find((w) => w.remaining < 0);
     if (exceeded) {
-      if (exceeded === windows[1]) loginAttempts.inc({ result: 'rate_limited' });
+      if (exceeded === windows[1] && attempts?.bucket === 'login') {
+        loginAttempts.inc({ result: 'rate_limited' });
+      }
       void reply.header('Retry-After', String(exceeded.resetS));
       throw new AppException(
         HttpStatus.TOO_MANY_REQUESTS,

@@ -17,6 +17,7 @@ export class ActivitiesController {
   constructor(private readonly activities: ActivitiesService) {}
 
   @TenantList('', {
+    permission: 'activities:read',
     summary: "A deal's activity timeline, newest first",
     description: 'Members see the timeline of deals they own only.',
     type: ActivityDto,
@@ -31,7 +32,11 @@ export class ActivitiesController {
     return this.activities.list(actor, dealId, query);
   }
 
-  @TenantCreate('', { summary: 'Comment on a deal', type: ActivityDto })
+  @TenantCreate('', {
+    permission: 'activities:create',
+    summary: 'Comment on a deal',
+    type: ActivityDto,
+  })
   @ApiError(404, [ErrorCode.NOT_FOUND])
   comment(
     @CurrentActor() actor: Actor,

@@ -16,7 +16,7 @@ import { ActivityType } from './activity.enums';
 @Entity('activities')
 // The timeline: one deal's activities, newest first (ties by id).
 @Index('idx_activities_deal_created', ['dealId', 'createdAt', 'id'])
-@TenantScoped({ owner: { via: 'deal' }, name: 'Activity' })
+@TenantScoped({ owner: { via: 'deal' }, resource: 'activities', name: 'Activity' })
 export class Activity extends TenantEntity {
   @PrimaryGeneratedColumn('uuid')
   id: string;

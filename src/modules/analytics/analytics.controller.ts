@@ -1,6 +1,6 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { Roles } from '../../tenancy/access/access.decorator';
+import { Can } from '../../tenancy/access/access.decorator';
 import { CurrentActor } from '../../tenancy/access/context.decorators';
 import type { Actor } from '../../tenancy/actor';
 import { ApiError } from '../../common/decorators/api-error.decorator';
@@ -21,7 +21,7 @@ export class AnalyticsController {
   constructor(private readonly analytics: AnalyticsService) {}
 
   @Get('summary')
-  @Roles()
+  @Can('analytics:read')
   @ApiOperation({
     summary: 'Deal figures by status, won averages and new deals in a period',
     description:
@@ -38,7 +38,7 @@ export class AnalyticsController {
   }
 
   @Get('funnel')
-  @Roles()
+  @Can('analytics:read')
   @ApiOperation({
     summary: 'Deals per stage of a pipeline and the conversion between consecutive stages',
     description:
@@ -53,7 +53,7 @@ export class AnalyticsController {
   }
 
   @Get('forecast')
-  @Roles()
+  @Can('analytics:read')
   @ApiOperation({
     summary: "Weighted forecast of a pipeline's open deals",
     description:

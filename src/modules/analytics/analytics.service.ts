@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { ANALYTICS, TenantCache } from '../../common/cache/tenant-cache';
-import { type Actor, seesWholeOrganization } from '../../tenancy/actor';
+import { type Actor, scopeOf } from '../../tenancy/actor';
+import type { Scope } from '../../tenancy/permissions';
 import { type TenantReader, UnitOfWork } from '../../tenancy/unit-of-work';
 import { Deal } from '../deals/deal.entity';
 import { DealStatus } from '../deals/deal.enums';
@@ -33,7 +34,7 @@ export class AnalyticsService {
     return this.cache.getOrCompute(
       ANALYTICS,
       actor.organizationId,
-      `deals-summary:${scopeOf(actor)}:days=${days}`,
+      `deals-summary:${cacheScope(actor)}:days=${days}`,
       async () => {
         // Sums and averages stay numeric in SQL and leave it as two-decimal text: money never
         // passes through a float. round(numeric, 2) rounds half away from zero, which is
@@ -43,7 +44,7 @@ export class AnalyticsService {
         // query's time at 1M deals).
         const rows = await this.uow
           .read(actor)
-          .visible(Deal, 'd')
+          .visible(Deal, 'd', dealScope(actor))
           .select('d.status', 'status')
           .addSelect('d.currency', 'currency')
           .addSelect('count(*)::int', 'count')
@@ -69,12 +70,12 @@ export class AnalyticsService {
     return this.cache.getOrCompute(
       ANALYTICS,
       actor.organizationId,
-      `deals-funnel:${scopeOf(actor)}:pipeline=${pipelineKey(pipelineId)}`,
+      `deals-funnel:${cacheScope(actor)}:pipeline=${pipelineKey(pipelineId)}`,
       async () => {
         const reader = this.uow.read(actor);
         const pipeline = await this.findPipeline(reader, pipelineId);
         const rows = await reader
-          .visible(Deal, 'd')
+          .visible(Deal, 'd', dealScope(actor))
           .andWhere('d.pipeline_id = :pipelineId', { pipelineId: pipeline.id })
           .select('d.stage', 'stage')
           .addSelect('d.status', 'status')
@@ -97,7 +98,7 @@ export class AnalyticsService {
     return this.cache.getOrCompute(
       ANALYTICS,
       actor.organizationId,
-      `deals-forecast:${scopeOf(actor)}:pipeline=${pipelineKey(pipelineId)}`,
+      `deals-forecast:${cacheScope(actor)}:pipeline=${pipelineKey(pipelineId)}`,
       async () => {
         const reader = this.uow.read(actor);
         const pipeline = await this.findPipeline(reader, pipelineId);
@@ -110,7 +111,7 @@ export class AnalyticsService {
           stageParameters[`stageProbability${i}`] = stage.probability;
         });
         const rows = await reader
-          .visible(Deal, 'd')
+          .visible(Deal, 'd', dealScope(actor))
           .setParameters(stageParameters)
           .andWhere('d.pipeline_id = :pipelineId', { pipelineId: pipeline.id })
           .andWhere('d.status IN (:...open)', { open: [DealStatus.NEW, DealStatus.IN_PROGRESS] })
@@ -144,9 +145,21 @@ export class AnalyticsService {
   }
 }
 
-/** Whose deals an answer covers: the whole organization, or one member's own deals. */
-function scopeOf(actor: Actor): string {
-  return seesWholeOrganization(actor) ? 'all' : `owner=${actor.userId}`;
+/**
+ * Whose deals an answer covers: the narrower of the caller's analytics and deal-reading scopes
+ * (API.md section 16: a role reading every deal but only its own analytics gets its own).
+ */
+function dealScope(actor: Actor): Scope | null {
+  const analytics = scopeOf(actor, 'analytics');
+  const deals = scopeOf(actor, 'deals');
+  if (!analytics || !deals) return null;
+  return analytics === 'all' && deals === 'all' ? 'all' : 'own';
+}
+
+/** The cache key's part for whose deals an answer covers. */
+function cacheScope(actor: Actor): string {
+  const scope = dealScope(actor);
+  return scope === 'all' ? 'all' : `owner=${actor.userId}:${scope ?? 'none'}`;
 }
 
 /** The cache key's part for a pipeline: as requested (ids are case-insensitive), or the default. */

@@ -10,9 +10,17 @@ import {
 import { Organization } from '../../tenancy/organization.entity';
 import { User } from '../users/user.entity';
 
+/** Who an entry's actor is (API.md section 16). */
+export type AuditActorType = 'user' | 'api_key' | 'system';
+export const AUDIT_ACTOR_TYPES: readonly AuditActorType[] = ['user', 'api_key', 'system'];
+
 @Entity('audit_logs')
-// An organization's audit trail, newest first.
-@Index('idx_audit_logs_org_created', ['organizationId', 'createdAt'])
+// An organization's audit trail, newest first (GET /audit-logs: keyset on created_at, id).
+@Index('idx_audit_logs_org_created', ['organizationId', 'createdAt', 'id'])
+// The retention job: entries older than AUDIT_RETENTION_DAYS.
+@Index('idx_audit_logs_created', ['createdAt'])
+// GET /audit-logs: each member's auth events (no organization), newest first (partial, in the migration).
+@Index('idx_audit_logs_actor_auth', { synchronize: false })
 // A user's security history (logins, refresh reuse), newest first.
 @Index('idx_audit_logs_actor_created', ['actorUserId', 'createdAt'])
 // Entries written by the audit consumer: one per domain event, however often it arrives.
@@ -29,6 +37,14 @@ export class AuditLog {
   @ManyToOne(() => User, { onDelete: 'SET NULL' })
   @JoinColumn({ name: 'actor_user_id' })
   actor?: User;
+
+  /** Who acted: a user, an API key (acting as its creator, `actorUserId`) or the system. */
+  @Column({ type: 'varchar', length: 10, default: 'user' })
+  actorType: AuditActorType;
+
+  /** The API key the request authenticated with (API.md section 16), else null. */
+  @Column({ type: 'uuid', nullable: true })
+  apiKeyId: string | null;
 
   @Column({ type: 'uuid', nullable: true })
   organizationId: string | null;

@@ -6,6 +6,8 @@ import { UsersModule } from '../users/users.module';
 import { AuthController } from './auth.controller';
 import { AuthService } from './auth.service';
 import { JwtStrategy } from './jwt.strategy';
+import { AccountController, PasswordResetController } from './password-reset.controller';
+import { PasswordResetService } from './password-reset.service';
 import { PasswordService } from './password.service';
 import { TokenService } from './token.service';
 
@@ -16,7 +18,9 @@ import { TokenService } from './token.service';
     UsersModule,
     OrganizationsModule,
   ],
-  controllers: [AuthController],
-  providers: [AuthService, PasswordService, TokenService, JwtStrategy],
+  controllers: [AuthController, PasswordResetController, AccountController],
+  providers: [AuthService, PasswordService, TokenService, JwtStrategy, PasswordResetService],
+  // AuthService: the single sign-on module signs in the users it verified.
+  exports: [AuthService],
 })
 export class AuthModule {}

@@ -9,6 +9,7 @@ import { AuditAction, AuditService } from '../audit/audit.service';
 import { emitEvent } from '../../events/record';
 import { OrganizationsService } from '../organizations/organizations.service';
 import { UserDto } from '../users/dto/user.dto';
+import type { User } from '../users/user.entity';
 import { emailTaken, UsersService } from '../users/users.service';
 import { LoginDto, RegisterDto } from './dto/auth-input.dto';
 import { LoginResponseDto, RegisterResponseDto, TokenPairDto } from './dto/auth-response.dto';
@@ -83,6 +84,8 @@ export class AuthService {
 
   async login(input: LoginDto, meta: RequestMeta): Promise<LoginResponseDto> {
     const user = await this.users.findCredentials(input.email);
+    // An unknown email and a user without a password (created by single sign-on) both compare
+    // against the dummy hash and fail: same answer, same time as a wrong password.
     const ok = await this.passwords.verify(input.password, user?.passwordHash ?? null);
     if (!user || !ok) {
       loginAttempts.inc({ result: 'failure' });
@@ -96,6 +99,26 @@ export class AuthService {
       );
       throw invalidCredentials();
     }
+    return this.signIn(user, meta);
+  }
+
+  /**
+   * The login body of section 2 for a user whose identity was verified elsewhere (single
+   * sign-on): a new token pair, `login_succeeded` in the audit log with `details`.
+   */
+  async loginVerifiedUser(
+    userId: string,
+    meta: RequestMeta,
+    details: Record<string, unknown>,
+  ): Promise<LoginResponseDto> {
+    return this.signIn(await this.users.get(userId), meta, details);
+  }
+
+  private async signIn(
+    user: User,
+    meta: RequestMeta,
+    details?: Record<string, unknown>,
+  ): Promise<LoginResponseDto> {
     const pair = await this.uow.system(async (tx) => {
       const issued = await this.tokens.issue(tx, user.id, meta);
       await this.audit.record(
@@ -104,6 +127,7 @@ export class AuthService {
           action: AuditAction.LOGIN_SUCCEEDED,
           actorUserId: user.id,
           target: { type: 'refresh_token_family', id: issued.refreshTokenId },
+          ...(details ? { details } : {}),
         },
         meta,
       );

@@ -13,6 +13,12 @@ interface IssuedClaims {
 export interface AccessClaims {
   sub: string;
   typ: 'access';
+  /**
+   * Session: the refresh token family (login) the token was issued with, so a request knows
+   * which of the user's sessions it comes from (a password change keeps this one). Tokens issued
+   * before it existed have none.
+   */
+  sid?: string;
 }
 
 export interface RefreshClaims {
@@ -47,7 +53,9 @@ function hasIssuedShape(claims: Record<string, unknown>, typ: 'access' | 'refres
 }
 
 export function isAccessClaims(claims: unknown): claims is AccessClaims & IssuedClaims {
-  return typeof claims === 'object' && claims !== null && hasIssuedShape({ ...claims }, 'access');
+  if (typeof claims !== 'object' || claims === null) return false;
+  const c: Record<string, unknown> = { ...claims };
+  return hasIssuedShape(c, 'access') && (c.sid === undefined || isUuid(c.sid));
 }
 
 export function isRefreshClaims(claims: unknown): claims is RefreshClaims & IssuedClaims {

@@ -8,6 +8,7 @@ import { TokenPairDto } from './dto/auth-response.dto';
 import { RefreshToken } from './refresh-token.entity';
 import {
   AccessClaims,
+  isAccessClaims,
   isRefreshClaims,
   JWT_ALGORITHM,
   JWT_ISSUER,
@@ -40,7 +41,7 @@ export class TokenService {
   ): Promise<{ pair: TokenPairDto; refreshTokenId: string }> {
     const { accessSecret, refreshSecret, accessTtlSeconds, refreshTtlSeconds } = this.config.jwt;
     const id = randomUUID();
-    const accessClaims: AccessClaims = { sub: userId, typ: 'access' };
+    const accessClaims: AccessClaims = { sub: userId, typ: 'access', sid: familyId };
     const refreshClaims: RefreshClaims = { sub: userId, typ: 'refresh', jti: id, fam: familyId };
     const [accessToken, refreshToken] = await Promise.all([
       this.jwt.signAsync(accessClaims, {
@@ -72,6 +73,23 @@ export class TokenService {
       pair: { accessToken, refreshToken, tokenType: 'Bearer', expiresIn: accessTtlSeconds },
       refreshTokenId: id,
     };
+  }
+
+  /**
+   * The session (`sid`: refresh token family) of a well-signed, unexpired access token; null for
+   * anything else, and for tokens issued without one.
+   */
+  async sessionOf(accessToken: string): Promise<string | null> {
+    try {
+      const claims = await this.jwt.verifyAsync<object>(accessToken, {
+        secret: this.config.jwt.accessSecret,
+        algorithms: [JWT_ALGORITHM],
+        issuer: JWT_ISSUER,
+      });
+      return isAccessClaims(claims) ? (claims.sid ?? null) : null;
+    } catch {
+      return null;
+    }
   }
 
   /** The claims of a well-signed, unexpired refresh token; null for anything else. */

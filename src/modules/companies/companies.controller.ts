@@ -8,6 +8,7 @@ import {
   TenantPatch,
 } from '../../tenancy/access/tenant-routes.decorator';
 import { ApiError } from '../../common/decorators/api-error.decorator';
+import { ApiConditional } from '../../common/decorators/api-conditional.decorator';
 import { CurrentActor } from '../../tenancy/access/context.decorators';
 import { ErrorCode } from '../../common/errors/error-code.enum';
 import type { Actor } from '../../tenancy/actor';
@@ -27,6 +28,7 @@ export class CompaniesController {
   constructor(private readonly companies: CompaniesService) {}
 
   @TenantList('', {
+    permission: 'companies:read',
     summary: 'List and search companies',
     description: VISIBILITY,
     type: CompanyDto,
@@ -38,7 +40,9 @@ export class CompaniesController {
     return this.companies.list(actor, query);
   }
 
+  @ApiConditional()
   @TenantCreate('', {
+    permission: 'companies:create',
     summary: 'Create a company',
     description:
       'domain is stored lower-cased and is unique in the organization; socialProfiles default to [].',
@@ -55,12 +59,19 @@ export class CompaniesController {
     return this.companies.create(actor, body);
   }
 
-  @TenantGet(':id', { summary: 'Get a company', description: VISIBILITY, type: CompanyDto })
+  @ApiConditional()
+  @TenantGet(':id', {
+    permission: 'companies:read',
+    summary: 'Get a company',
+    description: VISIBILITY,
+    type: CompanyDto,
+  })
   get(@CurrentActor() actor: Actor, @UuidParam('id') id: string): Promise<CompanyDto> {
     return this.companies.get(actor, id);
   }
 
   @TenantList(':id/contacts', {
+    permission: ['companies:read', 'contacts:read'],
     summary: "List a company's contacts",
     description:
       'The company must be visible to the caller (404 otherwise); the contacts listed are those the caller sees (members: their own). Same filters, ordering and pages as GET /contacts.',
@@ -74,7 +85,9 @@ export class CompaniesController {
     return this.companies.contactsOf(actor, id, query);
   }
 
+  @ApiConditional()
   @TenantPatch(':id', {
+    permission: 'companies:update',
     summary: 'Change a company (any subset of its fields)',
     description:
       'Absent properties stay; null clears domain, industry, phone and address (not name, socialProfiles or ownerId). address and socialProfiles are replaced as a whole.',
@@ -95,7 +108,9 @@ export class CompaniesController {
     return this.companies.update(actor, id, body);
   }
 
+  @ApiConditional()
   @TenantDelete(':id', {
+    permission: 'companies:delete',
     summary: 'Delete a company',
     description: 'Its contacts stay and are unlinked (their companyId becomes null).',
   })

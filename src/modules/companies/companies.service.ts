@@ -7,6 +7,7 @@ import { escapeLike, selectAs } from '../../common/pagination/select-as';
 import { isUniqueViolation } from '../../database/pg-errors';
 import type { Actor } from '../../tenancy/actor';
 import { OwnershipService } from '../../tenancy/ownership.service';
+import { assertPrecondition } from '../../tenancy/precondition';
 import { type TenantReader, type TenantTx, UnitOfWork } from '../../tenancy/unit-of-work';
 import { ContactsService, searchWords } from '../contacts/contacts.service';
 import { ContactListFiltersDto } from '../contacts/dto/contact-input.dto';
@@ -200,6 +201,7 @@ export class CompaniesService {
     return this.writing(() =>
       this.uow.run(actor, async (tx) => {
         const company = await findVisibleCompany(tx, id, 'pessimistic_write');
+        assertPrecondition(actor, 'Company', company);
         const before = CompanyDto.from(company);
         const currentOwner = company.ownerId;
         const ownerId = this.ownership.requestedOwner(actor, currentOwner, input.ownerId);
@@ -234,6 +236,7 @@ export class CompaniesService {
   async remove(actor: Actor, id: string): Promise<void> {
     await this.uow.run(actor, async (tx) => {
       const company = await findVisibleCompany(tx, id, 'pessimistic_write');
+      assertPrecondition(actor, 'Company', company);
       await tx.repo(Company).delete({ id: company.id });
       emitEvent(tx, 'crm.company.deleted.v1', 'companies', company.id, {
         company: CompanyDto.from(company),

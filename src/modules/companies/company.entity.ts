@@ -5,6 +5,7 @@ import {
   Index,
   PrimaryGeneratedColumn,
   UpdateDateColumn,
+  VersionColumn,
 } from 'typeorm';
 import { OwnedTenantEntity, TenantScoped } from '../../tenancy/tenant-entity';
 
@@ -39,7 +40,7 @@ export const companySearchText = (alias: string): string =>
 @Index('idx_companies_org_owner_created', ['organizationId', 'ownerId', 'createdAt', 'id'])
 @Index('idx_companies_org_name', ['organizationId', 'name', 'id'])
 @Index('idx_companies_org_industry', ['organizationId', 'industry'])
-@TenantScoped({ owner: 'self', name: 'Company' })
+@TenantScoped({ owner: 'self', resource: 'companies', name: 'Company' })
 export class Company extends OwnedTenantEntity {
   @PrimaryGeneratedColumn('uuid')
   id: string;
@@ -68,4 +69,11 @@ export class Company extends OwnedTenantEntity {
 
   @UpdateDateColumn({ type: 'timestamptz' })
   updatedAt: Date;
+
+  /**
+   * Incremented by every change of the row (TypeORM's saves and query-builder updates; a
+   * database trigger for any other UPDATE): the record's ETag (API.md section 17).
+   */
+  @VersionColumn({ type: 'integer', default: 1 })
+  version: number;
 }

@@ -8,6 +8,7 @@ import {
   PrimaryGeneratedColumn,
   type Relation,
   UpdateDateColumn,
+  VersionColumn,
 } from 'typeorm';
 import { OwnedTenantEntity, TenantScoped } from '../../tenancy/tenant-entity';
 import { Company } from '../companies/company.entity';
@@ -28,7 +29,7 @@ export const contactSearchText = (alias: string): string => `${alias}.search_tex
 @Index('idx_contacts_org_owner_created', ['organizationId', 'ownerId', 'createdAt', 'id'])
 @Index('idx_contacts_org_name', ['organizationId', 'name', 'id'])
 @Index('idx_contacts_company_created', ['companyId', 'createdAt', 'id'])
-@TenantScoped({ owner: 'self', name: 'Contact' })
+@TenantScoped({ owner: 'self', resource: 'contacts', name: 'Contact' })
 export class Contact extends OwnedTenantEntity {
   @PrimaryGeneratedColumn('uuid')
   id: string;
@@ -55,4 +56,11 @@ export class Contact extends OwnedTenantEntity {
 
   @UpdateDateColumn({ type: 'timestamptz' })
   updatedAt: Date;
+
+  /**
+   * Incremented by every change of the row (TypeORM's saves and query-builder updates; a
+   * database trigger for any other UPDATE): the record's ETag (API.md section 17).
+   */
+  @VersionColumn({ type: 'integer', default: 1 })
+  version: number;
 }

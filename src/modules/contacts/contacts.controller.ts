@@ -8,6 +8,7 @@ import {
   TenantPut,
 } from '../../tenancy/access/tenant-routes.decorator';
 import { ApiError } from '../../common/decorators/api-error.decorator';
+import { ApiConditional } from '../../common/decorators/api-conditional.decorator';
 import { CurrentActor } from '../../tenancy/access/context.decorators';
 import { ErrorCode } from '../../common/errors/error-code.enum';
 import type { Actor } from '../../tenancy/actor';
@@ -25,6 +26,7 @@ export class ContactsController {
   constructor(private readonly contacts: ContactsService) {}
 
   @TenantList('', {
+    permission: 'contacts:read',
     summary: 'List and search contacts',
     description: VISIBILITY,
     type: ContactDto,
@@ -36,7 +38,9 @@ export class ContactsController {
     return this.contacts.list(actor, query);
   }
 
+  @ApiConditional()
   @TenantCreate('', {
+    permission: 'contacts:create',
     summary: 'Create a contact',
     description:
       'companyId, when given, must name a company visible to the caller (404 otherwise).',
@@ -54,12 +58,20 @@ export class ContactsController {
     return this.contacts.create(actor, body);
   }
 
-  @TenantGet(':id', { summary: 'Get a contact', description: VISIBILITY, type: ContactDto })
+  @ApiConditional()
+  @TenantGet(':id', {
+    permission: 'contacts:read',
+    summary: 'Get a contact',
+    description: VISIBILITY,
+    type: ContactDto,
+  })
   get(@CurrentActor() actor: Actor, @UuidParam('id') id: string): Promise<ContactDto> {
     return this.contacts.get(actor, id);
   }
 
+  @ApiConditional()
   @TenantPut(':id', {
+    permission: 'contacts:update',
     summary: 'Replace a contact',
     description:
       'name, email, phone and companyId are replaced (absent email/phone/companyId become null); ownerId changes only when given. A new companyId must name a company visible to the caller (404 otherwise).',
@@ -85,7 +97,11 @@ export class ContactsController {
     return this.contacts.replace(actor, id, body);
   }
 
-  @TenantDelete(':id', { summary: 'Delete a contact without deals' })
+  @ApiConditional()
+  @TenantDelete(':id', {
+    permission: 'contacts:delete',
+    summary: 'Delete a contact without deals',
+  })
   @ApiError(409, [ErrorCode.CONTACT_HAS_DEALS])
   remove(@CurrentActor() actor: Actor, @UuidParam('id') id: string): Promise<void> {
     return this.contacts.remove(actor, id);

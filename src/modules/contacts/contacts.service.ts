@@ -7,6 +7,7 @@ import { escapeLike, selectAs } from '../../common/pagination/select-as';
 import { isUniqueViolation } from '../../database/pg-errors';
 import type { Actor } from '../../tenancy/actor';
 import { OwnershipService } from '../../tenancy/ownership.service';
+import { assertPrecondition } from '../../tenancy/precondition';
 import { type TenantReader, type TenantTx, UnitOfWork } from '../../tenancy/unit-of-work';
 import { findVisibleCompany } from '../companies/company-access';
 import { Deal } from '../deals/deal.entity';
@@ -17,6 +18,7 @@ import {
   ContactListQueryDto,
 } from './dto/contact-input.dto';
 import { ContactDto } from './dto/contact.dto';
+import type { UpdateContactDto } from './dto/update-contact.dto';
 import { emitEvent, hasChanges, previousOf } from '../../events/record';
 
 /** The columns of a contact's representation, in the order of its exports. */
@@ -258,25 +260,41 @@ export class ContactsService {
    * else linked is not the client's choice, so it is no reason for a 404.
    */
   async replace(actor: Actor, id: string, input: ContactInputDto): Promise<ContactDto> {
+    return this.update(actor, id, {
+      name: input.name,
+      email: input.email ?? null,
+      phone: input.phone ?? null,
+      companyId: input.companyId ?? null,
+      ownerId: input.ownerId,
+    });
+  }
+
+  /**
+   * PATCH semantics (bulk `update`), and PUT through `replace`: only the given properties change
+   * (null clears email, phone and companyId), with the rules of PUT.
+   */
+  async update(actor: Actor, id: string, input: UpdateContactDto): Promise<ContactDto> {
     return this.writing(() =>
       this.uow.run(actor, async (tx) => {
         const contact = await tx.findVisible(Contact, id, { lock: 'pessimistic_write' });
         const before = ContactDto.from(contact);
-        const companyId = input.companyId ?? null;
+        const companyId = input.companyId === undefined ? contact.companyId : input.companyId;
         if (companyId && companyId !== contact.companyId) {
           await findVisibleCompany(tx, companyId, 'for_key_share');
         }
+        // If-Match (API.md section 17): after the records' visibility, before the rules.
+        assertPrecondition(actor, 'Contact', contact);
         const currentOwner = contact.ownerId;
         contact.ownerId = this.ownership.requestedOwner(actor, currentOwner, input.ownerId);
-        await this.assertEmailFree(tx, input.email, contact.id);
+        if (input.email !== undefined) await this.assertEmailFree(tx, input.email, contact.id);
         // Only a new owner must be a member: an unchanged owner (who may have left the
         // organization since) is not the client's choice, so it is no reason for a 422.
         if (contact.ownerId !== currentOwner) {
           await this.ownership.assertValidOwner(tx, contact.ownerId);
         }
-        contact.name = input.name;
-        contact.email = input.email ?? null;
-        contact.phone = input.phone ?? null;
+        if (input.name !== undefined) contact.name = input.name;
+        if (input.email !== undefined) contact.email = input.email;
+        if (input.phone !== undefined) contact.phone = input.phone;
         contact.companyId = companyId;
         // Replacing a contact with what it holds is a no-op: nothing written, no event.
         if (!hasChanges(previousOf(before, ContactDto.from(contact)))) return before;
@@ -294,6 +312,7 @@ export class ContactsService {
     try {
       await this.uow.run(actor, async (tx) => {
         const contact = await tx.findVisible(Contact, id, { lock: 'pessimistic_write' });
+        assertPrecondition(actor, 'Contact', contact);
         const deals = await tx.repo(Deal).countBy({ contactId: contact.id });
         if (deals > 0) throw hasDeals(deals);
         await tx.repo(Contact).delete({ id: contact.id });

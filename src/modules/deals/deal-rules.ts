@@ -35,7 +35,7 @@ const TRANSITIONS: Record<DealStatus, readonly DealStatus[]> = {
 
 const CLOSED_STATUSES: readonly DealStatus[] = [DealStatus.WON, DealStatus.LOST];
 /** Roles that may move a deal's stage backwards. */
-const MAY_ROLL_BACK: readonly Role[] = [Role.OWNER, Role.ADMIN];
+const MAY_ROLL_BACK: readonly string[] = [Role.OWNER, Role.ADMIN];
 
 export const isClosedStatus = (status: DealStatus): boolean => CLOSED_STATUSES.includes(status);
 
@@ -76,7 +76,7 @@ const PATH_FROM_NEW: Record<DealStatus, readonly DealStatus[]> = {
  */
 export function creationEvents(
   state: DealState,
-  role: Role,
+  role: string,
   stages: readonly string[],
 ): DealEvent[] {
   let current: DealState = {
@@ -97,7 +97,7 @@ export function creationEvents(
 export function applyDealChange(
   current: DealState,
   change: DealChange,
-  role: Role,
+  role: string,
   stages: readonly string[],
 ): { next: DealState; events: DealEvent[] } {
   const closing = stages[stages.length - 1];

@@ -8,6 +8,7 @@ import {
   PrimaryGeneratedColumn,
   type Relation,
   UpdateDateColumn,
+  VersionColumn,
 } from 'typeorm';
 import { OwnedTenantEntity, TenantScoped } from '../../tenancy/tenant-entity';
 import { Contact } from '../contacts/contact.entity';
@@ -30,7 +31,7 @@ import { DealStatus } from './deal.enums';
 @Index('idx_deals_org_status_amount', ['organizationId', 'status', 'amount'])
 @Index('idx_deals_org_updated', ['organizationId', 'updatedAt', 'id'])
 @Index('idx_deals_contact', ['contactId'])
-@TenantScoped({ owner: 'self', name: 'Deal' })
+@TenantScoped({ owner: 'self', resource: 'deals', name: 'Deal' })
 export class Deal extends OwnedTenantEntity {
   @PrimaryGeneratedColumn('uuid')
   id: string;
@@ -77,4 +78,11 @@ export class Deal extends OwnedTenantEntity {
 
   @UpdateDateColumn({ type: 'timestamptz' })
   updatedAt: Date;
+
+  /**
+   * Incremented by every change of the row (TypeORM's saves and query-builder updates; a
+   * database trigger for any other UPDATE): the record's ETag (API.md section 17).
+   */
+  @VersionColumn({ type: 'integer', default: 1 })
+  version: number;
 }

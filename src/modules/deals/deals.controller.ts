@@ -9,6 +9,7 @@ import {
   TenantPatch,
 } from '../../tenancy/access/tenant-routes.decorator';
 import { ApiError } from '../../common/decorators/api-error.decorator';
+import { ApiConditional } from '../../common/decorators/api-conditional.decorator';
 import { CurrentActor } from '../../tenancy/access/context.decorators';
 import { ErrorCode } from '../../common/errors/error-code.enum';
 import type { Actor } from '../../tenancy/actor';
@@ -36,6 +37,7 @@ export class DealsController {
   constructor(private readonly deals: DealsService) {}
 
   @TenantList('', {
+    permission: 'deals:read',
     summary: 'List deals',
     description: 'Members see only the deals they own.',
     type: DealDto,
@@ -47,7 +49,9 @@ export class DealsController {
     return this.deals.list(actor, query);
   }
 
+  @ApiConditional()
   @TenantCreate('', {
+    permission: 'deals:create',
     summary: 'Create a deal for a visible contact',
     description:
       `${RULES} A deal is created in status new unless \`status\` says otherwise; a later status ` +
@@ -69,12 +73,19 @@ export class DealsController {
     return this.deals.create(actor, body);
   }
 
-  @TenantGet(':id', { summary: 'Get a deal', type: DealDto })
+  @ApiConditional()
+  @TenantGet(':id', {
+    permission: 'deals:read',
+    summary: 'Get a deal',
+    type: DealDto,
+  })
   get(@CurrentActor() actor: Actor, @UuidParam('id') id: string): Promise<DealDto> {
     return this.deals.get(actor, id);
   }
 
+  @ApiConditional()
   @TenantPatch(':id', {
+    permission: 'deals:update',
     summary: 'Change a deal (any subset of its fields)',
     description: RULES,
     type: DealDto,
@@ -95,7 +106,9 @@ export class DealsController {
     return this.deals.update(actor, id, body);
   }
 
+  @ApiConditional()
   @TenantAction(':id/move-stage', {
+    permission: 'deals:update',
     summary: 'Move a deal to a stage (same rules as PATCH {stage})',
     description: RULES,
     type: DealDto,
@@ -110,7 +123,9 @@ export class DealsController {
     return this.deals.moveStage(actor, id, body.stage);
   }
 
+  @ApiConditional()
   @TenantAction(':id/win', {
+    permission: 'deals:update',
     summary: 'Win a deal (same rules as PATCH {status: won})',
     description: RULES,
     type: DealDto,
@@ -127,7 +142,9 @@ export class DealsController {
     return this.deals.win(actor, id);
   }
 
+  @ApiConditional()
   @TenantAction(':id/lose', {
+    permission: 'deals:update',
     summary: 'Lose a deal with a reason (same rules as PATCH {status: lost})',
     description: RULES,
     type: DealDto,
@@ -141,7 +158,11 @@ export class DealsController {
     return this.deals.lose(actor, id, body.reason);
   }
 
-  @TenantDelete(':id', { summary: 'Delete a deal with its tasks and activities' })
+  @ApiConditional()
+  @TenantDelete(':id', {
+    permission: 'deals:delete',
+    summary: 'Delete a deal with its tasks and activities',
+  })
   remove(@CurrentActor() actor: Actor, @UuidParam('id') id: string): Promise<void> {
     return this.deals.remove(actor, id);
   }

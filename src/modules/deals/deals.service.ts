@@ -7,6 +7,7 @@ import { assertSupportedCurrency } from '../../common/validation/currency';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import type { Actor } from '../../tenancy/actor';
 import { OwnershipService } from '../../tenancy/ownership.service';
+import { assertPrecondition } from '../../tenancy/precondition';
 import { type TenantReader, type TenantTx, UnitOfWork } from '../../tenancy/unit-of-work';
 import { ActivitiesService, type NewActivity } from '../activities/activities.service';
 import { ActivityType } from '../activities/activity.enums';
@@ -174,6 +175,8 @@ export class DealsService {
       if (input.contactId !== undefined && input.contactId !== deal.contactId) {
         await tx.findVisible(Contact, input.contactId);
       }
+      // If-Match (API.md section 17): after the records' visibility, before the deal's rules.
+      assertPrecondition(actor, 'Deal', deal);
       const ownerId = this.ownership.requestedOwner(actor, deal.ownerId, input.ownerId);
       const { next, events } = applyDealChange(deal, input, actor.role, stageKeys(pipeline));
       if (input.currency !== undefined) assertSupportedCurrency(this.config, input.currency);
@@ -202,12 +205,16 @@ export class DealsService {
         .repo(Deal)
         .updateQuery({ ...values, updatedAt: () => 'clock_timestamp()' })
         .andWhere('id = :id', { id: deal.id })
-        .returning('updated_at AS "updatedAt", updated_at::text AS "at"')
+        .returning('updated_at AS "updatedAt", updated_at::text AS "at", version')
         .execute();
-      const [{ updatedAt, at }] = result.raw as { updatedAt: Date; at: string }[];
+      const [{ updatedAt, at, version }] = result.raw as {
+        updatedAt: Date;
+        at: string;
+        version: number;
+      }[];
       await this.activities.record(tx, this.changeActivities(actor, deal.id, events), at);
       const before = DealDto.from(deal);
-      const updated = Object.assign(deal, values, { updatedAt });
+      const updated = Object.assign(deal, values, { updatedAt, version });
       emitDealChanged(tx, before, DealDto.from(updated));
       return updated;
     });
@@ -256,6 +263,7 @@ export class DealsService {
   async remove(actor: Actor, id: string): Promise<void> {
     await this.uow.run(actor, async (tx) => {
       const deal = await tx.findVisible(Deal, id, { lock: 'pessimistic_write' });
+      assertPrecondition(actor, 'Deal', deal);
       await tx.repo(Deal).delete({ id: deal.id });
       emitDealDeleted(tx, DealDto.from(deal));
     });

@@ -5,6 +5,7 @@ import type { ListOrder } from '../../common/pagination/paginator';
 import { selectAs } from '../../common/pagination/select-as';
 import type { Actor } from '../../tenancy/actor';
 import { UnitOfWork } from '../../tenancy/unit-of-work';
+import { AuditAction, AuditService } from '../audit/audit.service';
 import { CompaniesService, COMPANY_COLUMNS, COMPANY_ORDER } from '../companies/companies.service';
 import type { SocialProfile } from '../companies/company.entity';
 import { CONTACT_COLUMNS, CONTACT_ORDER, ContactsService } from '../contacts/contacts.service';
@@ -56,10 +57,31 @@ export class ExportService {
     private readonly contactsService: ContactsService,
     private readonly companiesService: CompaniesService,
     private readonly dealsService: DealsService,
+    private readonly audit: AuditService,
   ) {}
+
+  /**
+   * The audit entry of an export (API.md section 16): who exported which resource with which
+   * filters, written before the first row is read (an export that fails midway is still audited).
+   */
+  private started(actor: Actor, resource: string, query: object): Promise<void> {
+    // The query's parameters as sent and defaulted (orderBy, order), without those left out.
+    const filters = JSON.parse(JSON.stringify(query)) as Record<string, unknown>;
+    return this.audit.recordAlone(
+      {
+        action: AuditAction.EXPORT_STARTED,
+        actorUserId: actor.userId || null,
+        actorApiKeyId: actor.apiKeyId ?? null,
+        organizationId: actor.organizationId,
+        details: { resource, filters },
+      },
+      actor,
+    );
+  }
 
   /** As ContactsService.list. */
   async contacts(actor: Actor, query: ContactExportQueryDto): Promise<Readable> {
+    await this.started(actor, 'contacts', query);
     const reader = this.uow.read(actor);
     const contacts = this.contactsService
       .filtered(reader, query)
@@ -70,6 +92,7 @@ export class ExportService {
 
   /** As CompaniesService.list. */
   async companies(actor: Actor, query: CompanyExportQueryDto): Promise<Readable> {
+    await this.started(actor, 'companies', query);
     const reader = this.uow.read(actor);
     const companies = this.companiesService
       .filtered(reader, query)
@@ -92,6 +115,7 @@ export class ExportService {
 
   /** As DealsService.list. */
   async deals(actor: Actor, query: DealExportQueryDto): Promise<Readable> {
+    await this.started(actor, 'deals', query);
     const reader = this.uow.read(actor);
     const deals = this.dealsService.filtered(reader, query).select(selectAs('d', DEAL_COLUMNS));
     const rows = await reader.stream(ordered(deals, DEAL_ORDER[query.orderBy], query.order));

@@ -19,7 +19,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { Roles } from '../../tenancy/access/access.decorator';
+import { Can } from '../../tenancy/access/access.decorator';
 import { ApiError } from '../../common/decorators/api-error.decorator';
 import { CurrentActor } from '../../tenancy/access/context.decorators';
 import { ErrorCode } from '../../common/errors/error-code.enum';
@@ -137,7 +137,7 @@ export class ImportExportController {
 
   @Post('contacts/import')
   @HttpCode(200)
-  @Roles()
+  @Can('import:create', 'contacts:create')
   @ApiTags('contacts')
   @ApiImport(
     'contacts',
@@ -157,7 +157,7 @@ export class ImportExportController {
   }
 
   @Get('contacts/export')
-  @Roles()
+  @Can('export:read', 'contacts:read')
   @ApiTags('contacts')
   @ApiExport('contacts', 'contact', CONTACT_EXPORT_COLUMNS, 'GET /contacts')
   async exportContacts(
@@ -170,7 +170,7 @@ export class ImportExportController {
 
   @Post('companies/import')
   @HttpCode(200)
-  @Roles()
+  @Can('import:create', 'companies:create')
   @ApiTags('companies')
   @ApiImport(
     'companies',
@@ -190,7 +190,7 @@ export class ImportExportController {
   }
 
   @Get('companies/export')
-  @Roles()
+  @Can('export:read', 'companies:read')
   @ApiTags('companies')
   @ApiExport('companies', 'company', COMPANY_EXPORT_COLUMNS, 'GET /companies')
   async exportCompanies(
@@ -206,7 +206,7 @@ export class ImportExportController {
   }
 
   @Get('deals/export')
-  @Roles()
+  @Can('export:read', 'deals:read')
   @ApiTags('deals')
   @ApiExport('deals', 'deal', DEAL_EXPORT_COLUMNS, 'GET /deals')
   async exportDeals(

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { HttpStatus, Injectable } from '@nestjs/common';
 import { AppException, type ErrorDetail } from '../../common/errors/app.exception';
 import { ErrorCode } from '../../common/errors/error-code.enum';
-import { type Actor, seesWholeOrganization } from '../../tenancy/actor';
+import { type Actor, scopeOf } from '../../tenancy/actor';
 import { type TenantReader, type TenantTx, UnitOfWork } from '../../tenancy/unit-of-work';
 import { emitEvent } from '../../events/record';
 import { readCsvRows, type Cells, type CsvRow, type CsvSource } from './csv/csv-reader';
@@ -120,7 +120,8 @@ export class ImportRunner {
           onDuplicate: options.onDuplicate,
           keyField: target.keyField,
           existsMessage: target.existsMessage,
-          mayUpdate: (record) => seesWholeOrganization(actor) || record.ownerId === actor.userId,
+          mayUpdate: (record) =>
+            scopeOf(actor, target.name, 'update') === 'all' || record.ownerId === actor.userId,
           merge: (earlier, later) => target.merge(earlier, later),
         });
         if (plan.duplicates.length) throw duplicatesFound(target, plan.duplicates);

@@ -8,6 +8,7 @@ import {
   PrimaryGeneratedColumn,
   type Relation,
   UpdateDateColumn,
+  VersionColumn,
 } from 'typeorm';
 import { OwnedTenantEntity, TenantScoped } from '../../tenancy/tenant-entity';
 import { Contact } from '../contacts/contact.entity';
@@ -26,7 +27,7 @@ export const leadSearchText = (alias: string): string =>
 @Index('idx_leads_org_owner_created', ['organizationId', 'ownerId', 'createdAt', 'id'])
 @Index('idx_leads_org_status_created', ['organizationId', 'status', 'createdAt', 'id'])
 @Index('idx_leads_org_source', ['organizationId', 'source'])
-@TenantScoped({ owner: 'self', name: 'Lead' })
+@TenantScoped({ owner: 'self', resource: 'leads', name: 'Lead' })
 export class Lead extends OwnedTenantEntity {
   @PrimaryGeneratedColumn('uuid')
   id: string;
@@ -75,4 +76,11 @@ export class Lead extends OwnedTenantEntity {
 
   @UpdateDateColumn({ type: 'timestamptz' })
   updatedAt: Date;
+
+  /**
+   * Incremented by every change of the row (TypeORM's saves and query-builder updates; a
+   * database trigger for any other UPDATE): the record's ETag (API.md section 17).
+   */
+  @VersionColumn({ type: 'integer', default: 1 })
+  version: number;
 }

@@ -1,6 +1,6 @@
 import { Body, Controller, Post, Query } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { Roles } from '../../tenancy/access/access.decorator';
+import { Can } from '../../tenancy/access/access.decorator';
 import {
   TenantAction,
   TenantCreate,
@@ -10,6 +10,7 @@ import {
   TenantPatch,
 } from '../../tenancy/access/tenant-routes.decorator';
 import { ApiError } from '../../common/decorators/api-error.decorator';
+import { ApiConditional } from '../../common/decorators/api-conditional.decorator';
 import { CurrentActor } from '../../tenancy/access/context.decorators';
 import { ErrorCode } from '../../common/errors/error-code.enum';
 import type { Actor } from '../../tenancy/actor';
@@ -56,6 +57,7 @@ export class LeadsController {
   constructor(private readonly leads: LeadsService) {}
 
   @TenantList('', {
+    permission: 'leads:read',
     summary: 'List and search leads',
     description: `${VISIBILITY} orderBy createdAt (default) or name; ties by id.`,
     type: LeadDto,
@@ -67,7 +69,9 @@ export class LeadsController {
     return this.leads.list(actor, query);
   }
 
+  @ApiConditional()
   @TenantCreate('', {
+    permission: 'leads:create',
     summary: 'Create a lead',
     description:
       'The status starts new (it is not part of the body). Emails are not unique among leads.',
@@ -83,12 +87,20 @@ export class LeadsController {
     return this.leads.create(actor, body);
   }
 
-  @TenantGet(':id', { summary: 'Get a lead', description: VISIBILITY, type: LeadDto })
+  @ApiConditional()
+  @TenantGet(':id', {
+    permission: 'leads:read',
+    summary: 'Get a lead',
+    description: VISIBILITY,
+    type: LeadDto,
+  })
   get(@CurrentActor() actor: Actor, @UuidParam('id') id: string): Promise<LeadDto> {
     return this.leads.get(actor, id);
   }
 
+  @ApiConditional()
   @TenantPatch(':id', {
+    permission: 'leads:update',
     summary: 'Change a lead (any subset of its fields)',
     description: `Absent fields stay; email, phone, companyName and source may be cleared with null. ${STATUS_FLOW} Changing nothing writes nothing (updatedAt unchanged).`,
     type: LeadDto,
@@ -108,7 +120,9 @@ export class LeadsController {
     return this.leads.update(actor, id, body);
   }
 
+  @ApiConditional()
   @TenantDelete(':id', {
+    permission: 'leads:delete',
     summary: 'Delete a lead',
     description:
       'Any lead, converted ones included: the contact, company and deal of a conversion stay.',
@@ -117,7 +131,9 @@ export class LeadsController {
     return this.leads.remove(actor, id);
   }
 
+  @ApiConditional()
   @TenantAction(':id/qualify', {
+    permission: 'leads:update',
     summary: 'Qualify a lead',
     description: `From new or contacted; qualifying a qualified lead is a no-op (200, nothing written). ${STATUS_FLOW}`,
     type: LeadDto,
@@ -127,7 +143,9 @@ export class LeadsController {
     return this.leads.qualify(actor, id);
   }
 
+  @ApiConditional()
   @TenantAction(':id/disqualify', {
+    permission: 'leads:update',
     summary: 'Disqualify a lead with a reason',
     description: `From new, contacted or qualified; sets disqualifyReason. Disqualifying a disqualified lead: 409 INVALID_LEAD_STATUS (its reason stays). ${STATUS_FLOW}`,
     type: LeadDto,
@@ -141,8 +159,9 @@ export class LeadsController {
     return this.leads.disqualify(actor, id, body.reason);
   }
 
+  @ApiConditional({ etag: false })
   @Post(':id/convert')
-  @Roles()
+  @Can('leads:update', 'contacts:create', 'deals:create')
   @ApiOperation({
     summary: 'Convert a lead into a contact, a company and a deal',
     description: `From new, contacted or qualified. ${CONVERSION}`,

@@ -7,6 +7,7 @@ import { escapeLike, selectAs } from '../../common/pagination/select-as';
 import type { EventType } from '../../events/catalog';
 import type { Actor } from '../../tenancy/actor';
 import { OwnershipService } from '../../tenancy/ownership.service';
+import { assertPrecondition } from '../../tenancy/precondition';
 import { type TenantReader, type TenantTx, UnitOfWork } from '../../tenancy/unit-of-work';
 import { ActivitiesService } from '../activities/activities.service';
 import { ActivityType } from '../activities/activity.enums';
@@ -245,9 +246,11 @@ export class LeadsService {
     id: string,
     input: ConvertLeadDto,
   ): Promise<LeadConversionDto> {
-    const lead = await this.findLocked(tx, id);
+    const lead = await this.findLocked(tx, id, { precondition: false });
     // The pipeline is named by the request: its 404 comes before the lead's state (409).
     await this.pipelines.find(tx, input.pipelineId, 'pessimistic_read');
+    // If-Match (API.md section 17): after the records' visibility, before the lead's rules.
+    assertPrecondition(tx.actor, 'Lead', lead);
     assertNotConverted(lead);
     if (lead.status === LeadStatus.DISQUALIFIED) throw invalidStatus(lead.status, 'converted');
 
@@ -308,9 +311,19 @@ export class LeadsService {
     return conversion;
   }
 
-  /** The lead if the actor may see it, row-locked for the transaction; 404 otherwise. */
-  private findLocked(tx: TenantTx, id: string): Promise<Lead> {
-    return tx.findVisible(Lead, id, { lock: 'pessimistic_write' });
+  /**
+   * The lead if the actor may see it, row-locked for the transaction; 404 otherwise. Then the
+   * request's If-Match (API.md section 17: 412 unless it names this version), unless the
+   * caller checks it itself after other records the request names (`precondition: false`).
+   */
+  private async findLocked(
+    tx: TenantTx,
+    id: string,
+    { precondition = true }: { precondition?: boolean } = {},
+  ): Promise<Lead> {
+    const lead = await tx.findVisible(Lead, id, { lock: 'pessimistic_write' });
+    if (precondition) assertPrecondition(tx.actor, 'Lead', lead);
+    return lead;
   }
 
   /**

@@ -3,7 +3,7 @@ import { ApiNoContentResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/s
 import { ApiValidationError } from '../../common/decorators/api-error.decorator';
 import type { ListResult } from '../../common/pagination/list-result.dto';
 import { UuidParam } from '../../common/pipes/validation';
-import { Roles } from '../../tenancy/access/access.decorator';
+import { Can } from '../../tenancy/access/access.decorator';
 import { CurrentActor } from '../../tenancy/access/context.decorators';
 import {
   TenantAction,
@@ -12,7 +12,6 @@ import {
   TenantPut,
 } from '../../tenancy/access/tenant-routes.decorator';
 import type { Actor } from '../../tenancy/actor';
-import { Role } from '../../tenancy/role';
 import { NotificationDto, NotificationListQueryDto } from './dto/notification.dto';
 import {
   NotificationTemplateDto,
@@ -46,7 +45,7 @@ export class NotificationsController {
   }
 
   @Post('read-all')
-  @Roles()
+  @Can()
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiOperation({
     summary: "Mark all the caller's notifications in the organization read",
@@ -96,7 +95,7 @@ export class NotificationTemplatesController {
       "One per kind and channel: the organization's override, or the shipped default (isDefault true).\n\n" +
       TEMPLATE_RULES,
     type: NotificationTemplateDto,
-    roles: [Role.OWNER, Role.ADMIN],
+    permission: 'templates:read',
   })
   list(
     @CurrentActor() actor: Actor,
@@ -112,7 +111,7 @@ export class NotificationTemplatesController {
       'An unknown kind or channel is 404; an unknown variable or a template that does not compile is 400 VALIDATION_FAILED.\n\n' +
       TEMPLATE_RULES,
     type: NotificationTemplateDto,
-    roles: [Role.OWNER, Role.ADMIN],
+    permission: 'templates:update',
   })
   @KIND_PARAM
   @CHANNEL_PARAM
@@ -130,7 +129,7 @@ export class NotificationTemplatesController {
     summary: 'Restore the shipped default of a notification template (owner, admin)',
     description:
       "Removes the organization's override (204 also when it had none). An unknown kind or channel is 404.",
-    roles: [Role.OWNER, Role.ADMIN],
+    permission: 'templates:delete',
   })
   @KIND_PARAM
   @CHANNEL_PARAM

@@ -17,7 +17,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { ApiError, ApiValidationError } from '../../common/decorators/api-error.decorator';
-import { Authenticated, Roles } from '../../tenancy/access/access.decorator';
+import { Authenticated, Can } from '../../tenancy/access/access.decorator';
 import { ClientMeta, CurrentActor, CurrentUser } from '../../tenancy/access/context.decorators';
 import { ApiListResponse, type ListResult } from '../../common/pagination/list-result.dto';
 import { ErrorCode } from '../../common/errors/error-code.enum';
@@ -34,7 +34,6 @@ import {
 } from './dto/organization-input.dto';
 import { OrganizationDto, OrganizationWithRoleDto } from './dto/organization.dto';
 import { OrganizationsService } from './organizations.service';
-import { Role } from '../../tenancy/role';
 
 @ApiTags('organizations')
 @Controller('organizations')
@@ -66,7 +65,7 @@ export class OrganizationsController {
   }
 
   @Get('current')
-  @Roles()
+  @Can()
   @ApiOperation({ summary: 'The organization named by X-Organization-Id' })
   @ApiOkResponse({ type: OrganizationDto })
   getCurrent(@CurrentActor() actor: Actor): Promise<OrganizationDto> {
@@ -74,7 +73,7 @@ export class OrganizationsController {
   }
 
   @Patch('current')
-  @Roles(Role.OWNER, Role.ADMIN)
+  @Can('organization:update')
   @ApiOperation({
     summary: 'Rename the organization or change its default currency (owner, admin)',
   })
@@ -88,7 +87,7 @@ export class OrganizationsController {
   }
 
   @Get('current/members')
-  @Roles()
+  @Can('members:read')
   @ApiOperation({ summary: "The organization's members (paginated)" })
   @ApiListResponse(MemberDto)
   listMembers(
@@ -99,7 +98,7 @@ export class OrganizationsController {
   }
 
   @Post('current/members')
-  @Roles(Role.OWNER, Role.ADMIN)
+  @Can('members:create')
   @ApiOperation({
     summary: 'Add a registered user as a member (owner, admin)',
     description: 'Only an owner may add owners and admins; an admin adds managers and members.',
@@ -112,7 +111,7 @@ export class OrganizationsController {
   }
 
   @Patch('current/members/:userId')
-  @Roles(Role.OWNER, Role.ADMIN)
+  @Can('members:update')
   @ApiOperation({
     summary: "Change a member's role (owner, admin)",
     description:
@@ -130,7 +129,7 @@ export class OrganizationsController {
   }
 
   @Delete('current/members/:userId')
-  @Roles(Role.OWNER, Role.ADMIN)
+  @Can('members:delete')
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiOperation({
     summary: 'Remove a member (owner, admin)',

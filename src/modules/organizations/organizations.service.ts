@@ -3,7 +3,7 @@ import type { ListResult } from '../../common/pagination/list-result.dto';
 import { AppException } from '../../common/errors/app.exception';
 import { ErrorCode } from '../../common/errors/error-code.enum';
 import type { RequestMeta } from '../../common/http/request-context';
-import type { Actor } from '../../tenancy/actor';
+import { type Actor, hasRole } from '../../tenancy/actor';
 import { assertSupportedCurrency } from '../../common/validation/currency';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import { isUniqueViolation } from '../../database/pg-errors';
@@ -25,6 +25,10 @@ import { MembershipService } from '../../tenancy/membership.service';
 import { OrganizationMember } from '../../tenancy/organization-member.entity';
 import { Organization } from '../../tenancy/organization.entity';
 import { ORG_ADMIN_ROLES, Role } from '../../tenancy/role';
+import { Grants } from '../../tenancy/permissions';
+import { grantsOfRole } from '../../tenancy/role-grants';
+import { ApiKey } from '../../tenancy/api-key.entity';
+import { ApiKeyAuthenticator } from '../../tenancy/api-keys';
 
 const MEMBER_SORT = {
   createdAt: { column: 'm.created_at', type: 'timestamptz' },
@@ -36,14 +40,14 @@ interface MemberRow {
   userId: string;
   email: string;
   name: string;
-  role: Role;
+  role: string;
   createdAt: Date;
 }
 
 /** One of a user's memberships: the organization, the user's role in it, since when. */
 export interface Membership {
   organization: Organization;
-  role: Role;
+  role: string;
   joinedAt: Date;
 }
 
@@ -61,6 +65,7 @@ export class OrganizationsService {
     private readonly memberships: MembershipService,
     private readonly audit: AuditService,
     private readonly pipelines: PipelinesService,
+    private readonly apiKeys: ApiKeyAuthenticator,
   ) {}
 
   /** The caller's organizations with their role in each, oldest membership first. */
@@ -89,7 +94,7 @@ export class OrganizationsService {
       .where('m.user_id = :userId', { userId })
       .orderBy('m.created_at', 'ASC')
       .addOrderBy('o.id', 'ASC')
-      .getRawMany<Omit<Organization, 'updatedAt'> & { role: Role; joinedAt: Date }>();
+      .getRawMany<Omit<Organization, 'updatedAt'> & { role: string; joinedAt: Date }>();
     return rows.map(({ role, joinedAt, ...organization }) => ({
       organization: Object.assign(new Organization(), organization),
       role,
@@ -121,6 +126,7 @@ export class OrganizationsService {
       userId: owner.id,
       organizationId: org.id,
       role: Role.OWNER,
+      grants: Grants.of(Role.OWNER),
     });
     const [membership] = await tenant
       .repo(OrganizationMember)
@@ -237,8 +243,8 @@ export class OrganizationsService {
     const member = await this.uow.system(async (sys) => {
       const user = await sys.repo(User).findOneBy({ email: input.email });
       if (!user) throw AppException.notFound('Registered user with this email');
-      this.assertMayManageRole(actor, input.role);
       const tx = sys.tenant(actor);
+      await this.assertMayGrant(tx, input.role);
       const members = tx.repo(OrganizationMember);
       let row: OrganizationMember;
       try {
@@ -261,12 +267,14 @@ export class OrganizationsService {
   async changeRole(actor: Actor, userId: string, input: UpdateMemberDto): Promise<MemberDto> {
     const result = await this.uow.system(async (sys) => {
       const tx = sys.tenant(actor);
+      // The body first (400 for a role the organization does not have), then the member (404).
+      await this.knownRole(tx, input.role);
       const target = await this.lockAndLoadMember(tx, userId);
       this.invalidateAfterCommit(tx, userId);
-      this.assertMayManageRole(actor, target.role);
-      this.assertMayManageRole(actor, input.role);
+      await this.assertMayGrant(tx, target.role);
+      await this.assertMayGrant(tx, input.role);
       if (target.role === input.role) return toMemberDto(target);
-      if (target.role === Role.OWNER) await this.assertNotLastOwner(tx);
+      if (hasRole(target, Role.OWNER)) await this.assertNotLastOwner(tx);
       await tx.repo(OrganizationMember).update({ id: target.id }, { role: input.role });
       await this.recordMemberEvent(sys, actor, AuditAction.MEMBER_ROLE_CHANGED, userId, {
         from: target.role,
@@ -287,9 +295,19 @@ export class OrganizationsService {
       const tx = sys.tenant(actor);
       const target = await this.lockAndLoadMember(tx, userId);
       this.invalidateAfterCommit(tx, userId);
-      this.assertMayManageRole(actor, target.role);
-      if (target.role === Role.OWNER) await this.assertNotLastOwner(tx);
+      await this.assertMayGrant(tx, target.role);
+      if (hasRole(target, Role.OWNER)) await this.assertNotLastOwner(tx);
       await tx.repo(OrganizationMember).delete({ id: target.id });
+      // A creator who leaves takes their API keys with them (API.md section 16).
+      const revoked = await tx
+        .repo(ApiKey)
+        .updateQuery({ revokedAt: () => 'now()' })
+        .andWhere('user_id = :userId AND revoked_at IS NULL', { userId })
+        .returning(['id'])
+        .execute();
+      for (const { id } of revoked.raw as { id: string }[]) {
+        tx.afterCommit(() => this.apiKeys.revoked(id));
+      }
       await this.recordMemberEvent(sys, actor, AuditAction.MEMBER_REMOVED, userId, {
         role: target.role,
       });
@@ -323,13 +341,34 @@ export class OrganizationsService {
     return Object.assign(row, { email: user.email, name: user.name });
   }
 
-  /** Only an owner may grant, change or remove the roles owner and admin. */
-  private assertMayManageRole(actor: Actor, role: Role): void {
-    if (actor.role !== Role.OWNER && ORG_ADMIN_ROLES.includes(role)) {
+  /**
+   * Who may grant, change or remove a role (API.md sections 3 and 16): it must be one of the
+   * organization's roles (else 400); only an owner may grant, change or remove the roles owner
+   * and admin; and nobody grants a role holding more than their own (an admin cannot make a
+   * custom role stronger than admin; a custom role managing members grants at most itself).
+   */
+  private async assertMayGrant(tx: TenantTx, role: string): Promise<void> {
+    const { actor } = tx;
+    const grants = await this.knownRole(tx, role);
+    if (!hasRole(actor, Role.OWNER) && (ORG_ADMIN_ROLES as string[]).includes(role)) {
       throw AppException.forbidden(
         'Only an owner may grant, change or remove the owner and admin roles',
       );
     }
+    if (!grants.within(actor.grants)) {
+      throw AppException.forbidden('You cannot grant a role with permissions you do not hold');
+    }
+  }
+
+  /** What `role` grants; 400 when the organization has no such role. */
+  private async knownRole(tx: TenantTx, role: string): Promise<Grants> {
+    const grants = await grantsOfRole(tx, role);
+    if (!grants) {
+      throw AppException.validation([
+        { field: 'role', message: "role must be one of the organization's roles" },
+      ]);
+    }
+    return grants;
   }
 
   private async assertNotLastOwner(tx: TenantTx): Promise<void> {

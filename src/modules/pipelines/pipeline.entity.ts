@@ -5,6 +5,7 @@ import {
   Index,
   PrimaryGeneratedColumn,
   UpdateDateColumn,
+  VersionColumn,
 } from 'typeorm';
 import { TenantEntity, TenantScoped } from '../../tenancy/tenant-entity';
 
@@ -28,7 +29,7 @@ export const DEFAULT_PIPELINE_STAGES: readonly PipelineStage[] = [
 // Written by hand in the migration: one default pipeline per organization (partial unique).
 @Index('uq_pipelines_org_default', { synchronize: false })
 @Index('idx_pipelines_org_created', ['organizationId', 'createdAt', 'id'])
-@TenantScoped({ name: 'Pipeline' })
+@TenantScoped({ resource: 'pipelines', name: 'Pipeline' })
 export class Pipeline extends TenantEntity {
   @PrimaryGeneratedColumn('uuid')
   id: string;
@@ -51,4 +52,11 @@ export class Pipeline extends TenantEntity {
 
   @UpdateDateColumn({ type: 'timestamptz' })
   updatedAt: Date;
+
+  /**
+   * Incremented by every change of the row (TypeORM's saves and query-builder updates; a
+   * database trigger for any other UPDATE): the record's ETag (API.md section 17).
+   */
+  @VersionColumn({ type: 'integer', default: 1 })
+  version: number;
 }

@@ -8,13 +8,13 @@ import {
   TenantPatch,
 } from '../../tenancy/access/tenant-routes.decorator';
 import { ApiError } from '../../common/decorators/api-error.decorator';
+import { ApiConditional } from '../../common/decorators/api-conditional.decorator';
 import { CurrentActor } from '../../tenancy/access/context.decorators';
 import { ErrorCode } from '../../common/errors/error-code.enum';
 import type { Actor } from '../../tenancy/actor';
 import { ListQueryDto } from '../../common/pagination/list-query.dto';
 import type { ListResult } from '../../common/pagination/list-result.dto';
 import { UuidParam } from '../../common/pipes/validation';
-import { Role } from '../../tenancy/role';
 import { CreatePipelineDto, PipelineDto, UpdatePipelineDto } from './dto/pipeline.dto';
 import { PipelinesService } from './pipelines.service';
 
@@ -24,6 +24,7 @@ export class PipelinesController {
   constructor(private readonly pipelines: PipelinesService) {}
 
   @TenantList('', {
+    permission: 'pipelines:read',
     summary: "The organization's pipelines (newest first by default; order=asc for oldest first)",
     type: PipelineDto,
   })
@@ -34,24 +35,31 @@ export class PipelinesController {
     return this.pipelines.list(actor, query);
   }
 
+  @ApiConditional()
   @TenantCreate('', {
+    permission: 'pipelines:create',
     summary: 'Create a pipeline with its ordered stages (owner, admin)',
     type: PipelineDto,
-    roles: [Role.OWNER, Role.ADMIN],
   })
   create(@CurrentActor() actor: Actor, @Body() body: CreatePipelineDto): Promise<PipelineDto> {
     return this.pipelines.create(actor, body);
   }
 
-  @TenantGet(':id', { summary: 'Get a pipeline', type: PipelineDto })
+  @ApiConditional()
+  @TenantGet(':id', {
+    permission: 'pipelines:read',
+    summary: 'Get a pipeline',
+    type: PipelineDto,
+  })
   get(@CurrentActor() actor: Actor, @UuidParam('id') id: string): Promise<PipelineDto> {
     return this.pipelines.get(actor, id);
   }
 
+  @ApiConditional()
   @TenantPatch(':id', {
+    permission: 'pipelines:update',
     summary: 'Rename a pipeline, or add, rename, remove or reorder its stages (owner, admin)',
     type: PipelineDto,
-    roles: [Role.OWNER, Role.ADMIN],
   })
   @ApiError(409, [ErrorCode.STAGE_IN_USE])
   update(
@@ -62,9 +70,10 @@ export class PipelinesController {
     return this.pipelines.update(actor, id, body);
   }
 
+  @ApiConditional()
   @TenantDelete(':id', {
+    permission: 'pipelines:delete',
     summary: 'Delete a pipeline without deals (not the default one) (owner, admin)',
-    roles: [Role.OWNER, Role.ADMIN],
   })
   @ApiError(409, [ErrorCode.PIPELINE_IN_USE])
   remove(@CurrentActor() actor: Actor, @UuidParam('id') id: string): Promise<void> {

@@ -3,6 +3,7 @@ import { AppException } from '../../common/errors/app.exception';
 import { ErrorCode } from '../../common/errors/error-code.enum';
 import { type EventType, subjectOf } from '../../events/catalog';
 import type { Actor } from '../../tenancy/actor';
+import { assertPrecondition } from '../../tenancy/precondition';
 import type { ListQueryDto } from '../../common/pagination/list-query.dto';
 import type { ListResult } from '../../common/pagination/list-result.dto';
 import { selectAs } from '../../common/pagination/select-as';
@@ -182,8 +183,10 @@ export class PipelinesService {
     const saved = await this.uow.run(actor, async (tx) => {
       const pipeline = await this.find(tx, id, 'for_no_key_update');
       const before = PipelineDto.from(pipeline);
-      if (input.stages) {
-        const stages = toStages(input.stages);
+      // Validation (400) before If-Match (412, API.md section 17) before the rules (409).
+      const stages = input.stages && toStages(input.stages);
+      assertPrecondition(actor, 'Pipeline', pipeline);
+      if (stages) {
         await tx
           .query(Pipeline, 'p')
           .select(stageLockSql('exclusive', 'p.id'), 'locked')
@@ -212,6 +215,7 @@ export class PipelinesService {
   async remove(actor: Actor, id: string): Promise<void> {
     await this.uow.run(actor, async (tx) => {
       const pipeline = await this.find(tx, id, 'pessimistic_write');
+      assertPrecondition(actor, 'Pipeline', pipeline);
       if (pipeline.isDefault)
         throw inUse(ErrorCode.PIPELINE_IN_USE, 'The default pipeline cannot be deleted');
       const deals = await tx.repo(Deal).countBy({ pipelineId: pipeline.id });

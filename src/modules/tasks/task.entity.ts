@@ -8,6 +8,7 @@ import {
   PrimaryGeneratedColumn,
   type Relation,
   UpdateDateColumn,
+  VersionColumn,
 } from 'typeorm';
 import { Deal } from '../deals/deal.entity';
 import { TenantEntity, TenantScoped } from '../../tenancy/tenant-entity';
@@ -18,7 +19,7 @@ import { TenantEntity, TenantScoped } from '../../tenancy/tenant-entity';
 @Index('idx_tasks_org_due', ['organizationId', 'dueDate', 'id'])
 @Index('idx_tasks_org_created', ['organizationId', 'createdAt', 'id'])
 @Index('idx_tasks_deal', ['dealId'])
-@TenantScoped({ owner: { via: 'deal' }, name: 'Task' })
+@TenantScoped({ owner: { via: 'deal' }, resource: 'tasks', name: 'Task' })
 export class Task extends TenantEntity {
   @PrimaryGeneratedColumn('uuid')
   id: string;
@@ -49,4 +50,11 @@ export class Task extends TenantEntity {
 
   @UpdateDateColumn({ type: 'timestamptz' })
   updatedAt: Date;
+
+  /**
+   * Incremented by every change of the row (TypeORM's saves and query-builder updates; a
+   * database trigger for any other UPDATE): the record's ETag (API.md section 17).
+   */
+  @VersionColumn({ type: 'integer', default: 1 })
+  version: number;
 }

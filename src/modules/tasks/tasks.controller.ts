@@ -8,6 +8,7 @@ import {
   TenantPatch,
 } from '../../tenancy/access/tenant-routes.decorator';
 import { ApiError } from '../../common/decorators/api-error.decorator';
+import { ApiConditional } from '../../common/decorators/api-conditional.decorator';
 import { CurrentActor } from '../../tenancy/access/context.decorators';
 import { ErrorCode } from '../../common/errors/error-code.enum';
 import type { Actor } from '../../tenancy/actor';
@@ -28,6 +29,7 @@ export class TasksController {
   constructor(private readonly tasks: TasksService) {}
 
   @TenantList('', {
+    permission: 'tasks:read',
     summary: 'List tasks',
     description:
       `${VISIBILITY} Filters combine with AND. dueBefore and dueAfter are inclusive. ` +
@@ -42,7 +44,9 @@ export class TasksController {
     return this.tasks.list(actor, query);
   }
 
+  @ApiConditional()
   @TenantCreate('', {
+    permission: 'tasks:create',
     summary: 'Create a task on a visible deal',
     description: `${DUE_DATE} Writes a task_created {taskId, title} activity on the deal in the same transaction.`,
     type: TaskDto,
@@ -53,12 +57,20 @@ export class TasksController {
     return this.tasks.create(actor, body);
   }
 
-  @TenantGet(':id', { summary: 'Get a task', description: VISIBILITY, type: TaskDto })
+  @ApiConditional()
+  @TenantGet(':id', {
+    permission: 'tasks:read',
+    summary: 'Get a task',
+    description: VISIBILITY,
+    type: TaskDto,
+  })
   get(@CurrentActor() actor: Actor, @UuidParam('id') id: string): Promise<TaskDto> {
     return this.tasks.get(actor, id);
   }
 
+  @ApiConditional()
   @TenantPatch(':id', {
+    permission: 'tasks:update',
     summary: 'Change a task (any subset of title, description, dueDate, isDone)',
     description: `${VISIBILITY} ${DUE_DATE} Only a changed dueDate is checked. description may be set to null; title, dueDate and isDone may not.`,
     type: TaskDto,
@@ -72,7 +84,12 @@ export class TasksController {
     return this.tasks.update(actor, id, body);
   }
 
-  @TenantDelete(':id', { summary: 'Delete a task', description: VISIBILITY })
+  @ApiConditional()
+  @TenantDelete(':id', {
+    permission: 'tasks:delete',
+    summary: 'Delete a task',
+    description: VISIBILITY,
+  })
   remove(@CurrentActor() actor: Actor, @UuidParam('id') id: string): Promise<void> {
     return this.tasks.remove(actor, id);
   }

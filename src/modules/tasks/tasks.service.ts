@@ -5,6 +5,7 @@ import { type EventType, subjectOf } from '../../events/catalog';
 import type { Actor } from '../../tenancy/actor';
 import type { ListResult } from '../../common/pagination/list-result.dto';
 import { selectAs } from '../../common/pagination/select-as';
+import { assertPrecondition } from '../../tenancy/precondition';
 import { type TenantTx, UnitOfWork } from '../../tenancy/unit-of-work';
 import { ActivitiesService } from '../activities/activities.service';
 import { ActivityType } from '../activities/activity.enums';
@@ -161,6 +162,7 @@ export class TasksService {
   async update(actor: Actor, id: string, input: UpdateTaskDto): Promise<TaskDto> {
     const task = await this.uow.run(actor, async (tx) => {
       const task = await tx.findVisible(Task, id, { lock: 'pessimistic_write' });
+      assertPrecondition(actor, 'Task', task);
       if (input.dueDate !== undefined && input.dueDate !== task.dueDate) {
         assertNotInPast(input.dueDate);
       }
@@ -181,6 +183,7 @@ export class TasksService {
   async remove(actor: Actor, id: string): Promise<void> {
     await this.uow.run(actor, async (tx) => {
       const task = await tx.findVisible(Task, id, { lock: 'pessimistic_write' });
+      assertPrecondition(actor, 'Task', task);
       await tx.repo(Task).delete({ id: task.id });
       tx.emit(TASK_EVENT.deleted, subjectOf('tasks', task.id), { task: TaskDto.from(task) });
     });

@@ -2,7 +2,8 @@ import { Readable } from 'node:stream';
 import { Injectable } from '@nestjs/common';
 import { AppException } from '../../common/errors/app.exception';
 import type { RequestMeta } from '../../common/http/request-context';
-import type { Role } from '../../tenancy/role';
+import { Role } from '../../tenancy/role';
+import { Grants } from '../../tenancy/permissions';
 import { type SystemTx, UnitOfWork } from '../../tenancy/unit-of-work';
 import { CompaniesUserData } from '../companies/companies.user-data';
 import { ContactsUserData } from '../contacts/contacts.user-data';
@@ -17,7 +18,7 @@ import { User } from './user.entity';
 export interface MembershipExport {
   organizationId: string;
   name: string;
-  role: Role;
+  role: string;
   joinedAt: string;
 }
 
@@ -96,7 +97,14 @@ export class UserExportService {
       `{"exportedAt":${JSON.stringify(new Date().toISOString())},"user":${JSON.stringify(user)},` +
       `"memberships":${JSON.stringify(listed)},"organizations":[`;
     for (const [i, { organizationId, role }] of listed.entries()) {
-      const reader = tx.tenant({ ...meta, userId: user.id, organizationId, role });
+      // The parts read what the user owns, by explicit owner filters: an own-scope view suffices.
+      const reader = tx.tenant({
+        ...meta,
+        userId: user.id,
+        organizationId,
+        role,
+        grants: Grants.of(Role.MEMBER),
+      });
       buffer += `${i ? ',' : ''}{"organizationId":${JSON.stringify(organizationId)}`;
       for (const [key, part] of this.parts) {
         buffer += `,"${key}":[`;

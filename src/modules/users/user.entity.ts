@@ -20,8 +20,9 @@ export class User {
   @Column({ type: 'varchar', length: 200 })
   name: string;
 
-  @Column({ type: 'varchar', length: 72, select: false })
-  passwordHash: string;
+  /** bcrypt hash; null for a user created by single sign-on (no password: login refused). */
+  @Column({ type: 'varchar', length: 72, select: false, nullable: true })
+  passwordHash: string | null;
 
   /** For text messages (API.md sections 14 and 16): the phone rules of contacts; null when not given. */
   @Column({ type: 'varchar', length: 32, nullable: true })

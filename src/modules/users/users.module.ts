@@ -5,11 +5,16 @@ import { DealsModule } from '../deals/deals.module';
 import { LeadsModule } from '../leads/leads.module';
 import { OrganizationsModule } from '../organizations/organizations.module';
 import { TasksModule } from '../tasks/tasks.module';
+import { AccountService } from './account.service';
 import { UserExportService } from './user-export.service';
 import { UsersController } from './users.controller';
 import { UsersService } from './users.service';
 
-/** Users, and the user data export, which collects each feature's part (`*.user-data.ts`). */
+/**
+ * Users, the user data export, which collects each feature's part (`*.user-data.ts`), and the
+ * erasure of an account (AccountService; its route is the auth module's, which checks the
+ * password).
+ */
 @Module({
   imports: [
     OrganizationsModule,
@@ -20,7 +25,7 @@ import { UsersService } from './users.service';
     TasksModule,
   ],
   controllers: [UsersController],
-  providers: [UsersService, UserExportService],
-  exports: [UsersService],
+  providers: [UsersService, UserExportService, AccountService],
+  exports: [UsersService, AccountService],
 })
 export class UsersModule {}

@@ -51,6 +51,29 @@ export class UsersService {
   }
 
   /**
+   * The user `id` with its password hash (null: an account without a password, created by single
+   * sign-on); null when there is no such user. `lock`: in `tx`, the row is locked for update.
+   */
+  findCredentialsById(
+    id: string,
+    tx: SystemTx = this.uow.systemRead(),
+    lock = false,
+  ): Promise<User | null> {
+    const query = tx
+      .repo(User)
+      .createQueryBuilder('u')
+      .addSelect('u.passwordHash')
+      .where('u.id = :id', { id });
+    if (lock) query.setLock('pessimistic_write');
+    return query.getOne();
+  }
+
+  /** Stores a new password hash (bcrypt) for the user, in `tx`. */
+  async setPasswordHash(tx: SystemTx, id: string, passwordHash: string): Promise<void> {
+    await tx.repo(User).update({ id }, { passwordHash });
+  }
+
+  /**
    * Creates a user in `tx` (registration); 409 EMAIL_TAKEN when the email is taken, also by a
    * concurrent registration that committed first.
    */

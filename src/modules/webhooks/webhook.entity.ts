@@ -17,7 +17,7 @@ import { TenantEntity, TenantScoped } from '../../tenancy/tenant-entity';
 @Index('idx_webhooks_org_created', ['organizationId', 'createdAt', 'id'])
 // The dispatcher's due lanes (partial, written in the migration).
 @Index('idx_webhooks_next_dispatch', { synchronize: false })
-@TenantScoped({ name: 'Webhook', events: false })
+@TenantScoped({ resource: 'webhooks', name: 'Webhook', events: false })
 export class Webhook extends TenantEntity {
   @PrimaryGeneratedColumn('uuid')
   id: string;

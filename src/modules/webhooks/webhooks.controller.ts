@@ -5,7 +5,7 @@ import { ErrorCode } from '../../common/errors/error-code.enum';
 import { ListQueryDto } from '../../common/pagination/list-query.dto';
 import type { ListResult } from '../../common/pagination/list-result.dto';
 import { UuidParam } from '../../common/pipes/validation';
-import { Roles } from '../../tenancy/access/access.decorator';
+import { Can } from '../../tenancy/access/access.decorator';
 import { CurrentActor } from '../../tenancy/access/context.decorators';
 import {
   TenantCreate,
@@ -15,7 +15,6 @@ import {
   TenantPatch,
 } from '../../tenancy/access/tenant-routes.decorator';
 import type { Actor } from '../../tenancy/actor';
-import { Role } from '../../tenancy/role';
 import {
   CreatedWebhookDto,
   CreateWebhookDto,
@@ -28,8 +27,6 @@ import {
 } from './dto/webhook.dto';
 import { WebhooksService } from './webhooks.service';
 
-const MANAGERS = [Role.OWNER, Role.ADMIN];
-
 const DELIVERY_DOC =
   'Deliveries are POSTs of the event envelope (API.md section 12), signed per the Standard Webhooks specification: `webhook-id` (the event id), `webhook-timestamp` (unix seconds), `webhook-signature` (`v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}" with the secret\'s bytes>`, space-separated while a rotated secret still signs). A 2xx answer within 10 s is a success; otherwise the delivery is retried after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h (WEBHOOK_RETRY_SCHEDULE), then `failed`. An endpoint is disabled after 50 deliveries in a row failed (WEBHOOK_DISABLE_AFTER) or 5 days of failures, and the owners are notified. Deliveries of one endpoint are first attempted in event order, one at a time; a retry does not hold back later events. Receivers should deduplicate by `webhook-id` (at least once).';
 
@@ -39,9 +36,9 @@ export class WebhooksController {
   constructor(private readonly webhooks: WebhooksService) {}
 
   @TenantList('', {
+    permission: 'webhooks:read',
     summary: "The organization's webhook endpoints (owner, admin)",
     type: WebhookDto,
-    roles: MANAGERS,
   })
   list(
     @CurrentActor() actor: Actor,
@@ -51,11 +48,11 @@ export class WebhooksController {
   }
 
   @TenantCreate('', {
+    permission: 'webhooks:create',
     summary:
       'Create a webhook endpoint; the answer holds its secret, shown only here (owner, admin)',
     description: DELIVERY_DOC,
     type: CreatedWebhookDto,
-    roles: MANAGERS,
   })
   @ApiError(409, [ErrorCode.WEBHOOK_LIMIT_REACHED])
   @ApiError(422, [ErrorCode.WEBHOOK_URL_NOT_ALLOWED])
@@ -64,18 +61,18 @@ export class WebhooksController {
   }
 
   @TenantGet(':id', {
+    permission: 'webhooks:read',
     summary: 'Get a webhook endpoint (owner, admin)',
     type: WebhookDto,
-    roles: MANAGERS,
   })
   get(@CurrentActor() actor: Actor, @UuidParam('id') id: string): Promise<WebhookDto> {
     return this.webhooks.get(actor, id);
   }
 
   @TenantPatch(':id', {
+    permission: 'webhooks:update',
     summary: 'Change the URL, events, description, or enable/disable (owner, admin)',
     type: WebhookDto,
-    roles: MANAGERS,
   })
   @ApiError(422, [ErrorCode.WEBHOOK_URL_NOT_ALLOWED])
   update(
@@ -87,8 +84,8 @@ export class WebhooksController {
   }
 
   @TenantDelete(':id', {
+    permission: 'webhooks:delete',
     summary: 'Delete a webhook endpoint and its delivery log (owner, admin)',
-    roles: MANAGERS,
   })
   remove(@CurrentActor() actor: Actor, @UuidParam('id') id: string): Promise<void> {
     return this.webhooks.remove(actor, id);
@@ -96,7 +93,7 @@ export class WebhooksController {
 
   @Post(':id/rotate-secret')
   @HttpCode(HttpStatus.OK)
-  @Roles(...MANAGERS)
+  @Can('webhooks:update')
   @ApiOperation({
     summary: 'A new signing secret; the previous one keeps signing for 24 h (owner, admin)',
   })
@@ -110,9 +107,9 @@ export class WebhooksController {
   }
 
   @TenantList(':id/deliveries', {
+    permission: 'webhooks:read',
     summary: "An endpoint's deliveries, newest first (owner, admin)",
     type: DeliveryDto,
-    roles: MANAGERS,
   })
   deliveries(
     @CurrentActor() actor: Actor,
@@ -123,9 +120,9 @@ export class WebhooksController {
   }
 
   @TenantGet(':id/deliveries/:deliveryId', {
+    permission: 'webhooks:read',
     summary: 'A delivery with every attempt (owner, admin)',
     type: DeliveryDetailDto,
-    roles: MANAGERS,
   })
   delivery(
     @CurrentActor() actor: Actor,
@@ -137,7 +134,7 @@ export class WebhooksController {
 
   @Post(':id/deliveries/:deliveryId/redeliver')
   @HttpCode(HttpStatus.ACCEPTED)
-  @Roles(...MANAGERS)
+  @Can('webhooks:update')
   @ApiOperation({
     summary: 'Attempt a delivery again now, with the same event id (owner, admin)',
     description:
@@ -155,7 +152,7 @@ export class WebhooksController {
 
   @Post(':id/ping')
   @HttpCode(HttpStatus.ACCEPTED)
-  @Roles(...MANAGERS)
+  @Can('webhooks:update')
   @ApiOperation({
     summary: 'Send a crm.webhook.ping.v1 event to this endpoint only (owner, admin)',
     description:

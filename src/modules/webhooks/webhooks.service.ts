@@ -10,6 +10,7 @@ import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import type { EventEnvelope } from '../../events/envelope';
 import type { Actor } from '../../tenancy/actor';
 import { UnitOfWork } from '../../tenancy/unit-of-work';
+import { AuditAction, AuditService } from '../audit/audit.service';
 import {
   AttemptDto,
   type CreateWebhookDto,
@@ -69,6 +70,7 @@ export class WebhooksService {
     private readonly uow: UnitOfWork,
     private readonly dispatcher: WebhookDispatcher,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly audit: AuditService,
   ) {}
 
   list(actor: Actor, query: ListQueryDto): Promise<ListResult<WebhookDto>> {
@@ -88,7 +90,7 @@ export class WebhooksService {
 
   async create(actor: Actor, input: CreateWebhookDto): Promise<CreatedWebhookDto> {
     await this.assertUrl(input.url);
-    return this.uow.run(actor, async (tx) => {
+    return this.audit.audited(actor, 'webhook', async (tx, audit) => {
       // Creations of one organization take turns, so that the limit holds under concurrency.
       await tx.organization({ lock: 'pessimistic_write' });
       if ((await tx.repo(Webhook).countBy({})) >= MAX_WEBHOOKS) {
@@ -109,6 +111,11 @@ export class WebhooksService {
         consecutiveFailures: 0,
         failingSince: null,
       });
+      await audit(AuditAction.WEBHOOK_CREATED, webhook.id, {
+        url: webhook.url,
+        events: webhook.events,
+        enabled: webhook.enabled,
+      });
       return { ...WebhookDto.from(webhook), secret: webhook.secret };
     });
   }
@@ -119,8 +126,9 @@ export class WebhooksService {
       await this.uow.read(actor).findVisible(Webhook, id);
       await this.assertUrl(input.url);
     }
-    const saved = await this.uow.run(actor, async (tx) => {
+    const saved = await this.audit.audited(actor, 'webhook', async (tx, audit) => {
       const webhook = await tx.findVisible(Webhook, id, { lock: 'pessimistic_write' });
+      const before = WebhookDto.from(webhook);
       if (input.url !== undefined) webhook.url = input.url;
       if (input.events !== undefined) webhook.events = [...new Set(input.events)];
       if (input.description !== undefined) webhook.description = input.description || null;
@@ -136,26 +144,39 @@ export class WebhooksService {
           webhook.backoffUntil = null;
         }
       }
-      return WebhookDto.from(await tx.repo(Webhook).save(webhook));
+      const after = WebhookDto.from(await tx.repo(Webhook).save(webhook));
+      // What changed, before and after (a PATCH that changes nothing is audited with none).
+      const fields = ['url', 'events', 'description', 'enabled'] as const;
+      const changed = fields.filter((f) => JSON.stringify(before[f]) !== JSON.stringify(after[f]));
+      await audit(AuditAction.WEBHOOK_UPDATED, webhook.id, {
+        changes: Object.fromEntries(changed.map((f) => [f, after[f]])),
+        previous: Object.fromEntries(changed.map((f) => [f, before[f]])),
+      });
+      return after;
     });
     if (saved.enabled) this.dispatcher.wakeUp();
     return saved;
   }
 
   async remove(actor: Actor, id: string): Promise<void> {
-    await this.uow.run(actor, async (tx) => {
+    await this.audit.audited(actor, 'webhook', async (tx, audit) => {
       const webhook = await tx.findVisible(Webhook, id, { lock: 'pessimistic_write' });
       await tx.repo(Webhook).delete({ id: webhook.id });
+      await audit(AuditAction.WEBHOOK_DELETED, webhook.id, { url: webhook.url });
     });
   }
 
   async rotateSecret(actor: Actor, id: string): Promise<WebhookSecretDto> {
-    return this.uow.run(actor, async (tx) => {
+    return this.audit.audited(actor, 'webhook', async (tx, audit) => {
       const webhook = await tx.findVisible(Webhook, id, { lock: 'pessimistic_write' });
       webhook.previousSecret = webhook.secret;
       webhook.previousSecretExpiresAt = new Date(Date.now() + SECRET_OVERLAP_MS);
       webhook.secret = newSecret();
       await tx.repo(Webhook).save(webhook);
+      // Never the secrets themselves.
+      await audit(AuditAction.WEBHOOK_SECRET_ROTATED, webhook.id, {
+        previousSecretExpiresAt: webhook.previousSecretExpiresAt.toISOString(),
+      });
       return { secret: webhook.secret };
     });
   }

@@ -1,7 +1,7 @@
 import { applyDecorators, ExecutionContext, SetMetadata } from '@nestjs/common';
 import type { Reflector } from '@nestjs/core';
-import { ApiBearerAuth, ApiHeader } from '@nestjs/swagger';
-import { ALL_ROLES, Role } from '../role';
+import { ApiBearerAuth, ApiExtension, ApiHeader, ApiSecurity } from '@nestjs/swagger';
+import type { Action, PermissionResource, Requirement } from '../permissions';
 import { ErrorCode } from '../../common/errors/error-code.enum';
 import { ApiError } from '../../common/decorators/api-error.decorator';
 
@@ -13,7 +13,15 @@ export const ORGANIZATION_HEADER = 'x-organization-id';
  * routes and fails otherwise), and the guards refuse a route that declares none.
  */
 export type AccessRule =
-  { kind: 'public' } | { kind: 'authenticated' } | { kind: 'tenant'; roles: readonly Role[] };
+  | { kind: 'public' }
+  | { kind: 'authenticated' }
+  | { kind: 'tenant'; permissions: readonly Requirement[] };
+
+/** A permission as routes name it: `resource:action` (API.md section 16). */
+export type PermissionName = `${PermissionResource}:${Action}`;
+
+/** The name of the OpenAPI security scheme of API keys (`Authorization: Bearer crm_...`). */
+export const API_KEY_SCHEME = 'apiKey';
 
 /** No token needed. */
 export const Public = (): MethodDecorator & ClassDecorator =>
@@ -28,31 +36,37 @@ export const Authenticated = (): MethodDecorator & ClassDecorator =>
   );
 
 /**
- * Tenant-scoped: a valid access token, the X-Organization-Id header naming an organization the
- * caller belongs to, and one of `roles` there. `@Roles()` with no argument admits every role.
+ * Tenant-scoped: a valid access token (or API key), the X-Organization-Id header naming an
+ * organization the caller belongs to, and every permission named here granted by the caller's
+ * role there (API.md section 16). `@Can()` with no argument admits every member. The guards
+ * check it before any handler runs; the first permission's scope also limits which records the
+ * route may change (the unit of work reads it).
  */
-export const Roles = (...roles: Role[]): MethodDecorator & ClassDecorator =>
-  applyDecorators(
-    SetMetadata(ACCESS_KEY, {
-      kind: 'tenant',
-      roles: roles.length ? roles : ALL_ROLES,
-    } satisfies AccessRule),
+export const Can = (...permissions: PermissionName[]): MethodDecorator & ClassDecorator => {
+  const requirements = permissions.map((name): Requirement => {
+    const [resource, action] = name.split(':') as [PermissionResource, Action];
+    return { resource, action };
+  });
+  return applyDecorators(
+    SetMetadata(ACCESS_KEY, { kind: 'tenant', permissions: requirements } satisfies AccessRule),
     ApiBearerAuth(),
+    ApiSecurity(API_KEY_SCHEME),
+    ApiExtension('x-permissions', permissions),
     ApiHeader({
       name: 'X-Organization-Id',
-      required: true,
-      description: 'The organization (tenant) this request acts in; the caller must be a member',
+      required: false,
+      description:
+        'The organization (tenant) this request acts in; the caller must be a member. Required with an access token; optional with an API key (which is bound to its organization)',
       schema: { type: 'string', format: 'uuid' },
     }),
     ApiError(400, [ErrorCode.INVALID_ORGANIZATION_HEADER, ErrorCode.VALIDATION_FAILED]),
     ApiError(401, [ErrorCode.UNAUTHENTICATED]),
     ApiError(
       403,
-      roles.length && roles.length < ALL_ROLES.length
-        ? [ErrorCode.NOT_A_MEMBER, ErrorCode.FORBIDDEN]
-        : [ErrorCode.NOT_A_MEMBER],
+      permissions.length ? [ErrorCode.NOT_A_MEMBER, ErrorCode.FORBIDDEN] : [ErrorCode.NOT_A_MEMBER],
     ),
   );
+};
 
 /** The access rule a route declares (on the handler, or on its controller). */
 export function accessRuleOf(

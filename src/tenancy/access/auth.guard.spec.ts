@@ -1,7 +1,8 @@
 import { jest } from '@jest/globals';
 import type { ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { Authenticated, Public, Roles } from './access.decorator';
+import { Authenticated, Can, Public } from './access.decorator';
+import type { ApiKeyAuthenticator } from '../api-keys';
 import { AppException } from '../../common/errors/app.exception';
 import { ErrorCode } from '../../common/errors/error-code.enum';
 import { AuthGuard, VerifiedTokens } from './auth.guard';
@@ -9,7 +10,7 @@ import { AuthGuard, VerifiedTokens } from './auth.guard';
 class Routes {
   @Public() open(): void {}
   @Authenticated() signedIn(): void {}
-  @Roles() tenant(): void {}
+  @Can() tenant(): void {}
   undeclared(): void {}
 }
 
@@ -26,8 +27,11 @@ function contextFor(handler: () => void, cls: object): ExecutionContext {
   } as unknown as ExecutionContext;
 }
 
+/** No API key is known (the key path is covered end to end in test/api-keys.e2e-spec.ts). */
+const noKeys = { authenticate: () => Promise.resolve(null) } as unknown as ApiKeyAuthenticator;
+
 describe('AuthGuard', () => {
-  const guard = new AuthGuard(new Reflector());
+  const guard = new AuthGuard(new Reflector(), noKeys);
   /** The passport guard AuthGuard extends: its canActivate runs the jwt strategy. */
   const passportGuard = Object.getPrototypeOf(AuthGuard.prototype) as {
     canActivate(context: ExecutionContext): Promise<boolean>;
@@ -90,7 +94,7 @@ describe('AuthGuard', () => {
     };
 
     it('a token verified once is not verified again until it expires', async () => {
-      const fresh = new AuthGuard(new Reflector());
+      const fresh = new AuthGuard(new Reflector(), noKeys);
       const passport = jest
         .spyOn(passportGuard, 'canActivate')
         .mockImplementation((context: ExecutionContext) => {
@@ -110,7 +114,7 @@ describe('AuthGuard', () => {
     });
 
     it('a refused token is never remembered', async () => {
-      const fresh = new AuthGuard(new Reflector());
+      const fresh = new AuthGuard(new Reflector(), noKeys);
       const passport = jest
         .spyOn(passportGuard, 'canActivate')
         .mockRejectedValue(AppException.unauthenticated('bad'));

@@ -2,6 +2,7 @@ import { ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { AuthGuard as PassportAuthGuard } from '@nestjs/passport';
 import type { AuthUser } from '../../common/http/request-context';
+import { ApiKeyAuthenticator, isApiKey } from '../api-keys';
 import { accessRuleOf } from './access.decorator';
 import { AppException } from '../../common/errors/app.exception';
 
@@ -44,25 +45,40 @@ export class VerifiedTokens {
 }
 
 interface GuardedRequest {
+  url?: string;
   headers: Record<string, string | string[] | undefined>;
   user?: AuthUser;
 }
 
-/** Guard 1: a verified access token on every route but those marked @Public(). */
+/**
+ * Guard 1: a verified access token on every route but those marked @Public(), or an API key
+ * (`crm_...`, API.md section 16) on the organization's routes only: a key never reaches
+ * `/auth/*`, the signed-in user's own routes or `/api-keys` (403 FORBIDDEN).
+ */
 @Injectable()
 export class AuthGuard extends PassportAuthGuard('jwt') {
   private readonly verified = new VerifiedTokens();
 
-  constructor(private readonly reflector: Reflector) {
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly apiKeys: ApiKeyAuthenticator,
+  ) {
     super();
   }
 
   override canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     const rule = accessRuleOf(this.reflector, context);
-    if (rule?.kind === 'public') return true;
     const request = context.switchToHttp().getRequest<GuardedRequest>();
     const header = request.headers.authorization;
     const token = typeof header === 'string' ? BEARER.exec(header)?.[1] : undefined;
+    if (rule?.kind === 'public') {
+      // Keys never reach /auth/* (API.md section 16), not even its public routes.
+      if (token && isApiKey(token) && request.url?.includes('/auth/')) {
+        throw AppException.forbidden('API keys cannot call the authentication endpoints');
+      }
+      return true;
+    }
+    if (token && isApiKey(token)) return this.byApiKey(request, token, rule?.kind === 'tenant');
     const known = token && this.verified.get(token);
     if (known) {
       request.user = known;
@@ -72,6 +88,20 @@ export class AuthGuard extends PassportAuthGuard('jwt') {
       if (ok && token && request.user) this.verified.add(token, request.user);
       return ok;
     });
+  }
+
+  private async byApiKey(
+    request: GuardedRequest,
+    token: string,
+    tenant: boolean,
+  ): Promise<boolean> {
+    const user = await this.apiKeys.authenticate(token);
+    if (!user) throw AppException.unauthenticated('Unknown, revoked or expired API key');
+    if (!tenant) {
+      throw AppException.forbidden("API keys may call only the organization's resources");
+    }
+    request.user = user;
+    return true;
   }
 
   override handleRequest<T = AuthUser>(err: unknown, user: T | false): T {

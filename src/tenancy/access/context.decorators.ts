@@ -13,18 +13,21 @@ class GuardDidNotRunError extends Error {
 const requestOf = (ctx: ExecutionContext): FastifyRequest =>
   ctx.switchToHttp().getRequest<FastifyRequest>();
 
-/** The signed-in user. Needs @Authenticated() or @Roles(). */
+/** The signed-in user. Needs @Authenticated() or @Can(). */
 export const CurrentUser = createParamDecorator((_: unknown, ctx: ExecutionContext): AuthUser => {
   const user = requestOf(ctx).user;
   if (!user) throw new GuardDidNotRunError('CurrentUser');
   return user;
 });
 
-/** The caller in the organization of X-Organization-Id. Needs @Roles(). */
+/** The caller in the organization of X-Organization-Id. Needs @Can(). */
 export const CurrentActor = createParamDecorator((_: unknown, ctx: ExecutionContext): Actor => {
   const req = requestOf(ctx);
   if (!req.user || !req.membership) throw new GuardDidNotRunError('CurrentActor');
-  const actor: Actor = { ...requestMeta(req), userId: req.user.id, ...req.membership };
+  const { organizationId, role, grants, apiKeyId } = req.membership;
+  const actor: Actor = { ...requestMeta(req), userId: req.user.id, organizationId, role, grants };
+  if (apiKeyId) actor.apiKeyId = apiKeyId;
+  if (req.requirement) actor.requirement = req.requirement;
   if (req.replicaReads) actor.replica = true;
   return actor;
 });

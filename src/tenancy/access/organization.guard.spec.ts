@@ -3,7 +3,8 @@ import type { ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { MembershipService } from '../membership.service';
 import { Role } from '../role';
-import { Authenticated, Public, Roles } from './access.decorator';
+import { Authenticated, Can, Public } from './access.decorator';
+import { Grants } from '../permissions';
 import { AppException } from '../../common/errors/app.exception';
 import { ErrorCode } from '../../common/errors/error-code.enum';
 import { OrganizationGuard } from './organization.guard';
@@ -11,14 +12,14 @@ import { OrganizationGuard } from './organization.guard';
 class Routes {
   @Public() open(): void {}
   @Authenticated() signedIn(): void {}
-  @Roles(Role.OWNER) tenant(): void {}
+  @Can('contacts:read') tenant(): void {}
   undeclared(): void {}
 }
 
 interface FakeRequest {
   headers: Record<string, string | string[] | undefined>;
   user?: { id: string };
-  membership?: { organizationId: string; role: Role };
+  membership?: { organizationId: string; role: string; grants: Grants };
 }
 
 function contextFor(method: keyof Routes, req: FakeRequest): ExecutionContext {
@@ -40,7 +41,11 @@ describe('OrganizationGuard', () => {
 
   beforeEach(() => {
     roleOf = newRoleOf();
-    guard = new OrganizationGuard(new Reflector(), { roleOf } as unknown as MembershipService);
+    const accessOf = async (userId: string, organizationId: string) => {
+      const role = await roleOf(userId, organizationId);
+      return role ? { role, grants: Grants.of(role) } : null;
+    };
+    guard = new OrganizationGuard(new Reflector(), { accessOf } as unknown as MembershipService);
   });
 
   const request = (headers: FakeRequest['headers']): FakeRequest => ({
@@ -93,13 +98,17 @@ describe('OrganizationGuard', () => {
     await expect(guard.canActivate(contextFor('tenant', req))).resolves.toBe(true);
     expect(roleOf).toHaveBeenCalledTimes(1);
     expect(roleOf).toHaveBeenCalledWith(USER, ORG);
-    expect(req.membership).toEqual({ organizationId: ORG, role: Role.MEMBER });
+    expect(req.membership).toEqual({
+      organizationId: ORG,
+      role: Role.MEMBER,
+      grants: Grants.of(Role.MEMBER),
+    });
   });
 
-  it('leaves role checks to the RolesGuard (a member of any role passes)', async () => {
+  it('leaves permission checks to the PermissionsGuard (a member of any role passes)', async () => {
     roleOf.mockResolvedValue(Role.MANAGER);
     const req = request({ 'x-organization-id': ORG });
     await expect(guard.canActivate(contextFor('tenant', req))).resolves.toBe(true);
-    expect(req.membership).toEqual({ organizationId: ORG, role: Role.MANAGER });
+    expect(req.membership).toMatchObject({ organizationId: ORG, role: Role.MANAGER });
   });
 });

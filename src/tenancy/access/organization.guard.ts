@@ -3,6 +3,7 @@ import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
 import { isUUID } from 'class-validator';
 import { MembershipService } from '../membership.service';
+import { Grants } from '../permissions';
 import { ReplicaReads } from '../replica-reads';
 import { accessRuleOf, ORGANIZATION_HEADER } from './access.decorator';
 import { AppException } from '../../common/errors/app.exception';
@@ -25,7 +26,13 @@ export class OrganizationGuard implements CanActivate {
     const rule = accessRuleOf(this.reflector, context);
     if (rule?.kind !== 'tenant') return true;
     const req = context.switchToHttp().getRequest<FastifyRequest>();
+    const user = req.user!;
     const header = req.headers[ORGANIZATION_HEADER];
+    // An API key is bound to its organization: the header is optional, and must name it if given.
+    if (user.apiKey && header === undefined) {
+      req.headers[ORGANIZATION_HEADER] = user.apiKey.organizationId;
+      return this.canActivate(context);
+    }
     if (typeof header !== 'string' || !isUUID(header)) {
       throw new AppException(
         HttpStatus.BAD_REQUEST,
@@ -34,18 +41,36 @@ export class OrganizationGuard implements CanActivate {
       );
     }
     const organizationId = header.toLowerCase();
+    if (user.apiKey && user.apiKey.organizationId !== organizationId) throw notAMember();
     // With replicas, whether this user may read them, asked while the membership is looked up.
-    const replica = this.replicas?.enabled ? this.replicas.allowedFor(req.user!.id) : undefined;
-    const role = await this.memberships.roleOf(req.user!.id, organizationId);
-    if (!role) {
-      throw new AppException(
-        HttpStatus.FORBIDDEN,
-        ErrorCode.NOT_A_MEMBER,
-        'You are not a member of this organization',
-      );
+    const replica = this.replicas?.enabled ? this.replicas.allowedFor(user.id) : undefined;
+    const access = await this.memberships.accessOf(user.id, organizationId);
+    if (!access) {
+      // A key whose creator left is revoked with the membership; a lookup racing that answers 401.
+      if (user.apiKey) throw AppException.unauthenticated('Unknown, revoked or expired API key');
+      throw notAMember();
     }
-    req.membership = { organizationId, role };
+    if (user.apiKey) {
+      // The key acts with its role, never beyond what its creator holds now.
+      const keyGrants = await this.memberships.grantsOf(organizationId, user.apiKey.role);
+      req.membership = {
+        organizationId,
+        role: user.apiKey.role,
+        grants: (keyGrants ?? new Grants([])).intersect(access.grants),
+        apiKeyId: user.apiKey.id,
+      };
+    } else {
+      req.membership = { organizationId, role: access.role, grants: access.grants };
+    }
     if (replica && (await replica)) req.replicaReads = true;
     return true;
   }
+}
+
+function notAMember(): AppException {
+  return new AppException(
+    HttpStatus.FORBIDDEN,
+    ErrorCode.NOT_A_MEMBER,
+    'You are not a member of this organization',
+  );
 }

@@ -18,12 +18,11 @@ import {
 import { ApiError } from '../../common/decorators/api-error.decorator';
 import { ErrorCode } from '../../common/errors/error-code.enum';
 import { ApiListResponse } from '../../common/pagination/list-result.dto';
-import type { Role } from '../role';
-import { Roles } from './access.decorator';
+import { Can, type PermissionName } from './access.decorator';
 
 /**
  * The decorator stacks every tenant-scoped CRUD route repeated, in one place: the HTTP method
- * and path, the access rule (`@Roles`, every role when `roles` is omitted), the operation's
+ * and path, the access rule (`@Can`, every member when `permission` is omitted), the operation's
  * summary and description, its success response and, for a route naming a record (`:id` in the
  * path), the 404 of a record the caller may not see. Route-specific errors are added with
  * `@ApiError` next to it.
@@ -33,7 +32,8 @@ export interface TenantRouteOptions {
   description?: string;
   /** The response body's DTO class (or `[Dto]` for an array). */
   type?: Type<unknown> | [Type<unknown>];
-  roles?: Role[];
+  /** The permission(s) the route requires (API.md section 16); omitted: any member. */
+  permission?: PermissionName | PermissionName[];
 }
 
 type Method = typeof Get;
@@ -42,11 +42,12 @@ function tenantRoute(
   method: Method,
   path: string,
   response: MethodDecorator,
-  { summary, description, roles = [] }: TenantRouteOptions,
+  { summary, description, permission = [] }: TenantRouteOptions,
 ): MethodDecorator {
+  const permissions = Array.isArray(permission) ? permission : [permission];
   const decorators: MethodDecorator[] = [
     method(path),
-    Roles(...roles),
+    Can(...permissions),
     ApiOperation(description === undefined ? { summary } : { summary, description }),
     response,
   ];

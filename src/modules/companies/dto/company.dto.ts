@@ -1,4 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
+import { withETagOf } from '../../../common/http/etag';
 import {
   SOCIAL_NETWORKS,
   type Address,
@@ -95,20 +96,24 @@ export class CompanyDto {
 
   /** From an entity, or from a raw list row selected with the same property names. */
   static from(c: Company): CompanyDto {
-    return {
-      id: c.id,
-      organizationId: c.organizationId,
-      ownerId: c.ownerId,
-      name: c.name,
-      domain: c.domain,
-      industry: c.industry,
-      phone: c.phone,
-      address: AddressDto.from(c.address),
-      socialProfiles: (c.socialProfiles ?? []).map(
-        ({ network, url }: SocialProfile): SocialProfileDto => ({ network, url }),
-      ),
-      createdAt: c.createdAt.toISOString(),
-      updatedAt: c.updatedAt.toISOString(),
-    };
+    return withETagOf(
+      {
+        id: c.id,
+        organizationId: c.organizationId,
+        ownerId: c.ownerId,
+        name: c.name,
+        domain: c.domain,
+        industry: c.industry,
+        phone: c.phone,
+        address: AddressDto.from(c.address),
+        socialProfiles: (c.socialProfiles ?? []).map(
+          ({ network, url }: SocialProfile): SocialProfileDto => ({ network, url }),
+        ),
+        createdAt: c.createdAt.toISOString(),
+        updatedAt: c.updatedAt.toISOString(),
+      },
+      'Company',
+      c,
+    );
   }
 }

@@ -1,4 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
+import { withETagOf } from '../../../common/http/etag';
 import type { Contact } from '../contact.entity';
 
 export class ContactDto {
@@ -36,16 +37,20 @@ export class ContactDto {
   updatedAt: string;
 
   static from(c: Contact): ContactDto {
-    return {
-      id: c.id,
-      organizationId: c.organizationId,
-      ownerId: c.ownerId,
-      name: c.name,
-      email: c.email,
-      phone: c.phone,
-      companyId: c.companyId,
-      createdAt: c.createdAt.toISOString(),
-      updatedAt: c.updatedAt.toISOString(),
-    };
+    return withETagOf(
+      {
+        id: c.id,
+        organizationId: c.organizationId,
+        ownerId: c.ownerId,
+        name: c.name,
+        email: c.email,
+        phone: c.phone,
+        companyId: c.companyId,
+        createdAt: c.createdAt.toISOString(),
+        updatedAt: c.updatedAt.toISOString(),
+      },
+      'Contact',
+      c,
+    );
   }
 }

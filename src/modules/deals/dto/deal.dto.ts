@@ -1,4 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
+import { withETagOf } from '../../../common/http/etag';
 import type { Deal } from '../deal.entity';
 import { DealStatus } from '../deal.enums';
 
@@ -73,20 +74,24 @@ export class DealDto {
   updatedAt: string;
 
   static from(d: Deal): DealDto {
-    return {
-      id: d.id,
-      organizationId: d.organizationId,
-      contactId: d.contactId,
-      pipelineId: d.pipelineId,
-      ownerId: d.ownerId,
-      title: d.title,
-      amount: d.amount,
-      currency: d.currency,
-      status: d.status,
-      stage: d.stage,
-      lostReason: d.lostReason,
-      createdAt: new Date(d.createdAt).toISOString(),
-      updatedAt: new Date(d.updatedAt).toISOString(),
-    };
+    return withETagOf(
+      {
+        id: d.id,
+        organizationId: d.organizationId,
+        contactId: d.contactId,
+        pipelineId: d.pipelineId,
+        ownerId: d.ownerId,
+        title: d.title,
+        amount: d.amount,
+        currency: d.currency,
+        status: d.status,
+        stage: d.stage,
+        lostReason: d.lostReason,
+        createdAt: new Date(d.createdAt).toISOString(),
+        updatedAt: new Date(d.updatedAt).toISOString(),
+      },
+      'Deal',
+      d,
+    );
   }
 }

@@ -1,4 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
+import { withETagOf } from '../../../common/http/etag';
 import { CompanyDto } from '../../companies/dto/company.dto';
 import { ContactDto } from '../../contacts/dto/contact.dto';
 import { DealDto } from '../../deals/dto/deal.dto';
@@ -79,23 +80,27 @@ export class LeadDto {
   updatedAt: string;
 
   static from(l: Lead): LeadDto {
-    return {
-      id: l.id,
-      organizationId: l.organizationId,
-      ownerId: l.ownerId,
-      name: l.name,
-      email: l.email,
-      phone: l.phone,
-      companyName: l.companyName,
-      source: l.source,
-      status: l.status,
-      disqualifyReason: l.disqualifyReason,
-      convertedAt: l.convertedAt === null ? null : iso(l.convertedAt),
-      convertedContactId: l.convertedContactId,
-      convertedDealId: l.convertedDealId,
-      createdAt: iso(l.createdAt),
-      updatedAt: iso(l.updatedAt),
-    };
+    return withETagOf(
+      {
+        id: l.id,
+        organizationId: l.organizationId,
+        ownerId: l.ownerId,
+        name: l.name,
+        email: l.email,
+        phone: l.phone,
+        companyName: l.companyName,
+        source: l.source,
+        status: l.status,
+        disqualifyReason: l.disqualifyReason,
+        convertedAt: l.convertedAt === null ? null : iso(l.convertedAt),
+        convertedContactId: l.convertedContactId,
+        convertedDealId: l.convertedDealId,
+        createdAt: iso(l.createdAt),
+        updatedAt: iso(l.updatedAt),
+      },
+      'Lead',
+      l,
+    );
   }
 }
 

@@ -11,8 +11,11 @@ export class MemberDto {
   @ApiProperty({ example: 'Grace Hopper' })
   name: string;
 
-  @ApiProperty({ enum: Role, enumName: 'Role', example: Role.MEMBER })
-  role: Role;
+  @ApiProperty({
+    example: Role.MEMBER,
+    description: 'A built-in role (owner, admin, manager, member) or a custom role key',
+  })
+  role: string;
 
   @ApiProperty({ format: 'date-time', description: 'When the user joined the organization' })
   createdAt: string;

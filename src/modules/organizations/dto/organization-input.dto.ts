@@ -1,10 +1,24 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsText } from '../../../common/validation/text';
-import { IsEmail, IsIn, IsOptional, MaxLength } from 'class-validator';
+import { IsEmail, IsIn, IsOptional, Matches, MaxLength } from 'class-validator';
 import { ListQueryDto } from '../../../common/pagination/list-query.dto';
 import { IsCurrencyCode } from '../../../common/validation/currency';
 import { OptionalNotNull, Trim, TrimLower } from '../../../common/validation/transforms';
-import { ALL_ROLES, Role } from '../../../tenancy/role';
+import { Role } from '../../../tenancy/role';
+
+const ROLE_PROPERTY = {
+  type: String,
+  pattern: '^[a-z][a-z0-9_]{1,39}$',
+  example: Role.MEMBER,
+  description:
+    "One of the organization's roles: a built-in role (owner, admin, manager, member) or a custom role's key (GET /roles). Unknown -> 400",
+};
+
+/** A role key's shape (existence is checked against the organization's roles). */
+export const IsRoleKey = (): PropertyDecorator =>
+  Matches(/^[a-z][a-z0-9_]{1,39}$/, {
+    message: "role must be one of the organization's roles (a built-in role or a custom role key)",
+  });
 
 export class CreateOrganizationDto {
   @ApiProperty({ minLength: 1, maxLength: 200, example: 'Acme Ltd' })
@@ -48,15 +62,15 @@ export class AddMemberDto {
   @MaxLength(254)
   email: string;
 
-  @ApiProperty({ enum: Role, enumName: 'Role', example: Role.MEMBER })
-  @IsIn(ALL_ROLES)
-  role: Role;
+  @ApiProperty(ROLE_PROPERTY)
+  @IsRoleKey()
+  role: string;
 }
 
 export class UpdateMemberDto {
-  @ApiProperty({ enum: Role, enumName: 'Role', example: Role.MANAGER })
-  @IsIn(ALL_ROLES)
-  role: Role;
+  @ApiProperty({ ...ROLE_PROPERTY, example: Role.MANAGER })
+  @IsRoleKey()
+  role: string;
 }
 
 export const MEMBER_ORDER_BY = ['createdAt', 'name', 'email'] as const;

@@ -31,10 +31,13 @@ export class OrganizationDto {
 }
 
 export class OrganizationWithRoleDto extends OrganizationDto {
-  @ApiProperty({ enum: Role, enumName: 'Role', example: Role.OWNER })
-  role: Role;
+  @ApiProperty({
+    example: Role.OWNER,
+    description: 'A built-in role (owner, admin, manager, member) or a custom role key',
+  })
+  role: string;
 
-  static withRole(org: Organization, role: Role): OrganizationWithRoleDto {
+  static withRole(org: Organization, role: string): OrganizationWithRoleDto {
     return { ...OrganizationDto.from(org), role };
   }
 }

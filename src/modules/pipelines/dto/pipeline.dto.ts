@@ -1,4 +1,5 @@
 import { ApiProperty, ApiPropertyOptional, type ApiPropertyOptions } from '@nestjs/swagger';
+import { withETagOf } from '../../../common/http/etag';
 import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
@@ -60,15 +61,19 @@ export class PipelineDto {
   updatedAt: string;
 
   static from(p: Pipeline): PipelineDto {
-    return {
-      id: p.id,
-      organizationId: p.organizationId,
-      name: p.name,
-      isDefault: p.isDefault,
-      stages: [...p.stages].sort((a, b) => a.position - b.position),
-      createdAt: new Date(p.createdAt).toISOString(),
-      updatedAt: new Date(p.updatedAt).toISOString(),
-    };
+    return withETagOf(
+      {
+        id: p.id,
+        organizationId: p.organizationId,
+        name: p.name,
+        isDefault: p.isDefault,
+        stages: [...p.stages].sort((a, b) => a.position - b.position),
+        createdAt: new Date(p.createdAt).toISOString(),
+        updatedAt: new Date(p.updatedAt).toISOString(),
+      },
+      'Pipeline',
+      p,
+    );
   }
 }
 

@@ -1,4 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
+import { withETagOf } from '../../../common/http/etag';
 import type { Task } from '../task.entity';
 import { calendarDate } from '../task-dates';
 
@@ -36,15 +37,19 @@ export class TaskDto {
   updatedAt: string;
 
   static from(t: Task): TaskDto {
-    return {
-      id: t.id,
-      dealId: t.dealId,
-      title: t.title,
-      description: t.description,
-      dueDate: calendarDate(t.dueDate),
-      isDone: t.isDone,
-      createdAt: new Date(t.createdAt).toISOString(),
-      updatedAt: new Date(t.updatedAt).toISOString(),
-    };
+    return withETagOf(
+      {
+        id: t.id,
+        dealId: t.dealId,
+        title: t.title,
+        description: t.description,
+        dueDate: calendarDate(t.dueDate),
+        isDone: t.isDone,
+        createdAt: new Date(t.createdAt).toISOString(),
+        updatedAt: new Date(t.updatedAt).toISOString(),
+      },
+      'Task',
+      t,
+    );
   }
 }
