@@ -33,6 +33,7 @@ const ORGANIZATION = 'organization-roles';
 export class MembershipService {
   private readonly memberships = new Map<string, Cached<Access | null>>();
   private readonly roles = new Map<string, Cached<Grants | null>>();
+  private readonly intersections = new Map<string, Grants>();
   private static readonly MAX_ENTRIES = 50_000;
   /**
    * Bumped by every invalidation. A lookup that was in flight while an invalidation happened
@@ -90,6 +91,22 @@ export class MembershipService {
     return this.cached(this.roles, `${organizationId}:${role}`, () =>
       this.loadGrants(organizationId, role, manager),
     );
+  }
+
+  /**
+   * What an API key may do: what its role grants, within what its creator holds now (the
+   * narrower scope of the two). Grants are immutable and named by their fingerprints, so the
+   * result is kept per pair rather than computed on every request.
+   */
+  keyGrants(keyRole: Grants, creator: Grants): Grants {
+    const pair = `${keyRole.fingerprint}|${creator.fingerprint}`;
+    let grants = this.intersections.get(pair);
+    if (!grants) {
+      if (this.intersections.size >= 1000) this.intersections.clear();
+      grants = keyRole.intersect(creator);
+      this.intersections.set(pair, grants);
+    }
+    return grants;
   }
 
   /** A membership changed (added, re-roled, removed): every copy forgets it. */

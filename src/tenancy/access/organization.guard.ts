@@ -27,12 +27,8 @@ export class OrganizationGuard implements CanActivate {
     if (rule?.kind !== 'tenant') return true;
     const req = context.switchToHttp().getRequest<FastifyRequest>();
     const user = req.user!;
-    const header = req.headers[ORGANIZATION_HEADER];
     // An API key is bound to its organization: the header is optional, and must name it if given.
-    if (user.apiKey && header === undefined) {
-      req.headers[ORGANIZATION_HEADER] = user.apiKey.organizationId;
-      return this.canActivate(context);
-    }
+    const header = req.headers[ORGANIZATION_HEADER] ?? user.apiKey?.organizationId;
     if (typeof header !== 'string' || !isUUID(header)) {
       throw new AppException(
         HttpStatus.BAD_REQUEST,
@@ -56,7 +52,7 @@ export class OrganizationGuard implements CanActivate {
       req.membership = {
         organizationId,
         role: user.apiKey.role,
-        grants: (keyGrants ?? new Grants([])).intersect(access.grants),
+        grants: this.memberships.keyGrants(keyGrants ?? NO_GRANTS, access.grants),
         apiKeyId: user.apiKey.id,
       };
     } else {
@@ -66,6 +62,8 @@ export class OrganizationGuard implements CanActivate {
     return true;
   }
 }
+
+const NO_GRANTS = new Grants([]);
 
 function notAMember(): AppException {
   return new AppException(
