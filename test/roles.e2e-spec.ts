@@ -34,6 +34,15 @@ const EDITOR = {
     { resource: 'contacts', actions: ['create', 'update', 'delete'], scope: 'own' },
   ],
 };
+/** Reads every contact, exports only its own. */
+const EXPORTER = {
+  key: 'exporter',
+  name: 'Exporter',
+  permissions: [
+    { resource: 'contacts', actions: ['read', 'create'], scope: 'all' },
+    { resource: 'export', actions: ['read'], scope: 'own' },
+  ],
+};
 /** Manages members, and holds nothing else. */
 const HR = {
   key: 'hr',
@@ -49,6 +58,7 @@ describe('Custom roles and permissions (API.md section 16)', () => {
   let sdr: Session;
   let editor: Session;
   let hr: Session;
+  let exporter: Session;
 
   const join = async (role: string): Promise<Session> => {
     const session = await register(t, role);
@@ -66,15 +76,16 @@ describe('Custom roles and permissions (API.md section 16)', () => {
     t = await createTestApp();
     team = await createTeam(t);
     org = team.organizationId;
-    for (const role of [SUPPORT, SDR, EDITOR, HR]) {
+    for (const role of [SUPPORT, SDR, EDITOR, HR, EXPORTER]) {
       const res = await t.http().post('/api/v1/roles').set(as(team.admin, org)).send(role);
       expect(res.status).toBe(201);
     }
-    [support, sdr, editor, hr] = await Promise.all([
+    [support, sdr, editor, hr, exporter] = await Promise.all([
       join('support'),
       join('sdr'),
       join('editor'),
       join('hr'),
+      join('exporter'),
     ]);
   });
   afterAll(() => t.close());
@@ -84,7 +95,7 @@ describe('Custom roles and permissions (API.md section 16)', () => {
       const res = await t.http().get('/api/v1/roles').set(as(team.member, org));
       expect(res.status).toBe(200);
       const body = res.body as { items: RoleBody[]; total: number };
-      expect(body.total).toBe(8);
+      expect(body.total).toBe(9);
       expect(body.items.map((r) => [r.key, r.builtIn])).toEqual([
         ['owner', true],
         ['admin', true],
@@ -94,6 +105,7 @@ describe('Custom roles and permissions (API.md section 16)', () => {
         ['sdr', false],
         ['editor', false],
         ['hr', false],
+        ['exporter', false],
       ]);
       const member = body.items[3];
       expect(member.permissions).toEqual(
@@ -420,6 +432,24 @@ describe('Custom roles and permissions (API.md section 16)', () => {
         .set(as(editor, org))
         .send({ name: 'Renamed' });
       expect(put.status).toBe(200);
+    });
+
+    it('an export holds what the role may export: read all, export own exports its own', async () => {
+      const mine = await t
+        .http()
+        .post('/api/v1/contacts')
+        .set(as(exporter, org))
+        .send({ name: 'Exported by exporter' });
+      expect(mine.status).toBe(201);
+      const list = await t.http().get('/api/v1/contacts').set(as(exporter, org));
+      const names = (list.body as { items: { name: string }[] }).items.map((c) => c.name);
+      expect(names).toEqual(expect.arrayContaining(['Owned by owner', 'Exported by exporter']));
+      const csv = await t.http().get('/api/v1/contacts/export').set(as(exporter, org));
+      expect(csv.status).toBe(200);
+      expect(csv.text).toContain('Exported by exporter');
+      expect(csv.text).not.toContain('Owned by owner');
+      const all = await t.http().get('/api/v1/contacts/export').set(as(team.owner, org));
+      expect(all.text).toContain('Owned by owner');
     });
 
     it('GET /users/me/permissions answers the effective permissions', async () => {

@@ -99,6 +99,45 @@ describe('loadConfig', () => {
       expect(() => loadConfig({ DATA_DIR: tempDir(), RELAY_BATCH: '0' })).toThrow(/RELAY_BATCH/);
     });
 
+    it('reads single sign-on, retention and idempotency settings, and refuses incomplete or unsafe OIDC ones', () => {
+      const oidc = {
+        OIDC_ISSUER: 'https://login.example.com',
+        OIDC_CLIENT_ID: 'crm',
+        OIDC_REDIRECT_URI: 'https://crm.example.com/api/v1/auth/oidc/callback',
+      };
+      const config = loadConfig({
+        DATA_DIR: tempDir(),
+        ...oidc,
+        OIDC_ALLOWED_REDIRECTS: 'https://app.example.com/, https://admin.example.com',
+        AUDIT_RETENTION_DAYS: '90',
+      });
+      expect(config.oidc).toEqual({
+        issuer: oidc.OIDC_ISSUER,
+        clientId: 'crm',
+        clientSecret: null,
+        redirectUri: oidc.OIDC_REDIRECT_URI,
+        allowedRedirects: ['https://app.example.com/', 'https://admin.example.com'],
+      });
+      expect(config.retention).toEqual({ auditDays: 90, intervalMs: 3_600_000 });
+      expect(config.idempotencyTtlSeconds).toBe(86_400);
+      expect(loadConfig({ DATA_DIR: tempDir() }).oidc).toBeNull();
+      const bad = (env: Record<string, string>) => () =>
+        loadConfig({ DATA_DIR: tempDir(), ...env });
+      expect(bad({ OIDC_ISSUER: oidc.OIDC_ISSUER })).toThrow(/OIDC_CLIENT_ID/);
+      expect(bad({ ...oidc, OIDC_REDIRECT_URI: `${oidc.OIDC_REDIRECT_URI}?x=1` })).toThrow(
+        /query string/,
+      );
+      expect(
+        bad({
+          ...oidc,
+          NODE_ENV: 'production',
+          OIDC_ISSUER: 'http://login.example.com',
+          JWT_ACCESS_SECRET: 'a'.repeat(40),
+          JWT_REFRESH_SECRET: 'b'.repeat(40),
+        }),
+      ).toThrow(/https:\/\/ in production/);
+    });
+
     it('treats empty strings as unset', () => {
       const config = loadConfig(devEnv({ PORT: '', BCRYPT_COST: '', DATABASE_URL: '' }));
       expect(config.port).toBe(3000);

@@ -498,6 +498,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   if (raw.OIDC_ISSUER && (!raw.OIDC_CLIENT_ID || !raw.OIDC_REDIRECT_URI)) {
     problems.push('OIDC_ISSUER: needs OIDC_CLIENT_ID and OIDC_REDIRECT_URI');
   }
+  if (raw.NODE_ENV === 'production' && raw.OIDC_ISSUER?.startsWith('http://')) {
+    problems.push('OIDC_ISSUER: must be https:// in production');
+  }
+  // openid-client rebuilds the redirect URI without its query: one with a query never matches.
+  if (raw.OIDC_REDIRECT_URI?.includes('?')) {
+    problems.push('OIDC_REDIRECT_URI: must not have a query string');
+  }
   if (problems.length) {
     throw new ConfigError(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
   }

@@ -154,6 +154,21 @@ export class Grants {
     return new Grants(permissions);
   }
 
+  /**
+   * The same grants with `resource:action` limited to `limit` (`own` narrows an `all`; `all`
+   * changes nothing): an export reads its resource within the scope of `export:read` too.
+   */
+  narrowed(resource: PermissionResource, action: Action, limit: Scope | null): Grants {
+    if (limit === 'all' || this.scope(resource, action) !== 'all') return this;
+    const permissions = this.list().map((line) =>
+      line.resource === resource && line.scope === 'all' && line.actions.includes(action)
+        ? { ...line, actions: line.actions.filter((a) => a !== action) }
+        : line,
+    );
+    permissions.push({ resource, actions: [action], scope: 'own' });
+    return new Grants(permissions.filter((line) => line.actions.length));
+  }
+
   /** The permissions as the API lists them: one line per resource and scope, actions in order. */
   list(): Permission[] {
     const lines = new Map<string, Permission>();

@@ -3,8 +3,8 @@ import { Injectable } from '@nestjs/common';
 import type { ObjectLiteral, SelectQueryBuilder } from 'typeorm';
 import type { ListOrder } from '../../common/pagination/paginator';
 import { selectAs } from '../../common/pagination/select-as';
-import type { Actor } from '../../tenancy/actor';
-import { UnitOfWork } from '../../tenancy/unit-of-work';
+import { type Actor, scopeOf } from '../../tenancy/actor';
+import { type TenantReader, UnitOfWork } from '../../tenancy/unit-of-work';
 import { AuditAction, AuditService } from '../audit/audit.service';
 import { CompaniesService, COMPANY_COLUMNS, COMPANY_ORDER } from '../companies/companies.service';
 import type { SocialProfile } from '../companies/company.entity';
@@ -79,10 +79,19 @@ export class ExportService {
     );
   }
 
+  /**
+   * A reader seeing `resource` within both the actor's read scope and its `export:read` scope
+   * (a role reading every contact but exporting its own exports its own).
+   */
+  private exportReader(actor: Actor, resource: 'contacts' | 'companies' | 'deals'): TenantReader {
+    const grants = actor.grants.narrowed(resource, 'read', scopeOf(actor, 'export'));
+    return this.uow.read(grants === actor.grants ? actor : { ...actor, grants });
+  }
+
   /** As ContactsService.list. */
   async contacts(actor: Actor, query: ContactExportQueryDto): Promise<Readable> {
     await this.started(actor, 'contacts', query);
-    const reader = this.uow.read(actor);
+    const reader = this.exportReader(actor, 'contacts');
     const contacts = this.contactsService
       .filtered(reader, query)
       .select(selectAs('c', CONTACT_EXPORT_COLUMNS));
@@ -93,7 +102,7 @@ export class ExportService {
   /** As CompaniesService.list. */
   async companies(actor: Actor, query: CompanyExportQueryDto): Promise<Readable> {
     await this.started(actor, 'companies', query);
-    const reader = this.uow.read(actor);
+    const reader = this.exportReader(actor, 'companies');
     const companies = this.companiesService
       .filtered(reader, query)
       .select(
@@ -116,7 +125,7 @@ export class ExportService {
   /** As DealsService.list. */
   async deals(actor: Actor, query: DealExportQueryDto): Promise<Readable> {
     await this.started(actor, 'deals', query);
-    const reader = this.uow.read(actor);
+    const reader = this.exportReader(actor, 'deals');
     const deals = this.dealsService.filtered(reader, query).select(selectAs('d', DEAL_COLUMNS));
     const rows = await reader.stream(ordered(deals, DEAL_ORDER[query.orderBy], query.order));
     return csvStream(rows, DEAL_EXPORT_COLUMNS);
