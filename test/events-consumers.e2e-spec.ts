@@ -444,5 +444,7 @@ describeOnRabbitMq('In-app event consumers with RabbitMQ (their own queues)', ()
     } finally {
       await poison(t, false);
     }
-  });
+    // Four runs of the CLI (each loads the app's modules through ts-node): on 2 busy cores that
+    // alone took most of the default minute.
+  }, 180_000);
 });
