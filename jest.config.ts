@@ -30,6 +30,8 @@ const config: Config = {
       rootDir: '.',
       moduleFileExtensions: ['ts', 'js', 'json'],
       testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'],
+      // Every answer received through createTestApp().http() is checked against the OpenAPI document.
+      setupFilesAfterEnv: ['<rootDir>/test/support/openapi-responses.setup.ts'],
       ...esm,
     },
   ],

@@ -1,4 +1,5 @@
 import multipart from '@fastify/multipart';
+import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { LogController } from 'fastify';
@@ -14,11 +15,20 @@ import {
   frameworkErrorHandler,
 } from './common/http/client-error';
 import { useDeferredJsonParser } from './common/http/json-body';
+import { useDeprecationHeaders } from './common/http/deprecation';
 import { requestIdFor } from './common/http/request-id';
 import type { AppConfig } from './config/app-config';
 import { setupSwagger } from './swagger';
 
 export const API_PREFIX = 'api/v1';
+
+/**
+ * /metrics where Prometheus looks for it (API.md section 15); everything else under /api/v1.
+ * Shared with `npm run openapi`, which builds the document from an app that is never started.
+ */
+export function useApiPrefix(app: INestApplication): void {
+  app.setGlobalPrefix(API_PREFIX, { exclude: ['metrics'] });
+}
 
 /**
  * Builds the whole HTTP application (used by main.ts and by the e2e tests, so both run the
@@ -57,6 +67,8 @@ export async function createApp(
     done();
   });
   answerNotReadyWhileClosing(fastify);
+  // Deprecation, Sunset and Link on every answer of a @Deprecated operation (docs/deprecation.md).
+  useDeprecationHeaders(fastify);
   // http_request_duration_seconds (API.md section 15): the route's template, never the raw URL.
   fastify.addHook('onResponse', (request, reply, done) => {
     httpRequestDuration.observe(
@@ -100,7 +112,16 @@ export async function createApp(
     app.enableCors({
       origin: config.corsOrigins.includes('*') ? true : config.corsOrigins,
       credentials: false,
-      exposedHeaders: ['X-Request-Id', 'Retry-After', 'Idempotent-Replayed', 'ETag'],
+      exposedHeaders: [
+        'X-Request-Id',
+        'Retry-After',
+        'Idempotent-Replayed',
+        'ETag',
+        // What a browser client needs to notice a deprecated operation (docs/deprecation.md).
+        'Deprecation',
+        'Sunset',
+        'Link',
+      ],
       allowedHeaders: [
         'Authorization',
         'Content-Type',
@@ -113,8 +134,7 @@ export async function createApp(
       maxAge: 600,
     });
   }
-  // /metrics where Prometheus looks for it (API.md section 15); everything else under /api/v1.
-  app.setGlobalPrefix(API_PREFIX, { exclude: ['metrics'] });
+  useApiPrefix(app);
   app.useGlobalPipes(createValidationPipe());
   if (config.swaggerEnabled) setupSwagger(app);
   await app.init();

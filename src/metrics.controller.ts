@@ -1,5 +1,5 @@
 import { Controller, Get, Header, Headers, Inject } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Pool } from 'pg';
 import { register } from 'prom-client';
@@ -40,8 +40,11 @@ export class MetricsController {
     description:
       'Process and event-loop metrics, http_request_duration_seconds{method,route,status} (route templates), the database pool, the outbox, events published, webhook deliveries, notifications, circuit breakers, login attempts, cache hits and misses.',
   })
-  @ApiProduces('text/plain')
-  @ApiOkResponse({ description: 'The Prometheus text format', schema: { type: 'string' } })
+  // The media type on the 200 alone (ApiProduces would give the JSON 401 text/plain too).
+  @ApiOkResponse({
+    description: 'The Prometheus text format',
+    content: { 'text/plain': { schema: { type: 'string' } } },
+  })
   @ApiError(401, [ErrorCode.UNAUTHENTICATED])
   async metrics(@Headers('authorization') authorization?: string): Promise<string> {
     const token = this.config.metricsToken;

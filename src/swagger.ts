@@ -1,3 +1,6 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
 import {
   DocumentBuilder,
@@ -15,6 +18,118 @@ import { API_KEY_SCHEME } from './tenancy/access/access.decorator';
 
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'options', 'head', 'trace'] as const;
 
+/**
+ * The repository (or image) root: the nearest directory holding package.json above this file,
+ * which is src/ under ts-node and dist/src/ in the build (CommonJS, where __dirname exists). Jest
+ * runs the sources as ES modules, without __dirname, always from the repository root.
+ */
+export function packageRoot(): string {
+  const start = typeof __dirname === 'string' ? __dirname : process.cwd();
+  for (let dir = start; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    if (dirname(dir) === dir) throw new Error(`no package.json in ${start} or above`);
+  }
+}
+
+/** The package's version (semantic versioning, CHANGELOG.md), which `info.version` follows. */
+function packageVersion(): string {
+  const { version } = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as {
+    version: string;
+  };
+  return version;
+}
+
+/**
+ * Every tag an operation uses (@ApiTags), in the order Swagger UI lists them: a newcomer's way
+ * through the API, from signing in to the records, then integration and operations.
+ */
+const TAGS: [name: string, description: string][] = [
+  [
+    'auth',
+    'Register, sign in (password or single sign-on), rotate and revoke tokens, reset a forgotten ' +
+      'password. Public except logout; no X-Organization-Id.',
+  ],
+  [
+    'users',
+    'The signed-in user: profile, password, personal data export and account erasure. No ' +
+      'X-Organization-Id.',
+  ],
+  [
+    'organizations',
+    "Organizations (tenants): the caller's organizations, creating one, and the current " +
+      'organization (X-Organization-Id) with its members and their roles.',
+  ],
+  [
+    'roles',
+    'The built-in roles (owner, admin, manager, member) and custom roles: which actions on which ' +
+      "resources, on the own records or all of them; the caller's effective permissions.",
+  ],
+  [
+    'api-keys',
+    'Keys for scripts and integrations: bound to one organization and a role, sent as `Authorization: Bearer crm_...`, revoked at once.',
+  ],
+  [
+    'contacts',
+    'People the organization sells to: search, create, replace, delete, bulk writes, CSV import ' +
+      'and export. Members see only the contacts they own.',
+  ],
+  [
+    'companies',
+    'The organizations contacts work for, with address and social profiles; CSV import and ' +
+      'export, bulk writes. Deleting a company unlinks its contacts.',
+  ],
+  [
+    'leads',
+    'Prospects before they are customers: new, contacted, qualified, disqualified, and converted ' +
+      'in one step into a contact, a company and a deal.',
+  ],
+  [
+    'deals',
+    'Opportunities with an amount and a currency, moving through the stages of a pipeline and ' +
+      'the statuses new, in_progress, won and lost; bulk writes, CSV export.',
+  ],
+  [
+    'pipelines',
+    'Ordered stages with a win probability each; every organization has a default pipeline ' +
+      '(qualification, proposal, negotiation, closed).',
+  ],
+  ['tasks', 'To-dos on a deal with a due date; filter the overdue ones.'],
+  [
+    'activities',
+    "A deal's timeline: comments, and the entries the server writes for status and stage changes and new tasks.",
+  ],
+  [
+    'analytics',
+    'Deal figures over the deals the caller may see: summary by status, funnel per stage, ' +
+      'weighted forecast.',
+  ],
+  [
+    'notifications',
+    "In-app notifications, the caller's preferences per channel (email, in-app, SMS) and the " +
+      "organization's notification templates.",
+  ],
+  [
+    'webhooks',
+    'HTTPS endpoints that receive the domain events, signed (Standard Webhooks) and retried; ' +
+      'their delivery log. Owners and admins.',
+  ],
+  [
+    'events',
+    "The organization's domain events (CloudEvents 1.0), the same ones webhooks and RabbitMQ " +
+      'receive, kept EVENTS_RETENTION_DAYS.',
+  ],
+  [
+    'audit',
+    'Who did what: sign-ins, membership and role changes, API keys, webhooks, imports, exports ' +
+      'and deletions. Owners and admins.',
+  ],
+  ['health', 'Liveness and readiness probes for load balancers and orchestrators. Public.'],
+  [
+    'operations',
+    'Prometheus metrics at /metrics (outside /api/v1), protected by METRICS_TOKEN when it is set.',
+  ],
+];
+
 /** The OpenAPI document, fixed up where @nestjs/swagger's defaults are wrong for clients. */
 export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   const config = new DocumentBuilder()
@@ -23,14 +138,17 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
       'Multi-tenant CRM REST API. Sign in with POST /api/v1/auth/login, click "Authorize" and paste the ' +
         'accessToken; tenant-scoped routes also need the X-Organization-Id header (an id from ' +
         'GET /api/v1/organizations/me). Errors share one body: {statusCode, code, message, details?, requestId}.\n\n' +
+        '**New here?** The usage guide, `docs/guide.md` in the repository, walks from sign-up to a won ' +
+        'deal, analytics and CSV import/export with copy-paste curl commands.\n\n' +
         'Besides the errors each operation lists, any request can be refused before it reaches an ' +
-        'operation, with the same body:\n\n' +
+        'operation, or fail, with the same body:\n\n' +
         '| status | code | when |\n|---|---|---|\n' +
         '| 400 | `BAD_REQUEST` | the HTTP request itself is malformed (e.g. control characters in a header) |\n' +
         '| 400 | `VALIDATION_FAILED` | a JSON body nesting objects or arrays deeper than 32 levels |\n' +
         '| 408 | `REQUEST_TIMEOUT` | the request was not received in time |\n' +
         '| 413 | `PAYLOAD_TOO_LARGE` | a body over the size limit |\n' +
         '| 431 | `HEADERS_TOO_LARGE` | the request line and headers (URL and query included) over 16 KB |\n' +
+        '| 500 | `INTERNAL_ERROR` | an unexpected failure of the server (quote the `requestId` when reporting it) |\n' +
         '| 503 | `NOT_READY` | the server is shutting down or the database is busy (`Retry-After`) |\n\n' +
         '**Safe retries.** Every authenticated POST accepts an optional `Idempotency-Key` header (1..255 ' +
         'printable ASCII characters). Its first completed answer (status, body, Content-Type, Location and ' +
@@ -43,12 +161,8 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
         'knows its key would hand out tokens. Multipart uploads (imports) are identified by URL only: the ' +
         'file is not part of the comparison.',
     )
-    .setVersion('1.0.0')
-    .addServer('/')
-    .addTag('auth', 'Register, sign in, rotate and revoke tokens')
-    .addTag('users', 'The signed-in user')
-    .addTag('organizations', 'Organizations (tenants) and their members')
-    .addTag('health', 'Liveness and readiness')
+    .setVersion(packageVersion())
+    .addServer('/', 'This server; every operation is under /api/v1, except /metrics')
     .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
     .addBearerAuth(
       {
@@ -61,9 +175,16 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
       API_KEY_SCHEME,
     )
     .build();
+  config.tags = TAGS.map(([name, description]) => ({ name, description }));
+  // No e-mail or site to give (the package is private): a name, not an invented address.
+  config.info.contact = { name: 'CRM API maintainers' };
+  config.info.license = { name: 'Proprietary (package.json: UNLICENSED)' };
   const document = SwaggerModule.createDocument(app, config, {
     operationIdFactory: (controllerKey, methodKey) =>
       `${controllerKey.replace(/Controller$/, '')}_${methodKey}`,
+    // An operation is listed under the tags its controller or method names (those of TAGS),
+    // never under the controller's class name (ImportExport, Bulk) as well.
+    autoTagControllers: false,
   });
   // Routes without a security requirement are public: say so explicitly (security: []),
   // otherwise generated clients and linters assume the global default.
@@ -74,11 +195,51 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     }
   }
   for (const schema of Object.values(document.components?.schemas ?? {})) {
-    if (!('$ref' in schema)) moveDefaultsOfOptionalProperties(schema);
+    if ('$ref' in schema) continue;
+    moveDefaultsOfOptionalProperties(schema);
+    exampleIdsAndTimes(schema);
   }
   documentIdempotencyKeys(document);
+  documentRefusalsBeforeHandlers(document);
   documentPermissions(document);
   return document;
+}
+
+const AUTH_PATH = /^\/api\/v\d+\/auth\//;
+
+/**
+ * Answers the guards and the validation pipe give before a handler runs, on the operations where
+ * they can happen (the e2e tests fail on any status an operation does not list, decision 0044):
+ * 403 to an API key outside the organization's routes (API.md section 16: a key never reaches
+ * /auth/*, public ones included, nor the signed-in user's own routes), and 415 to a JSON body
+ * sent with another Content-Type.
+ */
+function documentRefusalsBeforeHandlers(document: OpenAPIObject): void {
+  for (const [path, item] of Object.entries(document.paths)) {
+    for (const method of METHODS) {
+      const operation = item[method];
+      if (!operation) continue;
+      const security = operation.security ?? [];
+      const takesKeys = security.some((requirement) => API_KEY_SCHEME in requirement);
+      if (!takesKeys && (security.length || AUTH_PATH.test(path))) {
+        addErrorCode(
+          operation,
+          403,
+          'FORBIDDEN',
+          "an API key was sent: keys call only the organization's routes",
+        );
+      }
+      const body = operation.requestBody;
+      if (body && !('$ref' in body) && body.content['application/json']) {
+        addErrorCode(
+          operation,
+          415,
+          'UNSUPPORTED_MEDIA_TYPE',
+          'the body was sent with another Content-Type than application/json',
+        );
+      }
+    }
+  }
 }
 
 /**
@@ -190,6 +351,37 @@ function addErrorCode(
       },
     },
   };
+}
+
+/** The time of every `date-time` property without an example of its own (API.md's example time). */
+const EXAMPLE_TIME = '2026-11-21T10:00:00.000Z';
+
+/**
+ * A realistic example for every id and time property that has none, so that Swagger UI and the
+ * Postman collection show plausible bodies rather than "string": a UUID derived from the
+ * property's name (the same `organizationId` in every schema, different from `ownerId`), and
+ * one ISO time.
+ */
+function exampleIdsAndTimes(schema: SchemaObject): void {
+  const properties = schema.properties ?? {};
+  for (const [name, property] of Object.entries(properties)) {
+    if ('$ref' in property || property.example !== undefined) continue;
+    const example =
+      property.format === 'uuid'
+        ? exampleUuid(name)
+        : property.format === 'date-time'
+          ? EXAMPLE_TIME
+          : undefined;
+    // A new object: the property may be the decorator's metadata, shared between builds.
+    if (example !== undefined) properties[name] = { ...property, example };
+  }
+}
+
+/** A version-4-shaped UUID made from `name`'s SHA-256: stable from one build to the next. */
+function exampleUuid(name: string): string {
+  const hex = createHash('sha256').update(name).digest('hex');
+  const variant = ((parseInt(hex[16], 16) & 0x3) | 0x8).toString(16);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }
 
 /**

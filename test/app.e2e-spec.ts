@@ -238,7 +238,7 @@ describe('Application-wide behaviour', () => {
     });
 
     it('has a relative server and the bearer scheme', () => {
-      expect(doc.servers).toEqual([{ url: '/' }]);
+      expect(doc.servers).toEqual([{ url: '/', description: expect.any(String) }]);
       expect(doc.components?.securitySchemes?.bearer).toEqual(
         expect.objectContaining({ type: 'http', scheme: 'bearer' }),
       );

@@ -833,8 +833,9 @@ describe('Bulk writes (API.md section 17)', () => {
       expect(schemas.BulkFailedErrorDto.required).toEqual(
         expect.arrayContaining(['statusCode', 'code', 'message', 'requestId', 'results']),
       );
+      // anyOf, not oneOf: every valid create body is also a valid update body (decision 0043).
       expect(schemas.ContactBulkOperationDto.properties?.data).toMatchObject({
-        oneOf: [ref('ContactInputDto'), ref('UpdateContactDto')],
+        anyOf: [ref('ContactInputDto'), ref('UpdateContactDto')],
       });
       expect(schemas.ContactBulkOperationDto.required).toEqual(['op']);
       expect(schemas.UpdateContactDto.required ?? []).toEqual([]);

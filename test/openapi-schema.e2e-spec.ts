@@ -29,6 +29,10 @@ const OPTIONAL_IN_RESPONSES: Record<string, string[]> = {
   ErrorResponseDto: ['details'],
   // API.md section 12: present when tracing is on.
   EventEnvelopeDto: ['traceparent'],
+  // API.md section 18: the related records are present when `include` names them.
+  DealWithRelationsDto: ['contact', 'company', 'pipeline', 'tasks', 'activities'],
+  ContactWithRelationsDto: ['company'],
+  LeadWithRelationsDto: ['convertedContact', 'convertedDeal'],
 };
 
 const isRef = (s: Schema): s is ReferenceObject => '$ref' in s;

@@ -7,8 +7,9 @@ import { EmbeddedDatabase } from '../database/embedded-postgres';
 import { embeddedDatabaseUrl } from '../database/embedded-url';
 
 /**
- * What the command-line tools share (`npm run events:replay`, `npm run events:dlq`): the app's
- * configuration (the environment, and `.env` if present), a database connection and argument
+ * What the command-line tools share (`npm run events:replay`, `events:dlq`, `db:backup`,
+ * `seed:demo`...): the app's configuration (the environment, and `.env` if present), the database
+ * (its URL, or a connection to it) and argument
  * errors that end the process with status 2 and the usage.
  */
 
@@ -42,31 +43,35 @@ export interface CliDatabase {
   close: () => Promise<void>;
 }
 
+export interface CliDatabaseUrl {
+  url: string;
+  /** Stops the embedded PostgreSQL when this command started it; else nothing. */
+  close: () => Promise<void>;
+}
+
 /**
  * DATABASE_URL; without it the embedded PostgreSQL: the one a running `npm start` serves, or
- * else started here on its data directory for the time of the command.
+ * else started here on its data directory for the time of the command. A data directory that
+ * holds no database yet is refused, unless `initialise` (a command that boots the app, which
+ * migrates it, may create it as `npm start` would).
  */
-export async function openDatabase(
+export async function findDatabase(
   config: AppConfig,
   log: (line: string) => void,
-): Promise<CliDatabase> {
-  const connectTo = async (url: string): Promise<Client> => {
-    const client = new Client({ connectionString: url, application_name: 'crm-api cli' });
-    await client.connect();
-    return client;
-  };
-  if (config.databaseUrl) {
-    const client = await connectTo(config.databaseUrl);
-    return { client, close: () => client.end() };
-  }
+  { initialise = false }: { initialise?: boolean } = {},
+): Promise<CliDatabaseUrl> {
+  const nothing = (): Promise<void> => Promise.resolve();
+  if (config.databaseUrl) return { url: config.databaseUrl, close: nothing };
   const url = embeddedDatabaseUrl(config.embeddedPg.port);
   try {
-    const client = await connectTo(url);
-    return { client, close: () => client.end() };
+    const probe = new Client({ connectionString: url, application_name: 'crm-api cli' });
+    await probe.connect();
+    await probe.end();
+    return { url, close: nothing };
   } catch {
     // not running: started below
   }
-  if (!existsSync(join(config.embeddedPg.dir, 'PG_VERSION'))) {
+  if (!initialise && !existsSync(join(config.embeddedPg.dir, 'PG_VERSION'))) {
     throw new CliError(
       `no database: DATABASE_URL is not set and ${config.embeddedPg.dir} holds no embedded PostgreSQL yet (run npm start once)`,
     );
@@ -78,12 +83,27 @@ export async function openDatabase(
     log,
   });
   await server.start();
-  const client = await connectTo(url);
+  return { url, close: () => server.stop() };
+}
+
+/** A connection to the database `findDatabase` finds. */
+export async function openDatabase(
+  config: AppConfig,
+  log: (line: string) => void,
+): Promise<CliDatabase> {
+  const database = await findDatabase(config, log);
+  const client = new Client({ connectionString: database.url, application_name: 'crm-api cli' });
+  try {
+    await client.connect();
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
   return {
     client,
     close: async () => {
       await client.end();
-      await server.stop();
+      await database.close();
     },
   };
 }

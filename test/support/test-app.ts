@@ -10,6 +10,7 @@ import { createApp } from '../../src/app.factory';
 import { createLogger } from '../../src/common/logging/logger';
 import { loadConfig, type AppConfig } from '../../src/config/app-config';
 import { freshDatabase } from './database';
+import { checkedAgent, prepareResponseChecks } from './openapi-responses';
 
 const TEST_DATA_DIR = mkdtempSync(join(tmpdir(), 'crm-test-data-'));
 
@@ -61,11 +62,13 @@ export async function createTestApp(
   const app = await createApp(config, url, createLogger(config, sink));
   await app.getHttpAdapter().getInstance().ready();
   const db = app.get(DataSource);
+  await prepareResponseChecks(app);
   return {
     app,
     config,
     db,
-    http: () => request(app.getHttpServer()),
+    // Every answer is checked against the OpenAPI document (test/support/openapi-responses.ts).
+    http: () => checkedAgent(request(app.getHttpServer())),
     close: async () => {
       await app.close();
       await database.drop();

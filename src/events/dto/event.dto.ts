@@ -50,7 +50,7 @@ export class EventEnvelopeDto {
   @ApiProperty({ enum: ['1.0'] })
   specversion: '1.0';
 
-  @ApiProperty({ format: 'uuid' })
+  @ApiProperty({ format: 'uuid', example: '0b6f2c1e-8d4a-4f7b-9c3e-5a1d2b7e8f90' })
   id: string;
 
   @ApiProperty({ enum: EVENT_TYPES, enumName: 'EventType', example: 'crm.deal.won.v1' })
@@ -62,27 +62,59 @@ export class EventEnvelopeDto {
   @ApiProperty({ example: 'deals/4c2e6f1a-7d0e-4c55-9b1e-2f0d6c1a9e10' })
   subject: string;
 
-  @ApiProperty({ format: 'date-time' })
+  @ApiProperty({ format: 'date-time', example: '2026-12-06T10:00:00.000Z' })
   time: string;
 
   @ApiProperty({ enum: ['application/json'] })
   datacontenttype: 'application/json';
 
-  @ApiProperty({ format: 'uuid' })
+  @ApiProperty({ format: 'uuid', example: '9a1d2c3b-0000-4000-8000-000000000001' })
   organizationid: string;
 
-  @ApiProperty({ format: 'uuid', nullable: true, description: 'Null for system changes' })
+  @ApiProperty({
+    type: String,
+    format: 'uuid',
+    nullable: true,
+    example: '77e0a4d2-5b3c-4f1e-9a8d-6c2b1e0f9d34',
+    description: 'Null for system changes',
+  })
   actorid: string | null;
 
-  @ApiProperty({ nullable: true, description: 'X-Request-Id of the request that made the change' })
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    example: '6f1c2a9e-3a0b-4f4e-9d55-2b1f0c7d9a10',
+    description: 'X-Request-Id of the request that made the change',
+  })
   requestid: string | null;
 
-  @ApiPropertyOptional({ description: 'W3C trace context, when tracing is on' })
+  @ApiPropertyOptional({
+    description: 'W3C trace context, when tracing is on',
+    example: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+  })
   traceparent?: string;
 
   @ApiProperty({
     type: 'object',
     additionalProperties: true,
+    example: {
+      deal: {
+        id: '4c2e6f1a-7d0e-4c55-9b1e-2f0d6c1a9e10',
+        organizationId: '9a1d2c3b-0000-4000-8000-000000000001',
+        contactId: '5e8a1c7b-2d3f-4a6e-9b0c-1d2e3f4a5b6c',
+        pipelineId: '2b7c9e1d-4f3a-4b8e-a6d5-7c8b9a0f1e2d',
+        ownerId: '77e0a4d2-5b3c-4f1e-9a8d-6c2b1e0f9d34',
+        title: 'Annual plan, 25 seats',
+        amount: '12000.00',
+        currency: 'EUR',
+        status: 'won',
+        stage: 'closed',
+        lostReason: null,
+        createdAt: '2026-11-21T10:00:00.000Z',
+        updatedAt: '2026-12-06T10:00:00.000Z',
+      },
+      previous: { status: 'in_progress', stage: 'negotiation' },
+    },
     description:
       'The resource under its singular name (deal, contact, ...) exactly as GET returns it after the change; `previous` holds the changed fields\u2019 earlier values on *.updated and state events',
   })

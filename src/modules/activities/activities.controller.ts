@@ -35,6 +35,10 @@ export class ActivitiesController {
   @TenantCreate('', {
     permission: 'activities:create',
     summary: 'Comment on a deal',
+    description:
+      'Adds a comment (`{type: "comment", payload: {text}}`, 1..5000 characters) to the timeline of ' +
+      'a deal the caller may see (404 otherwise); the other activity types are written by the ' +
+      'server only (400).',
     type: ActivityDto,
   })
   @ApiError(404, [ErrorCode.NOT_FOUND])

@@ -11,7 +11,15 @@ import { Activity } from './activity.entity';
 import { ActivityType } from './activity.enums';
 import { ActivityDto, CreateActivityDto } from './dto/activity.dto';
 
-const COLUMNS = ['id', 'dealId', 'authorId', 'type', 'payload', 'createdAt'] as const;
+/** The columns of an activity's representation (timelines, `include=activities`). */
+export const ACTIVITY_COLUMNS = [
+  'id',
+  'dealId',
+  'authorId',
+  'type',
+  'payload',
+  'createdAt',
+] as const;
 
 /** An activity to record (the scoped repository stamps its organization). */
 export interface NewActivity {
@@ -59,7 +67,7 @@ export class ActivitiesService {
     await reader.findVisible(Deal, dealId);
     const activities = reader
       .visible(Activity, 'a')
-      .select(selectAs('a', COLUMNS))
+      .select(selectAs('a', ACTIVITY_COLUMNS))
       .andWhere('a.deal_id = :dealId', { dealId });
     return reader.list(
       activities,

@@ -25,6 +25,11 @@ export class AuthController {
   @Public()
   @ApiOperation({
     summary: 'Create an account, its first organization (as owner) and a token pair',
+    description:
+      'Public. User, organization and owner membership are created in one transaction. The email ' +
+      'is trimmed and lower-cased (409 EMAIL_TAKEN when registered); the password has 8..72 ' +
+      'characters with a letter and a digit, and is not the email. The answer signs the user in: ' +
+      'send its accessToken as `Authorization: Bearer` and `organization.id` as X-Organization-Id.',
   })
   @ApiCreatedResponse({ type: RegisterResponseDto })
   @ApiValidationError()
@@ -72,7 +77,13 @@ export class AuthController {
   @Post('logout')
   @Authenticated()
   @HttpCode(HttpStatus.NO_CONTENT)
-  @ApiOperation({ summary: 'Revoke the refresh token chain of this login' })
+  @ApiOperation({
+    summary: 'Revoke the refresh token chain of this login',
+    description:
+      'Send the access token and, in the body, the refresh token of the login to end: it and every ' +
+      'refresh token descended from the same login stop working (401 INVALID_REFRESH_TOKEN on ' +
+      'refresh). Access tokens already issued stay valid until they expire (15 minutes by default).',
+  })
   @ApiNoContentResponse({ description: 'Logged out' })
   @ApiValidationError()
   @ApiError(401, [ErrorCode.UNAUTHENTICATED, ErrorCode.INVALID_REFRESH_TOKEN])

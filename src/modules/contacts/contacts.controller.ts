@@ -17,8 +17,10 @@ import { UuidParam } from '../../common/pipes/validation';
 import { ContactsService } from './contacts.service';
 import { ContactInputDto, ContactListQueryDto } from './dto/contact-input.dto';
 import { ContactDto } from './dto/contact.dto';
+import { ContactGetQueryDto, ContactWithRelationsDto } from './dto/contact-with-relations.dto';
 
 const VISIBILITY = 'Members see only the contacts they own; others answer 404.';
+const INCLUDE = "`include=company` embeds the contact's company.";
 
 @ApiTags('contacts')
 @Controller('contacts')
@@ -28,13 +30,13 @@ export class ContactsController {
   @TenantList('', {
     permission: 'contacts:read',
     summary: 'List and search contacts',
-    description: VISIBILITY,
-    type: ContactDto,
+    description: `${VISIBILITY} ${INCLUDE}`,
+    type: ContactWithRelationsDto,
   })
   list(
     @CurrentActor() actor: Actor,
     @Query() query: ContactListQueryDto,
-  ): Promise<ListResult<ContactDto>> {
+  ): Promise<ListResult<ContactWithRelationsDto>> {
     return this.contacts.list(actor, query);
   }
 
@@ -62,11 +64,15 @@ export class ContactsController {
   @TenantGet(':id', {
     permission: 'contacts:read',
     summary: 'Get a contact',
-    description: VISIBILITY,
-    type: ContactDto,
+    description: `${VISIBILITY} ${INCLUDE}`,
+    type: ContactWithRelationsDto,
   })
-  get(@CurrentActor() actor: Actor, @UuidParam('id') id: string): Promise<ContactDto> {
-    return this.contacts.get(actor, id);
+  get(
+    @CurrentActor() actor: Actor,
+    @UuidParam('id') id: string,
+    @Query() query: ContactGetQueryDto,
+  ): Promise<ContactWithRelationsDto> {
+    return this.contacts.get(actor, id, query.include);
   }
 
   @ApiConditional()
@@ -101,6 +107,9 @@ export class ContactsController {
   @TenantDelete(':id', {
     permission: 'contacts:delete',
     summary: 'Delete a contact without deals',
+    description:
+      'A contact with deals answers 409 CONTACT_HAS_DEALS: delete the deals or move them to another ' +
+      'contact first. If-Match with the last ETag refuses to delete a contact changed since (412).',
   })
   @ApiError(409, [ErrorCode.CONTACT_HAS_DEALS])
   remove(@CurrentActor() actor: Actor, @UuidParam('id') id: string): Promise<void> {

@@ -8,6 +8,7 @@ import { isUniqueViolation } from '../../database/pg-errors';
 import type { Actor } from '../../tenancy/actor';
 import { OwnershipService } from '../../tenancy/ownership.service';
 import { assertPrecondition } from '../../tenancy/precondition';
+import { embedInPage } from '../../tenancy/related-reads';
 import { type TenantReader, type TenantTx, UnitOfWork } from '../../tenancy/unit-of-work';
 import { findVisibleCompany } from '../companies/company-access';
 import { Deal } from '../deals/deal.entity';
@@ -18,6 +19,8 @@ import {
   ContactListQueryDto,
 } from './dto/contact-input.dto';
 import { ContactDto } from './dto/contact.dto';
+import type { ContactInclude, ContactWithRelationsDto } from './dto/contact-with-relations.dto';
+import { withContactRelations } from './contact-relations';
 import type { UpdateContactDto } from './dto/update-contact.dto';
 import { emitEvent, hasChanges, previousOf } from '../../events/record';
 
@@ -130,9 +133,14 @@ export class ContactsService {
     private readonly ownership: OwnershipService,
   ) {}
 
-  /** GET /contacts. */
-  list(actor: Actor, query: ContactListQueryDto): Promise<ListResult<ContactDto>> {
-    return this.listOf(actor, query, { endpoint: 'contacts', companyId: query.companyId });
+  /** GET /contacts; with `include`, each contact with its related records. */
+  list(actor: Actor, query: ContactListQueryDto): Promise<ListResult<ContactWithRelationsDto>> {
+    const { include } = query;
+    const page = this.listOf(actor, query, { endpoint: 'contacts', companyId: query.companyId });
+    if (!include) return page;
+    return page.then((found) =>
+      embedInPage(found, (items) => withContactRelations(this.uow.read(actor), items, include)),
+    );
   }
 
   /**
@@ -227,8 +235,17 @@ export class ContactsService {
     return matches;
   }
 
-  async get(actor: Actor, id: string): Promise<ContactDto> {
-    return ContactDto.from(await this.uow.read(actor).findVisible(Contact, id));
+  /** GET /contacts/{id}; with `include`, the contact with its related records (and no ETag). */
+  async get(
+    actor: Actor,
+    id: string,
+    include?: readonly ContactInclude[],
+  ): Promise<ContactWithRelationsDto> {
+    const reader = this.uow.read(actor);
+    const contact = ContactDto.from(await reader.findVisible(Contact, id));
+    if (!include) return contact;
+    const [withRelations] = await withContactRelations(reader, [contact], include);
+    return withRelations;
   }
 
   async create(actor: Actor, input: ContactInputDto): Promise<ContactDto> {

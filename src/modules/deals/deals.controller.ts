@@ -25,6 +25,7 @@ import {
   WinDealDto,
 } from './dto/deal-input.dto';
 import { DealDto } from './dto/deal.dto';
+import { DealGetQueryDto, DealWithRelationsDto } from './dto/deal-with-relations.dto';
 
 const RULES =
   'Status machine: new -> in_progress | lost, in_progress -> won | lost (won and lost are terminal). ' +
@@ -39,13 +40,15 @@ export class DealsController {
   @TenantList('', {
     permission: 'deals:read',
     summary: 'List deals',
-    description: 'Members see only the deals they own.',
-    type: DealDto,
+    description:
+      'Members see only the deals they own. `include` embeds related records in every deal of ' +
+      'the page, at a fixed number of queries whatever the page size.',
+    type: DealWithRelationsDto,
   })
   list(
     @CurrentActor() actor: Actor,
     @Query() query: DealListQueryDto,
-  ): Promise<ListResult<DealDto>> {
+  ): Promise<ListResult<DealWithRelationsDto>> {
     return this.deals.list(actor, query);
   }
 
@@ -77,10 +80,16 @@ export class DealsController {
   @TenantGet(':id', {
     permission: 'deals:read',
     summary: 'Get a deal',
-    type: DealDto,
+    description:
+      '`include` embeds related records (contact, company, pipeline, tasks, activities).',
+    type: DealWithRelationsDto,
   })
-  get(@CurrentActor() actor: Actor, @UuidParam('id') id: string): Promise<DealDto> {
-    return this.deals.get(actor, id);
+  get(
+    @CurrentActor() actor: Actor,
+    @UuidParam('id') id: string,
+    @Query() query: DealGetQueryDto,
+  ): Promise<DealWithRelationsDto> {
+    return this.deals.get(actor, id, query.include);
   }
 
   @ApiConditional()
@@ -162,6 +171,10 @@ export class DealsController {
   @TenantDelete(':id', {
     permission: 'deals:delete',
     summary: 'Delete a deal with its tasks and activities',
+    description:
+      'The deal, its tasks and its activity timeline are deleted in one transaction, and ' +
+      'crm.deal.deleted.v1 is recorded. If-Match with the last ETag refuses to delete a deal ' +
+      'changed since (412).',
   })
   remove(@CurrentActor() actor: Actor, @UuidParam('id') id: string): Promise<void> {
     return this.deals.remove(actor, id);

@@ -7,6 +7,7 @@ import { assertSupportedCurrency } from '../../common/validation/currency';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import type { Actor } from '../../tenancy/actor';
 import { OwnershipService } from '../../tenancy/ownership.service';
+import { embedInPage } from '../../tenancy/related-reads';
 import { assertPrecondition } from '../../tenancy/precondition';
 import { type TenantReader, type TenantTx, UnitOfWork } from '../../tenancy/unit-of-work';
 import { ActivitiesService, type NewActivity } from '../activities/activities.service';
@@ -19,6 +20,8 @@ import { DealStatus } from './deal.enums';
 import { Deal } from './deal.entity';
 import { CreateDealDto, DealListQueryDto, UpdateDealDto } from './dto/deal-input.dto';
 import { DEAL_COLUMNS, DealDto } from './dto/deal.dto';
+import { type DealInclude, type DealWithRelationsDto } from './dto/deal-with-relations.dto';
+import { withDealRelations } from './deal-relations';
 
 /** What PATCH and the deal actions may change; only `lose` sets a lost reason. */
 type DealChangeInput = UpdateDealDto & { lostReason?: string };
@@ -68,11 +71,12 @@ export class DealsService {
     return deals;
   }
 
-  list(actor: Actor, query: DealListQueryDto): Promise<ListResult<DealDto>> {
+  /** GET /deals; with `include`, each deal with its related records (withDealRelations). */
+  list(actor: Actor, query: DealListQueryDto): Promise<ListResult<DealWithRelationsDto>> {
     const reader = this.uow.read(actor);
     const deals = this.filtered(reader, query).select(selectAs('d', DEAL_COLUMNS));
-    const { status, stage, pipelineId, ownerId, contactId, minAmount, maxAmount } = query;
-    return reader.list(
+    const { status, stage, pipelineId, ownerId, contactId, minAmount, maxAmount, include } = query;
+    const page = reader.list(
       deals,
       query,
       DEAL_ORDER[query.orderBy],
@@ -91,10 +95,23 @@ export class DealsService {
       },
       (row: Deal) => DealDto.from(row),
     );
+    if (!include) return page;
+    return page.then((found) =>
+      embedInPage(found, (items) => withDealRelations(reader, items, include)),
+    );
   }
 
-  async get(actor: Actor, id: string): Promise<DealDto> {
-    return DealDto.from(await this.uow.read(actor).findVisible(Deal, id));
+  /** GET /deals/{id}; with `include`, the deal with its related records (and no ETag). */
+  async get(
+    actor: Actor,
+    id: string,
+    include?: readonly DealInclude[],
+  ): Promise<DealWithRelationsDto> {
+    const reader = this.uow.read(actor);
+    const deal = DealDto.from(await reader.findVisible(Deal, id));
+    if (!include) return deal;
+    const [withRelations] = await withDealRelations(reader, [deal], include);
+    return withRelations;
   }
 
   async create(actor: Actor, input: CreateDealDto): Promise<DealDto> {

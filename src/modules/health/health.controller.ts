@@ -26,16 +26,26 @@ export class HealthController {
 
   @Get()
   @Public()
-  @ApiOperation({ summary: 'Liveness: 200 while the process runs' })
-  @ApiOkResponse({ type: HealthDto })
+  @ApiOperation({
+    summary: 'Liveness: 200 while the process runs',
+    description:
+      'Public, no dependency checked: a liveness probe restarts the process only when it no longer ' +
+      'answers at all.',
+  })
+  @ApiOkResponse({ type: HealthDto, description: 'The process is running' })
   live(): HealthDto {
     return { status: 'ok' };
   }
 
   @Get('ready')
   @Public()
-  @ApiOperation({ summary: 'Readiness: 200 when the database answers, 503 otherwise' })
-  @ApiOkResponse({ type: ReadinessDto })
+  @ApiOperation({
+    summary: 'Readiness: 200 when the database answers, 503 otherwise',
+    description:
+      'Public. The database is pinged (2 s timeout) on every call; a load balancer should send ' +
+      'traffic only while this answers 200. It turns 200 again by itself when the database returns.',
+  })
+  @ApiOkResponse({ type: ReadinessDto, description: 'The database answers' })
   @ApiError(503, [ErrorCode.NOT_READY])
   async ready(): Promise<ReadinessDto> {
     try {

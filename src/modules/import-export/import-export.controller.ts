@@ -10,14 +10,7 @@ import {
   Res,
   StreamableFile,
 } from '@nestjs/common';
-import {
-  ApiBody,
-  ApiConsumes,
-  ApiOkResponse,
-  ApiOperation,
-  ApiProduces,
-  ApiTags,
-} from '@nestjs/swagger';
+import { ApiBody, ApiConsumes, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Can } from '../../tenancy/access/access.decorator';
 import { ApiError } from '../../common/decorators/api-error.decorator';
@@ -104,10 +97,10 @@ function ApiExport(
         'Timestamps are ISO-8601 UTC, amounts decimal strings with two fraction digits, null an empty cell. A cell ' +
         "beginning with =, +, -, @, tab or carriage return is prefixed with ' (spreadsheet formula injection).",
     }),
-    ApiProduces('text/csv'),
+    // The media type on the 200 alone (ApiProduces would give the JSON errors text/csv too).
     ApiOkResponse({
       description: `CSV: a header row (${columns.join(',')}), then one row per ${one}`,
-      schema: { type: 'string', format: 'binary' },
+      content: { 'text/csv': { schema: { type: 'string', format: 'binary' } } },
       headers: {
         'Content-Disposition': {
           description: `attachment; filename="${what}-YYYY-MM-DD.csv"`,

@@ -24,9 +24,11 @@ import {
   UpdateLeadDto,
 } from './dto/lead-input.dto';
 import { LeadConversionDto, LeadDto } from './dto/lead.dto';
+import { LeadGetQueryDto, LeadWithRelationsDto } from './dto/lead-with-relations.dto';
 import { LeadsService } from './leads.service';
 
 const VISIBILITY = 'Members see only the leads they own; others answer 404.';
+const INCLUDE = '`include` embeds the contact and the deal of the conversion.';
 
 const STATUS_FLOW =
   'Status flow: new <-> contacted (PATCH); new | contacted -> qualified (qualify); ' +
@@ -59,13 +61,13 @@ export class LeadsController {
   @TenantList('', {
     permission: 'leads:read',
     summary: 'List and search leads',
-    description: `${VISIBILITY} orderBy createdAt (default) or name; ties by id.`,
-    type: LeadDto,
+    description: `${VISIBILITY} orderBy createdAt (default) or name; ties by id. ${INCLUDE}`,
+    type: LeadWithRelationsDto,
   })
   list(
     @CurrentActor() actor: Actor,
     @Query() query: LeadListQueryDto,
-  ): Promise<ListResult<LeadDto>> {
+  ): Promise<ListResult<LeadWithRelationsDto>> {
     return this.leads.list(actor, query);
   }
 
@@ -91,11 +93,15 @@ export class LeadsController {
   @TenantGet(':id', {
     permission: 'leads:read',
     summary: 'Get a lead',
-    description: VISIBILITY,
-    type: LeadDto,
+    description: `${VISIBILITY} ${INCLUDE}`,
+    type: LeadWithRelationsDto,
   })
-  get(@CurrentActor() actor: Actor, @UuidParam('id') id: string): Promise<LeadDto> {
-    return this.leads.get(actor, id);
+  get(
+    @CurrentActor() actor: Actor,
+    @UuidParam('id') id: string,
+    @Query() query: LeadGetQueryDto,
+  ): Promise<LeadWithRelationsDto> {
+    return this.leads.get(actor, id, query.include);
   }
 
   @ApiConditional()

@@ -8,6 +8,7 @@ import type { EventType } from '../../events/catalog';
 import type { Actor } from '../../tenancy/actor';
 import { OwnershipService } from '../../tenancy/ownership.service';
 import { assertPrecondition } from '../../tenancy/precondition';
+import { embedInPage } from '../../tenancy/related-reads';
 import { type TenantReader, type TenantTx, UnitOfWork } from '../../tenancy/unit-of-work';
 import { ActivitiesService } from '../activities/activities.service';
 import { ActivityType } from '../activities/activity.enums';
@@ -26,6 +27,8 @@ import {
   UpdateLeadDto,
 } from './dto/lead-input.dto';
 import { LeadConversionDto, LeadDto } from './dto/lead.dto';
+import type { LeadInclude, LeadWithRelationsDto } from './dto/lead-with-relations.dto';
+import { withLeadRelations } from './lead-relations';
 import { Lead, leadSearchText } from './lead.entity';
 import { LeadStatus } from './lead.enums';
 
@@ -106,11 +109,12 @@ export class LeadsService {
     return leads;
   }
 
-  list(actor: Actor, query: LeadListQueryDto): Promise<ListResult<LeadDto>> {
+  /** GET /leads; with `include`, each lead with its related records. */
+  list(actor: Actor, query: LeadListQueryDto): Promise<ListResult<LeadWithRelationsDto>> {
     const reader = this.uow.read(actor);
     const leads = this.filtered(reader, query).select(selectAs('l', LEAD_COLUMNS));
-    const { status, source, ownerId } = query;
-    return reader.list(
+    const { status, source, ownerId, include } = query;
+    const page = reader.list(
       leads,
       query,
       LEAD_ORDER[query.orderBy],
@@ -126,10 +130,23 @@ export class LeadsService {
       },
       (row: Lead) => LeadDto.from(row),
     );
+    if (!include) return page;
+    return page.then((found) =>
+      embedInPage(found, (items) => withLeadRelations(reader, items, include)),
+    );
   }
 
-  async get(actor: Actor, id: string): Promise<LeadDto> {
-    return LeadDto.from(await this.uow.read(actor).findVisible(Lead, id));
+  /** GET /leads/{id}; with `include`, the lead with its related records (and no ETag). */
+  async get(
+    actor: Actor,
+    id: string,
+    include?: readonly LeadInclude[],
+  ): Promise<LeadWithRelationsDto> {
+    const reader = this.uow.read(actor);
+    const lead = LeadDto.from(await reader.findVisible(Lead, id));
+    if (!include) return lead;
+    const [withRelations] = await withLeadRelations(reader, [lead], include);
+    return withRelations;
   }
 
   async create(actor: Actor, input: CreateLeadDto): Promise<LeadDto> {

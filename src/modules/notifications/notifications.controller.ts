@@ -49,6 +49,9 @@ export class NotificationsController {
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiOperation({
     summary: "Mark all the caller's notifications in the organization read",
+    description:
+      'Only the in-app notifications of the caller in the organization named by X-Organization-Id; ' +
+      'those already read keep their readAt. Any member.',
   })
   @ApiNoContentResponse({ description: 'Marked read' })
   readAll(@CurrentActor() actor: Actor): Promise<void> {

@@ -44,6 +44,9 @@ export class OrganizationsController {
   @Authenticated()
   @ApiOperation({
     summary: "The caller's organizations, with the caller's role in each (not paginated)",
+    description:
+      'Where a client finds the ids to send as X-Organization-Id. Any signed-in user; no ' +
+      'X-Organization-Id. Oldest membership first.',
   })
   @ApiOkResponse({ type: [OrganizationWithRoleDto] })
   listMine(@CurrentUser() user: AuthUser): Promise<OrganizationWithRoleDto[]> {
@@ -52,7 +55,13 @@ export class OrganizationsController {
 
   @Post()
   @Authenticated()
-  @ApiOperation({ summary: 'Create an organization; the caller becomes its owner' })
+  @ApiOperation({
+    summary: 'Create an organization; the caller becomes its owner',
+    description:
+      'Any signed-in user; no X-Organization-Id. The organization starts with the default ' +
+      'pipeline (qualification, proposal, negotiation, closed). `defaultCurrency` must be one of ' +
+      "the server's currencies (422 UNSUPPORTED_CURRENCY); null or absent means the server default.",
+  })
   @ApiCreatedResponse({ type: OrganizationWithRoleDto })
   @ApiValidationError()
   @ApiError(422, [ErrorCode.UNSUPPORTED_CURRENCY])
@@ -66,7 +75,12 @@ export class OrganizationsController {
 
   @Get('current')
   @Can()
-  @ApiOperation({ summary: 'The organization named by X-Organization-Id' })
+  @ApiOperation({
+    summary: 'The organization named by X-Organization-Id',
+    description:
+      'Its name, default currency and creation time. A caller who is not a member of it gets 403 ' +
+      'NOT_A_MEMBER, like on every tenant-scoped route.',
+  })
   @ApiOkResponse({ type: OrganizationDto })
   getCurrent(@CurrentActor() actor: Actor): Promise<OrganizationDto> {
     return this.organizations.getCurrent(actor);
@@ -76,6 +90,9 @@ export class OrganizationsController {
   @Can('organization:update')
   @ApiOperation({
     summary: 'Rename the organization or change its default currency (owner, admin)',
+    description:
+      'Only the properties given change; `defaultCurrency: null` returns to the server default ' +
+      '(used by new deals without a currency). An unknown currency is 422 UNSUPPORTED_CURRENCY.',
   })
   @ApiOkResponse({ type: OrganizationDto })
   @ApiError(422, [ErrorCode.UNSUPPORTED_CURRENCY])
@@ -88,7 +105,12 @@ export class OrganizationsController {
 
   @Get('current/members')
   @Can('members:read')
-  @ApiOperation({ summary: "The organization's members (paginated)" })
+  @ApiOperation({
+    summary: "The organization's members (paginated)",
+    description:
+      'Each member with their email, name and role, newest first by default; offset pages ' +
+      '(page, pageSize) or keyset pages (limit, cursor).',
+  })
   @ApiListResponse(MemberDto)
   listMembers(
     @CurrentActor() actor: Actor,

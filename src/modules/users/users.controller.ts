@@ -21,7 +21,13 @@ export class UsersController {
 
   @Get('me')
   @Authenticated()
-  @ApiOperation({ summary: 'The signed-in user' })
+  @ApiOperation({
+    summary: 'The signed-in user',
+    description:
+      'The profile of the user the access token belongs to (id, email, name, phone). Any signed-in ' +
+      'user; no X-Organization-Id (GET /api/v1/organizations/me lists their organizations). API ' +
+      'keys are refused: a key acts in an organization, not as a user.',
+  })
   @ApiOkResponse({ type: UserDto })
   async me(@CurrentUser() user: AuthUser): Promise<UserDto> {
     return UserDto.from(await this.users.get(user.id));

@@ -38,6 +38,10 @@ export class WebhooksController {
   @TenantList('', {
     permission: 'webhooks:read',
     summary: "The organization's webhook endpoints (owner, admin)",
+    description:
+      'Every endpoint with its subscribed events and whether it is enabled (an endpoint whose ' +
+      'deliveries kept failing is disabled automatically, with `disabledReason`). Secrets are ' +
+      'never listed: they are shown only when created or rotated.',
     type: WebhookDto,
   })
   list(
@@ -63,6 +67,8 @@ export class WebhooksController {
   @TenantGet(':id', {
     permission: 'webhooks:read',
     summary: 'Get a webhook endpoint (owner, admin)',
+    description:
+      "One endpoint of the organization, without its secret; 404 for another organization's.",
     type: WebhookDto,
   })
   get(@CurrentActor() actor: Actor, @UuidParam('id') id: string): Promise<WebhookDto> {
@@ -72,6 +78,10 @@ export class WebhooksController {
   @TenantPatch(':id', {
     permission: 'webhooks:update',
     summary: 'Change the URL, events, description, or enable/disable (owner, admin)',
+    description:
+      'Only the properties given change. A new URL is checked like at creation (https, no private ' +
+      'or loopback address: 422 WEBHOOK_URL_NOT_ALLOWED); `enabled: true` re-enables an endpoint ' +
+      'that was disabled after failures. The secret is unchanged (POST .../rotate-secret).',
     type: WebhookDto,
   })
   @ApiError(422, [ErrorCode.WEBHOOK_URL_NOT_ALLOWED])
@@ -86,6 +96,8 @@ export class WebhooksController {
   @TenantDelete(':id', {
     permission: 'webhooks:delete',
     summary: 'Delete a webhook endpoint and its delivery log (owner, admin)',
+    description:
+      'Deliveries still pending are dropped with the endpoint: nothing more is sent to its URL.',
   })
   remove(@CurrentActor() actor: Actor, @UuidParam('id') id: string): Promise<void> {
     return this.webhooks.remove(actor, id);
@@ -96,6 +108,10 @@ export class WebhooksController {
   @Can('webhooks:update')
   @ApiOperation({
     summary: 'A new signing secret; the previous one keeps signing for 24 h (owner, admin)',
+    description:
+      'The answer holds the new secret, shown only here. For 24 hours deliveries carry two ' +
+      'signatures (`webhook-signature` lists both, space-separated), so the receiver can switch ' +
+      'secrets without missing a delivery.',
   })
   @ApiOkResponse({ type: WebhookSecretDto })
   @ApiError(404, [ErrorCode.NOT_FOUND])
@@ -109,6 +125,10 @@ export class WebhooksController {
   @TenantList(':id/deliveries', {
     permission: 'webhooks:read',
     summary: "An endpoint's deliveries, newest first (owner, admin)",
+    description:
+      'One delivery per event sent to the endpoint, with its status (pending, succeeded, failed), ' +
+      'attempts, last HTTP status or error and next attempt; filter by `status` and by ' +
+      '`eventType` (the full type, e.g. crm.deal.won.v1). Kept 30 days.',
     type: DeliveryDto,
   })
   deliveries(
@@ -122,6 +142,9 @@ export class WebhooksController {
   @TenantGet(':id/deliveries/:deliveryId', {
     permission: 'webhooks:read',
     summary: 'A delivery with every attempt (owner, admin)',
+    description:
+      'The delivery with `attemptLog`: the time, HTTP status, duration, error and the first 2 KB ' +
+      'of the answer of each attempt, to see why a receiver refused it.',
     type: DeliveryDetailDto,
   })
   delivery(

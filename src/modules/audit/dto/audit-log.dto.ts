@@ -107,15 +107,17 @@ export class AuditTargetDto {
 
 /** One entry of the audit trail (API.md section 16). */
 export class AuditLogDto {
-  @ApiProperty({ format: 'uuid' })
+  @ApiProperty({ format: 'uuid', example: '0d5b7c2e-9f41-4a63-8e2d-5c1b7a9f3e60' })
   id: string;
 
   @ApiProperty({ enum: AUDIT_ACTIONS, enumName: 'AuditAction', example: 'member_role_changed' })
   action: string;
 
   @ApiProperty({
+    type: String,
     format: 'uuid',
     nullable: true,
+    example: '77e0a4d2-5b3c-4f1e-9a8d-6c2b1e0f9d34',
     description:
       'Who acted: the user, or the API key (actorType api_key; API.md section 16: actions of a key carry its id); null for the system and for a failed login of an unknown email',
   })
@@ -125,8 +127,10 @@ export class AuditLogDto {
   actorType: AuditActorType;
 
   @ApiProperty({
+    type: String,
     format: 'uuid',
     nullable: true,
+    example: '9a1d3f6e-2c4b-4e8a-b5d7-0f1e2d3c4b5a',
     description:
       'Null for auth events (login, refresh, logout...), which belong to no organization',
   })
@@ -143,13 +147,17 @@ export class AuditLogDto {
   })
   details: Record<string, unknown>;
 
-  @ApiProperty({ nullable: true, example: '203.0.113.7' })
+  @ApiProperty({ type: String, nullable: true, example: '203.0.113.7' })
   ip: string | null;
 
-  @ApiProperty({ nullable: true, example: 'Mozilla/5.0' })
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    example: 'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15',
+  })
   userAgent: string | null;
 
-  @ApiProperty({ nullable: true, example: '6f1c2a8e-3b4d-4f5e-9a0b-1c2d3e4f5a6b' })
+  @ApiProperty({ type: String, nullable: true, example: '6f1c2a8e-3b4d-4f5e-9a0b-1c2d3e4f5a6b' })
   requestId: string | null;
 
   @ApiProperty({ format: 'date-time', example: '2026-12-06T10:00:00.000Z' })

@@ -89,8 +89,12 @@ const ID_DOC = {
   description: 'The record to change: required for update and delete, not allowed for create',
 };
 
+/**
+ * anyOf, not oneOf: every property of an update body is optional, so each create body is also a
+ * valid update body, and "exactly one of" would refuse them all. `op` says which one applies.
+ */
 const dataDoc = (create: ClassType<unknown>, update: ClassType<unknown>, resource: string) => ({
-  oneOf: [{ $ref: getSchemaPath(create) }, { $ref: getSchemaPath(update) }],
+  anyOf: [{ $ref: getSchemaPath(create) }, { $ref: getSchemaPath(update) }],
   description:
     `Required for create and update, not allowed for delete. create: the body of POST /${resource} ` +
     `(${create.name}); update: the properties to change (${update.name}, PATCH semantics: absent ` +

@@ -213,7 +213,13 @@ export class UpdateCompanyDto {
   @IsText(1, 100)
   industry?: string | null;
 
-  @ApiPropertyOptional({ type: String, nullable: true, minLength: 5, maxLength: 32 })
+  @ApiPropertyOptional({
+    type: String,
+    nullable: true,
+    minLength: 5,
+    maxLength: 32,
+    example: '+49 30 901820',
+  })
   @IsOptional()
   @IsPhone()
   phone?: string | null;

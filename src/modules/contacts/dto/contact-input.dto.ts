@@ -2,8 +2,14 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsText, IsUuid } from '../../../common/validation/text';
 import { IsEmail, IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
 import { ListQueryDto } from '../../../common/pagination/list-query.dto';
+import { IncludeNames } from '../../../common/validation/include';
 import { IsPhone } from '../../../common/validation/phone';
 import { OptionalNotNull, Trim } from '../../../common/validation/transforms';
+import {
+  CONTACT_INCLUDE_DESCRIPTION,
+  CONTACT_INCLUDES,
+  type ContactInclude,
+} from './contact-with-relations.dto';
 
 /** POST /contacts, and PUT /contacts/{id} (a full replace: absent email/phone/companyId become null). */
 export class ContactInputDto {
@@ -94,4 +100,7 @@ export class ContactListQueryDto extends ContactListFiltersDto {
   @IsOptional()
   @IsUuid()
   companyId?: string;
+
+  @IncludeNames(CONTACT_INCLUDES, 'ContactInclude', CONTACT_INCLUDE_DESCRIPTION)
+  include?: ContactInclude[];
 }

@@ -3,9 +3,15 @@ import { IsText, IsUuid } from '../../../common/validation/text';
 import { IsArray, IsIn, IsOptional, IsString, Matches } from 'class-validator';
 import { ListQueryDto } from '../../../common/pagination/list-query.dto';
 import { IsCurrencyCode } from '../../../common/validation/currency';
+import { IncludeNames } from '../../../common/validation/include';
 import { IsMoney } from '../../../common/validation/money';
 import { OptionalNotNull, ToArray, Trim } from '../../../common/validation/transforms';
 import { DEAL_STATUSES, DealStatus } from '../deal.enums';
+import {
+  DEAL_INCLUDE_DESCRIPTION,
+  DEAL_INCLUDES,
+  type DealInclude,
+} from './deal-with-relations.dto';
 
 const STAGE_KEY = /^[a-z][a-z0-9_]{0,39}$/;
 
@@ -73,7 +79,7 @@ export class CreateDealDto {
 }
 
 export class UpdateDealDto {
-  @ApiPropertyOptional({ minLength: 1, maxLength: 200 })
+  @ApiPropertyOptional({ minLength: 1, maxLength: 200, example: 'Annual plan, 40 seats' })
   @OptionalNotNull()
   @Trim()
   @IsString()
@@ -90,7 +96,13 @@ export class UpdateDealDto {
   @IsCurrencyCode()
   currency?: string;
 
-  @ApiPropertyOptional({ enum: DealStatus, enumName: 'DealStatus' })
+  @ApiPropertyOptional({
+    enum: DealStatus,
+    enumName: 'DealStatus',
+    description:
+      'new -> in_progress | lost, in_progress -> won | lost (409 INVALID_STATUS_TRANSITION otherwise); ' +
+      'won needs an amount above 0 (422 AMOUNT_REQUIRED_TO_WIN) and closes the stage',
+  })
   @OptionalNotNull()
   @IsIn(DEAL_STATUSES)
   status?: DealStatus;
@@ -162,6 +174,9 @@ export class DealListQueryDto extends ListQueryDto {
   @IsOptional()
   @IsIn(DEAL_ORDER_BY)
   orderBy: (typeof DEAL_ORDER_BY)[number] = 'createdAt';
+
+  @IncludeNames(DEAL_INCLUDES, 'DealInclude', DEAL_INCLUDE_DESCRIPTION)
+  include?: DealInclude[];
 }
 
 export class MoveStageDto {

@@ -2,11 +2,17 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsArray, IsEmail, IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
 import { ListQueryDto } from '../../../common/pagination/list-query.dto';
 import { IsCurrencyCode } from '../../../common/validation/currency';
+import { IncludeNames } from '../../../common/validation/include';
 import { IsMoney } from '../../../common/validation/money';
 import { IsText, IsUuid } from '../../../common/validation/text';
 import { OptionalNotNull, ToArray, Trim } from '../../../common/validation/transforms';
 import { IsPhone } from '../../../common/validation/phone';
 import { LEAD_STATUSES, LeadStatus } from '../lead.enums';
+import {
+  LEAD_INCLUDE_DESCRIPTION,
+  LEAD_INCLUDES,
+  type LeadInclude,
+} from './lead-with-relations.dto';
 
 /** The statuses PATCH may set; qualified, disqualified and converted have their own actions. */
 export const EDITABLE_LEAD_STATUSES = [LeadStatus.NEW, LeadStatus.CONTACTED] as const;
@@ -96,25 +102,49 @@ export class UpdateLeadDto {
   @IsText(1, 200)
   name?: string;
 
-  @ApiPropertyOptional({ type: String, format: 'email', nullable: true, maxLength: 254 })
+  @ApiPropertyOptional({
+    type: String,
+    format: 'email',
+    nullable: true,
+    maxLength: 254,
+    example: 'ada.king@analytical.example',
+  })
   @IsOptional()
   @Trim()
   @IsEmail({}, { message: 'email must be an email' })
   @MaxLength(254)
   email?: string | null;
 
-  @ApiPropertyOptional({ type: String, nullable: true, minLength: 5, maxLength: 32 })
+  @ApiPropertyOptional({
+    type: String,
+    nullable: true,
+    minLength: 5,
+    maxLength: 32,
+    example: '+44 20 7946 0958',
+  })
   @IsOptional()
   @IsPhone()
   phone?: string | null;
 
-  @ApiPropertyOptional({ type: String, nullable: true, minLength: 1, maxLength: 200 })
+  @ApiPropertyOptional({
+    type: String,
+    nullable: true,
+    minLength: 1,
+    maxLength: 200,
+    example: 'Analytical Engines Ltd',
+  })
   @IsOptional()
   @Trim()
   @IsText(1, 200)
   companyName?: string | null;
 
-  @ApiPropertyOptional({ type: String, nullable: true, minLength: 1, maxLength: 100 })
+  @ApiPropertyOptional({
+    type: String,
+    nullable: true,
+    minLength: 1,
+    maxLength: 100,
+    example: 'trade show',
+  })
   @IsOptional()
   @Trim()
   @IsText(1, 100)
@@ -186,6 +216,9 @@ export class LeadListQueryDto extends ListQueryDto {
   @IsOptional()
   @IsIn(LEAD_ORDER_BY)
   orderBy: (typeof LEAD_ORDER_BY)[number] = 'createdAt';
+
+  @IncludeNames(LEAD_INCLUDES, 'LeadInclude', LEAD_INCLUDE_DESCRIPTION)
+  include?: LeadInclude[];
 }
 
 export class DisqualifyLeadDto {

@@ -33,7 +33,7 @@ export class NotificationTemplateDto {
   })
   body: string;
 
-  @ApiProperty({ description: 'true: the shipped default (no override)' })
+  @ApiProperty({ description: 'true: the shipped default (no override)', example: true })
   isDefault: boolean;
 }
 

@@ -119,7 +119,7 @@ export class CreatePipelineDto {
 }
 
 export class UpdatePipelineDto {
-  @ApiPropertyOptional({ minLength: 1, maxLength: 200 })
+  @ApiPropertyOptional({ minLength: 1, maxLength: 200, example: 'Enterprise renewals' })
   @OptionalNotNull()
   @Trim()
   @IsText(1, 200)

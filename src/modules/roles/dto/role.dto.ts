@@ -111,7 +111,10 @@ export class RoleDto {
   @ApiProperty({ example: 'Support' })
   name: string;
 
-  @ApiProperty({ description: 'The four built-in roles cannot be changed or deleted' })
+  @ApiProperty({
+    description: 'The four built-in roles cannot be changed or deleted',
+    example: false,
+  })
   builtIn: boolean;
 
   @ApiProperty({ type: [GrantedPermissionDto] })

@@ -62,13 +62,18 @@ export class CreateWebhookDto {
   @Validate(WebhookEventPattern, { each: true })
   events: string[];
 
-  @ApiPropertyOptional({ maxLength: 500, nullable: true, example: 'Accounting: won deals' })
+  @ApiPropertyOptional({
+    type: String,
+    maxLength: 500,
+    nullable: true,
+    example: 'Accounting: won deals',
+  })
   @IsOptional()
   @Trim()
   @IsText(0, 500)
   description?: string | null;
 
-  @ApiPropertyOptional({ default: true })
+  @ApiPropertyOptional({ default: true, example: true })
   @OptionalNotNull()
   @IsBoolean()
   enabled?: boolean;
@@ -89,7 +94,12 @@ export class UpdateWebhookDto {
   @Validate(WebhookEventPattern, { each: true })
   events?: string[];
 
-  @ApiPropertyOptional({ maxLength: 500, nullable: true })
+  @ApiPropertyOptional({
+    type: String,
+    maxLength: 500,
+    nullable: true,
+    example: 'Accounting: won and lost deals',
+  })
   @IsOptional()
   @Trim()
   @IsText(0, 500)
@@ -97,6 +107,7 @@ export class UpdateWebhookDto {
 
   @ApiPropertyOptional({
     description: 'true re-enables a disabled endpoint (its failure count starts again)',
+    example: true,
   })
   @OptionalNotNull()
   @IsBoolean()
