@@ -2264,7 +2264,7 @@ describe('Companies (API.md sections 4 and 11)', () => {
       expect(Object.keys(schemas.CompanyDto.properties).sort()).toEqual(COMPANY_KEYS);
       expect(Object.keys(schemas.ContactDto.properties).sort()).toEqual(CONTACT_KEYS);
       expect(Object.keys(paths['/api/v1/companies/{id}'].patch.responses).sort()).toEqual(
-        ['200', '400', '401', '403', '404', '409', '412', '422'].sort(),
+        ['200', '400', '401', '403', '404', '409', '412', '415', '422'].sort(),
       );
     });
   });
