@@ -128,4 +128,40 @@ describe('createValidationPipe', () => {
     const error = await validationError({ email: 'secret-value', address: { city: 'Oslo' } });
     expect(JSON.stringify(error.details)).not.toContain('secret-value');
   });
+
+  describe('an empty query string', () => {
+    class PageQueryDto {
+      @IsOptional()
+      @IsInt()
+      @Min(1)
+      page: number = 1;
+    }
+    class RequiredQueryDto {
+      @IsString()
+      @IsNotEmpty()
+      q: string;
+    }
+
+    it('gives the DTO with its defaults every time (validated once, then reused)', async () => {
+      const pipe = createValidationPipe();
+      for (let i = 0; i < 3; i++) {
+        const dto: unknown = await pipe.transform({}, { type: 'query', metatype: PageQueryDto });
+        expect(dto).toBeInstanceOf(PageQueryDto);
+        expect(dto).toEqual({ page: 1 });
+      }
+    });
+
+    it('is refused every time by a DTO that needs a parameter, and a filled query still validates', async () => {
+      const pipe = createValidationPipe();
+      for (let i = 0; i < 2; i++) {
+        await expect(
+          pipe.transform({}, { type: 'query', metatype: RequiredQueryDto }),
+        ).rejects.toMatchObject({ code: ErrorCode.VALIDATION_FAILED });
+      }
+      await pipe.transform({}, { type: 'query', metatype: PageQueryDto });
+      await expect(
+        pipe.transform({ page: 0 }, { type: 'query', metatype: PageQueryDto }),
+      ).rejects.toMatchObject({ code: ErrorCode.VALIDATION_FAILED });
+    });
+  });
 });

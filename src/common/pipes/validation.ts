@@ -6,6 +6,7 @@ import {
   ValidationError,
   ValidationPipe,
 } from '@nestjs/common';
+import { plainToInstance } from 'class-transformer';
 import { AppException, ErrorDetail } from '../errors/app.exception';
 import { ErrorCode } from '../errors/error-code.enum';
 import { MalformedJsonBody, UnsupportedMediaTypeBody } from '../http/json-body';
@@ -53,6 +54,15 @@ function invalidTextPaths(value: unknown, path: string, found: string[] = []): s
  * validates as usual.
  */
 class AppValidationPipe extends ValidationPipe {
+  /**
+   * Query DTOs an empty query string once validated against. An empty query is the same input
+   * every time, so its validation is too: reads by id and first pages without parameters skip
+   * class-validator (whose metadata lookup alone cost about 13 µs of a read by id's CPU) and only
+   * build the DTO with its defaults. A DTO that refuses an empty query is never added, and keeps
+   * answering 400.
+   */
+  private readonly validWhenEmpty = new WeakSet<object>();
+
   override transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     if (value instanceof MalformedJsonBody) {
       return Promise.reject(AppException.validation([], value.message));
@@ -75,9 +85,25 @@ class AppValidationPipe extends ValidationPipe {
         return Promise.reject(AppException.validation(invalid.map(notTextDetail)));
       }
     }
-    return super.transform(value, metadata) as Promise<unknown>;
+    const { metatype } = metadata;
+    if (metadata.type !== 'query' || !metatype || !isEmptyObject(value)) {
+      return super.transform(value, metadata) as Promise<unknown>;
+    }
+    if (this.validWhenEmpty.has(metatype)) {
+      return Promise.resolve(plainToInstance(metatype, {}, this.transformOptions));
+    }
+    return (super.transform(value, metadata) as Promise<unknown>).then((dto) => {
+      this.validWhenEmpty.add(metatype);
+      return dto;
+    });
   }
 }
+
+const isEmptyObject = (value: unknown): boolean =>
+  value !== null &&
+  typeof value === 'object' &&
+  !Array.isArray(value) &&
+  !Object.keys(value).length;
 
 /** Global pipe: whitelist + forbidNonWhitelisted + transform, errors as VALIDATION_FAILED with details. */
 export function createValidationPipe(): ValidationPipe {
