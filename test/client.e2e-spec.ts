@@ -1,11 +1,10 @@
 import { execFile } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { clientScenario } from './client/scenario';
-import { createTestApp, type TestApp } from './support/test-app';
+import { createTestApp, type TestApp, serve } from './support/test-app';
 
 /*
  * The typed client package (clients/typescript, issue 17): its whole scenario against the live
@@ -46,8 +45,7 @@ describe('the typed client against the live server', () => {
 
   beforeAll(async () => {
     t = await createTestApp();
-    await t.app.listen({ port: 0, host: '127.0.0.1' });
-    baseUrl = `http://127.0.0.1:${(t.app.getHttpServer().address() as AddressInfo).port}`;
+    baseUrl = await serve(t);
   });
   afterAll(() => t.close());
 

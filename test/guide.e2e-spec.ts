@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './support/database';
-import { createTestApp, type TestApp } from './support/test-app';
+import { createTestApp, type TestApp, serve } from './support/test-app';
 
 /**
  * docs/guide.md is honest: its ```bash blocks run, in order, in one bash session (their shell
@@ -109,8 +109,7 @@ describe('docs/guide.md', () => {
       WEBHOOK_ALLOW_PRIVATE: 'true',
       RELAY_POLL_MS: '100',
     });
-    await t.app.listen({ port: 0, host: '127.0.0.1' });
-    base = `${await t.app.getUrl()}/api/v1`;
+    base = `${await serve(t)}/api/v1`;
   });
   afterAll(() => t.close());
 

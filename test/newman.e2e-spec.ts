@@ -1,10 +1,9 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { WebhookReceiver } from './support/webhook-receiver';
-import { createTestApp, type TestApp } from './support/test-app';
+import { createTestApp, type TestApp, serve } from './support/test-app';
 
 /**
  * The Postman collection QA teams import (postman/, `npm run postman`, docs/decisions/0047),
@@ -73,8 +72,7 @@ describe('the Postman collection run by Newman', () => {
   beforeAll(async () => {
     // The collection's webhook points to a receiver on this machine.
     t = await createTestApp({ WEBHOOK_ALLOW_HTTP: 'true', WEBHOOK_ALLOW_PRIVATE: 'true' });
-    await t.app.listen(0, '127.0.0.1');
-    baseUrl = `http://127.0.0.1:${(t.app.getHttpServer().address() as AddressInfo).port}`;
+    baseUrl = await serve(t);
     receiver = await new WebhookReceiver().start();
   });
 

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Browser, chromium, type Locator, type Page } from 'playwright-core';
 import { as, register, type Session } from './support/api';
-import { createTestApp, type TestApp } from './support/test-app';
+import { createTestApp, type TestApp, serve } from './support/test-app';
 
 /*
  * Swagger UI at /docs used as a person exploring the API would, in a real headless Chromium
@@ -73,8 +73,7 @@ describeWithBrowser('Swagger UI (/docs) in headless Chromium', () => {
 
   beforeAll(async () => {
     t = await createTestApp();
-    await t.app.listen(0, '127.0.0.1');
-    base = await t.app.getUrl();
+    base = await serve(t);
     // A user with the organization made at sign-up, and a second one created afterwards: the
     // header decides which one the requests in Swagger UI act in.
     owner = await register(t, 'explorer', 'First Org');

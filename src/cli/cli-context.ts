@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { Client } from 'pg';
@@ -106,6 +106,40 @@ export async function openDatabase(
       await database.close();
     },
   };
+}
+
+/** A generated file: where it is committed, and the text its generator makes now. */
+export interface GeneratedFile {
+  file: string;
+  text: string;
+}
+
+/**
+ * Writes generated files (`npm run openapi`, `npm run postman`), or with `check` only compares
+ * them with what is committed: a file that differs or is missing fails with what to run.
+ */
+export function writeOrCheck(files: GeneratedFile[], check: boolean, script: string): void {
+  if (!check) {
+    for (const { file, text } of files) {
+      writeFileSync(file, text);
+      process.stdout.write(`wrote ${file}\n`);
+    }
+    return;
+  }
+  const stale = files
+    .filter(({ file, text }) => {
+      try {
+        return readFileSync(file, 'utf8') !== text;
+      } catch {
+        return true; // missing: differs
+      }
+    })
+    .map(({ file }) => file);
+  if (stale.length) {
+    const verb = stale.length === 1 ? 'is' : 'are';
+    throw new CliError(`${stale.join(', ')} ${verb} out of date: run npm run ${script}`);
+  }
+  process.stdout.write(`${files.map(({ file }) => file).join(', ')} up to date\n`);
 }
 
 /** Runs a command: usage errors exit 2 with the usage, other errors 1. */

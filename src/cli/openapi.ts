@@ -10,7 +10,6 @@
  * file equals what a running app serves.
  */
 import 'reflect-metadata';
-import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
@@ -18,7 +17,7 @@ import { useApiPrefix } from '../app.factory';
 import { AppModule } from '../app.module';
 import { loadConfig } from '../config/app-config';
 import { buildOpenApiDocument, packageRoot } from '../swagger';
-import { CliError, parse, runCli, UsageError } from './cli-context';
+import { parse, runCli, UsageError, writeOrCheck } from './cli-context';
 
 const USAGE = `usage: npm run openapi [-- --check] [--out <file>]`;
 
@@ -58,20 +57,7 @@ async function openapi(args: string[]): Promise<void> {
   });
   if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
   const file = resolve(values.out ?? join(packageRoot(), 'openapi.json'));
-  const text = await openApiText();
-  if (!values.check) {
-    writeFileSync(file, text);
-    process.stdout.write(`wrote ${file}\n`);
-    return;
-  }
-  let committed = '';
-  try {
-    committed = readFileSync(file, 'utf8');
-  } catch {
-    // missing: differs
-  }
-  if (committed !== text) throw new CliError(`${file} is out of date: run npm run openapi`);
-  process.stdout.write(`${file} is up to date\n`);
+  writeOrCheck([{ file, text: await openApiText() }], values.check === true, 'openapi');
 }
 
 runCli(USAGE, openapi);

@@ -14,11 +14,11 @@
  * `PORTMAN_*` variables and a `.env` file of its working directory into the collection: it runs
  * in an empty temporary directory, without those variables.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../swagger';
-import { CliError, parse, runCli } from './cli-context';
+import { parse, runCli, writeOrCheck } from './cli-context';
 
 const USAGE = `usage: npm run postman [-- --check]`;
 
@@ -230,24 +230,7 @@ async function postman(args: string[]): Promise<void> {
     },
     { file: join(root, ENVIRONMENT_FILE), text: text(environment()) },
   ];
-  if (!values.check) {
-    for (const { file, text } of files) {
-      writeFileSync(file, text);
-      process.stdout.write(`wrote ${file}\n`);
-    }
-    return;
-  }
-  const stale = files.filter(({ file, text }) => {
-    try {
-      return readFileSync(file, 'utf8') !== text;
-    } catch {
-      return true;
-    }
-  });
-  if (stale.length) {
-    throw new CliError(`${stale.map((s) => s.file).join(', ')} out of date: run npm run postman`);
-  }
-  process.stdout.write(`${files.map((f) => f.file).join(', ')} up to date\n`);
+  writeOrCheck(files, values.check === true, 'postman');
 }
 
 runCli(USAGE, postman);

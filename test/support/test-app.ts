@@ -75,3 +75,12 @@ export async function createTestApp(
     },
   };
 }
+
+/**
+ * Serves `t` on a free port of 127.0.0.1, for clients that need a real address (a browser, the
+ * typed client, Newman, curl); answers its base URL, e.g. http://127.0.0.1:41234.
+ */
+export async function serve(t: TestApp): Promise<string> {
+  await t.app.listen({ port: 0, host: '127.0.0.1' });
+  return t.app.getUrl();
+}
