@@ -91,7 +91,10 @@ async function storedEnvelope(
   }
 }
 
-async function until<T>(what: string, get: () => Promise<T | undefined>): Promise<T> {
+async function until<T>(
+  what: string,
+  get: () => Promise<T | undefined> | T | undefined,
+): Promise<T> {
   const deadline = Date.now() + 10_000;
   for (;;) {
     const value = await get();
@@ -211,13 +214,15 @@ describe('Tracing on (OpenTelemetry, the real app in a plain-Node process)', () 
       expect(chainOf(span)).toContain(server.spanId);
     }
 
-    // The request's log lines carry its traceId (and a spanId of that trace).
-    const logged = app.probe
-      .lines()
-      .map((line) => JSON.parse(line) as Record<string, unknown>)
-      .filter((line) => line.traceId === traceId);
-    expect(logged.length).toBeGreaterThan(0);
-    expect(logged.some((line) => line.msg === 'request completed')).toBe(true);
+    // The request's log lines carry its traceId (and a spanId of that trace). The access line is
+    // written once the answer has gone, so it can reach the pipe after the answer: wait for it.
+    const logged = await until('the request log line', () => {
+      const lines = app.probe
+        .lines()
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .filter((line) => line.traceId === traceId);
+      return lines.some((line) => line.msg === 'request completed') ? lines : undefined;
+    });
     for (const line of logged) expect(byId.has(line.spanId as string)).toBe(true);
 
     // The event it recorded carries the traceparent of the span that recorded it.
@@ -303,8 +308,10 @@ describe('Tracing off (the default: no OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
     expect(modules.apiRegistered).toBe(false);
     expect(await app.probe.spans()).toEqual([]);
 
-    const lines = app.probe.lines().map((line) => JSON.parse(line) as Record<string, unknown>);
-    expect(lines.some((line) => line.msg === 'request completed')).toBe(true);
+    const lines = await until('the request log line', () => {
+      const all = app.probe.lines().map((line) => JSON.parse(line) as Record<string, unknown>);
+      return all.some((line) => line.msg === 'request completed') ? all : undefined;
+    });
     expect(lines.filter((line) => 'traceId' in line || 'spanId' in line)).toEqual([]);
     expect(app.probe.lines().join('\n')).not.toContain(traceId);
 
