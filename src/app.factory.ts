@@ -16,6 +16,7 @@ import {
 } from './common/http/client-error';
 import { useDeferredJsonParser } from './common/http/json-body';
 import { useDeprecationHeaders } from './common/http/deprecation';
+import { useETagHeaders } from './common/http/etag-headers';
 import { requestIdFor } from './common/http/request-id';
 import type { AppConfig } from './config/app-config';
 import { setupSwagger } from './swagger';
@@ -69,6 +70,8 @@ export async function createApp(
   answerNotReadyWhileClosing(fastify);
   // Deprecation, Sunset and Link on every answer of a @Deprecated operation (docs/deprecation.md).
   useDeprecationHeaders(fastify);
+  // The ETag of single-record answers and If-None-Match (API.md section 17).
+  useETagHeaders(fastify);
   // http_request_duration_seconds (API.md section 15): the route's template, never the raw URL.
   fastify.addHook('onResponse', (request, reply, done) => {
     httpRequestDuration.observe(

@@ -1,5 +1,5 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { TenantCacheModule } from './common/cache/tenant-cache.module';
 import { CommonModule } from './common/common.module';
 import { IdempotencyModule } from './common/idempotency/idempotency.module';
@@ -7,7 +7,6 @@ import { TenancyModule } from './tenancy/tenancy.module';
 import { EventsModule } from './events/events.module';
 import { RetentionModule } from './events/retention/retention.module';
 import { AllExceptionsFilter } from './common/filters/all-exceptions.filter';
-import { ETagInterceptor } from './common/http/etag.interceptor';
 import { AuthGuard } from './tenancy/access/auth.guard';
 import { OrganizationGuard } from './tenancy/access/organization.guard';
 import { PermissionsGuard } from './tenancy/access/permissions.guard';
@@ -92,8 +91,6 @@ export class AppModule {
             config.redisUrl ? new RedisRateLimitStore(config.redisUrl) : new MemoryRateLimitStore(),
         },
         { provide: APP_FILTER, useClass: AllExceptionsFilter },
-        // The ETag of single-record answers and If-None-Match (API.md section 17).
-        { provide: APP_INTERCEPTOR, useClass: ETagInterceptor },
       ],
     };
   }

@@ -13,7 +13,7 @@ import {
 import {
   IDEMPOTENCY_KEY_HEADER,
   IDEMPOTENT_REPLAYED_HEADER,
-} from './common/idempotency/idempotency.interceptor';
+} from './common/idempotency/idempotency.service';
 import { API_KEY_SCHEME } from './tenancy/access/access.decorator';
 
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'options', 'head', 'trace'] as const;

@@ -461,6 +461,32 @@ describe('Idempotency-Key in PostgreSQL (no REDIS_URL)', () => {
         expect(post.responses['409']?.description ?? '').not.toContain('IDEMPOTENCY');
       }
     });
+
+    it('every POST documenting the header runs it (the interceptor is on each route): an invalid key -> 400 naming it', async () => {
+      const doc = (await t.http().get('/docs-json')).body as {
+        paths: Record<string, { post?: Operation }>;
+      };
+      const ref = '#/components/parameters/IdempotencyKey';
+      const taking = Object.entries(doc.paths)
+        .filter(([, item]) => item.post?.parameters?.some((p) => p.$ref === ref))
+        .map(([path]) => path);
+      expect(taking.length).toBeGreaterThan(25);
+      const owner = await register(t, 'idem-every-post');
+      for (const path of taking) {
+        // Path parameters get a well-formed id: the key is refused before any record is read.
+        const url = path.replace(/\{[^}]+\}/g, randomUUID());
+        const res = await t
+          .http()
+          .post(url)
+          .set(as(owner, owner.organizationId))
+          .set(KEY, 'k'.repeat(256))
+          .send({});
+        expect({ path, status: res.status }).toEqual({ path, status: 400 });
+        expect((res.body as { details: { field: string }[] }).details).toEqual([
+          expect.objectContaining({ field: KEY }),
+        ]);
+      }
+    });
   });
 });
 

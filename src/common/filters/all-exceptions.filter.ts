@@ -1,7 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { toErrorBody } from '../errors/error-body';
-import { NotModified } from '../http/etag';
 
 /**
  * The one place where every error becomes API.md's error body: domain errors, framework errors
@@ -14,11 +13,6 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const http = host.switchToHttp();
     const request = http.getRequest<FastifyRequest>();
     const reply = http.getResponse<FastifyReply>();
-    // Not an error: a conditional GET whose If-None-Match matched (API.md section 17).
-    if (exception instanceof NotModified) {
-      void reply.status(304).header('etag', exception.etag).send();
-      return;
-    }
     const { body, internal } = toErrorBody(exception, request.id);
     if (internal) {
       request.log.error({ err: exception }, 'unhandled error');

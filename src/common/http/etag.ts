@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * Entity tags of single records (API.md section 17). A record's ETag is a strong validator
@@ -7,9 +7,7 @@ import { createHash } from 'node:crypto';
  * readable from it, and two records never share one.
  */
 export function etagOf(entityName: string, record: { id: string; version: number }): string {
-  const digest = createHash('sha256')
-    .update(`${entityName}:${record.id}:${record.version}`)
-    .digest('base64url');
+  const digest = hash('sha256', `${entityName}:${record.id}:${record.version}`, 'base64url');
   return `"${digest.slice(0, 22)}"`;
 }
 
@@ -18,7 +16,7 @@ const ETAG = Symbol('etag');
 
 /**
  * Attaches `etag` to `body` as a non-enumerable symbol property: the JSON body stays exactly as
- * it is, and the ETag interceptor sets the `ETag` header from it. Spreading or serializing the
+ * it is, and the ETag hook (etag-headers.ts) sets the `ETag` header from it. Spreading or serializing the
  * body drops it, so only the object a handler returns as a whole carries it.
  */
 export function withETag<T extends object>(body: T, etag: string): T {
@@ -69,16 +67,4 @@ export function matchesWeakly(tags: string[] | '*', etag: string): boolean {
 /** If-Match: strong comparison (weak tags never match). */
 export function matchesStrongly(tags: string[] | '*', etag: string): boolean {
   return tags === '*' || (!etag.startsWith('W/') && tags.includes(etag));
-}
-
-/**
- * A GET whose `If-None-Match` matches the record's current ETag: the answer is 304 with no
- * body (and the ETag header). Thrown by the ETag interceptor, answered by the exception filter
- * (the status a handler's result gets is fixed by the route, not by an interceptor).
- */
-export class NotModified extends Error {
-  constructor(readonly etag: string) {
-    super('Not Modified');
-    this.name = 'NotModified';
-  }
 }

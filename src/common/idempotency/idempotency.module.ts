@@ -1,16 +1,18 @@
-import { type DynamicModule, Module } from '@nestjs/common';
-import { APP_INTERCEPTOR } from '@nestjs/core';
+import { type DynamicModule, Global, Module } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { AppConfig } from '../../config/app-config';
-import { IdempotencyInterceptor } from './idempotency.interceptor';
+import { IdempotencyService } from './idempotency.service';
 import { IDEMPOTENCY_STORE, type IdempotencyStore } from './idempotency.store';
 import { PostgresIdempotencyStore } from './postgres-idempotency.store';
 import { RedisIdempotencyStore } from './redis-idempotency.store';
 
 /**
- * Idempotency-Key on POST (API.md section 17): the global interceptor and its store, Redis
- * (shared by the copies) when REDIS_URL is set with PostgreSQL as its fallback, else PostgreSQL.
+ * Idempotency-Key on POST (API.md section 17): the service the routes' interceptor uses
+ * (@Idempotent, global so that every module's routes reach the one instance) and its store,
+ * Redis (shared by the copies) when REDIS_URL is set with PostgreSQL as its fallback, else
+ * PostgreSQL.
  */
+@Global()
 @Module({})
 export class IdempotencyModule {
   static forRoot(config: AppConfig): DynamicModule {
@@ -27,9 +29,9 @@ export class IdempotencyModule {
               : postgres;
           },
         },
-        { provide: APP_INTERCEPTOR, useClass: IdempotencyInterceptor },
+        IdempotencyService,
       ],
-      exports: [IDEMPOTENCY_STORE],
+      exports: [IDEMPOTENCY_STORE, IdempotencyService],
     };
   }
 }

@@ -19,6 +19,7 @@ import {
   ResetPasswordDto,
 } from './dto/password-reset.dto';
 import { PasswordResetService } from './password-reset.service';
+import { Idempotent } from '../../common/idempotency/idempotency.interceptor';
 
 /**
  * Attempts are limited like login (API.md section 2): RATE_LIMIT_LOGIN_PER_MINUTE per minute, in
@@ -95,6 +96,7 @@ export class AccountController {
   constructor(private readonly resets: PasswordResetService) {}
 
   @Post('me/password')
+  @Idempotent()
   @Authenticated()
   @PasswordRateLimit('confirm')
   @HttpCode(HttpStatus.NO_CONTENT)

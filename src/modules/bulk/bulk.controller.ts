@@ -34,6 +34,7 @@ import {
   ContactBulkRequestDto,
   DealBulkRequestDto,
 } from './dto/bulk.dto';
+import { Idempotent } from '../../common/idempotency/idempotency.interceptor';
 
 const MODES =
   `1..${BULK_MAX_OPERATIONS} operations \`{op: create|update|delete, id?, data?}\`, applied in order, each ` +
@@ -60,6 +61,7 @@ function BulkRoute(resource: string, rules: string): MethodDecorator {
   return applyDecorators(
     Post(`${resource}/bulk`),
     HttpCode(HttpStatus.OK),
+    Idempotent(),
     Can(),
     ApiTags(resource),
     ApiOperation({

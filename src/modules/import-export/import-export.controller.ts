@@ -34,6 +34,7 @@ import {
   ExportService,
 } from './export.service';
 import { ImportRunner } from './import-runner';
+import { Idempotent } from '../../common/idempotency/idempotency.interceptor';
 
 const CSV_TYPE = 'text/csv; charset=utf-8';
 
@@ -129,6 +130,7 @@ export class ImportExportController {
   ) {}
 
   @Post('contacts/import')
+  @Idempotent()
   @HttpCode(200)
   @Can('import:create', 'contacts:create')
   @ApiTags('contacts')
@@ -162,6 +164,7 @@ export class ImportExportController {
   }
 
   @Post('companies/import')
+  @Idempotent()
   @HttpCode(200)
   @Can('import:create', 'companies:create')
   @ApiTags('companies')

@@ -26,6 +26,7 @@ import {
 import { LeadConversionDto, LeadDto } from './dto/lead.dto';
 import { LeadGetQueryDto, LeadWithRelationsDto } from './dto/lead-with-relations.dto';
 import { LeadsService } from './leads.service';
+import { Idempotent } from '../../common/idempotency/idempotency.interceptor';
 
 const VISIBILITY = 'Members see only the leads they own; others answer 404.';
 const INCLUDE = '`include` embeds the contact and the deal of the conversion.';
@@ -167,6 +168,7 @@ export class LeadsController {
 
   @ApiConditional({ etag: false })
   @Post(':id/convert')
+  @Idempotent()
   @Can('leads:update', 'contacts:create', 'deals:create')
   @ApiOperation({
     summary: 'Convert a lead into a contact, a company and a deal',

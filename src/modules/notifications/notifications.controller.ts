@@ -25,6 +25,7 @@ import {
   NOTIFICATION_KINDS,
 } from './notification-kinds';
 import { NotificationsService } from './notifications.service';
+import { Idempotent } from '../../common/idempotency/idempotency.interceptor';
 
 @ApiTags('notifications')
 @Controller('notifications')
@@ -45,6 +46,7 @@ export class NotificationsController {
   }
 
   @Post('read-all')
+  @Idempotent()
   @Can()
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiOperation({

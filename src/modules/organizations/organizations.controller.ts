@@ -34,6 +34,7 @@ import {
 } from './dto/organization-input.dto';
 import { OrganizationDto, OrganizationWithRoleDto } from './dto/organization.dto';
 import { OrganizationsService } from './organizations.service';
+import { Idempotent } from '../../common/idempotency/idempotency.interceptor';
 
 @ApiTags('organizations')
 @Controller('organizations')
@@ -54,6 +55,7 @@ export class OrganizationsController {
   }
 
   @Post()
+  @Idempotent()
   @Authenticated()
   @ApiOperation({
     summary: 'Create an organization; the caller becomes its owner',
@@ -120,6 +122,7 @@ export class OrganizationsController {
   }
 
   @Post('current/members')
+  @Idempotent()
   @Can('members:create')
   @ApiOperation({
     summary: 'Add a registered user as a member (owner, admin)',

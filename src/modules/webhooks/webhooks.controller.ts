@@ -26,6 +26,7 @@ import {
   WebhookSecretDto,
 } from './dto/webhook.dto';
 import { WebhooksService } from './webhooks.service';
+import { Idempotent } from '../../common/idempotency/idempotency.interceptor';
 
 const DELIVERY_DOC =
   'Deliveries are POSTs of the event envelope (API.md section 12), signed per the Standard Webhooks specification: `webhook-id` (the event id), `webhook-timestamp` (unix seconds), `webhook-signature` (`v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}" with the secret\'s bytes>`, space-separated while a rotated secret still signs). A 2xx answer within 10 s is a success; otherwise the delivery is retried after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h (WEBHOOK_RETRY_SCHEDULE), then `failed`. An endpoint is disabled after 50 deliveries in a row failed (WEBHOOK_DISABLE_AFTER) or 5 days of failures, and the owners are notified. Deliveries of one endpoint are first attempted in event order, one at a time; a retry does not hold back later events. Receivers should deduplicate by `webhook-id` (at least once).';
@@ -104,6 +105,7 @@ export class WebhooksController {
   }
 
   @Post(':id/rotate-secret')
+  @Idempotent()
   @HttpCode(HttpStatus.OK)
   @Can('webhooks:update')
   @ApiOperation({
@@ -156,6 +158,7 @@ export class WebhooksController {
   }
 
   @Post(':id/deliveries/:deliveryId/redeliver')
+  @Idempotent()
   @HttpCode(HttpStatus.ACCEPTED)
   @Can('webhooks:update')
   @ApiOperation({
@@ -174,6 +177,7 @@ export class WebhooksController {
   }
 
   @Post(':id/ping')
+  @Idempotent()
   @HttpCode(HttpStatus.ACCEPTED)
   @Can('webhooks:update')
   @ApiOperation({

@@ -17,6 +17,7 @@ import {
 } from '@nestjs/swagger';
 import { ApiError } from '../../common/decorators/api-error.decorator';
 import { ErrorCode } from '../../common/errors/error-code.enum';
+import { Idempotent } from '../../common/idempotency/idempotency.interceptor';
 import { ApiListResponse } from '../../common/pagination/list-result.dto';
 import { Can, type PermissionName } from './access.decorator';
 
@@ -65,15 +66,19 @@ export const TenantList = (
 export const TenantGet = (path: string, options: TenantRouteOptions): MethodDecorator =>
   tenantRoute(Get, path, ApiOkResponse({ type: options.type }), options);
 
-/** POST creating a record: 201 with `type`. */
+/** POST creating a record: 201 with `type`; Idempotency-Key honoured. */
 export const TenantCreate = (path: string, options: TenantRouteOptions): MethodDecorator =>
-  tenantRoute(Post, path, ApiCreatedResponse({ type: options.type }), options);
+  applyDecorators(
+    tenantRoute(Post, path, ApiCreatedResponse({ type: options.type }), options),
+    Idempotent(),
+  );
 
-/** POST of an action on a record (win, qualify, ...): 200 with `type`. */
+/** POST of an action on a record (win, qualify, ...): 200 with `type`; Idempotency-Key honoured. */
 export const TenantAction = (path: string, options: TenantRouteOptions): MethodDecorator =>
   applyDecorators(
     tenantRoute(Post, path, ApiOkResponse({ type: options.type }), options),
     HttpCode(HttpStatus.OK),
+    Idempotent(),
   );
 
 /** PATCH: 200 with `type`. */
