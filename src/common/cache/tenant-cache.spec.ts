@@ -153,7 +153,8 @@ describe('TenantCache', () => {
         return never();
       },
     };
-    const cache = new TenantCache(hanging, config(60));
+    // A remote store (REDIS_URL): its operations are the ones bounded.
+    const cache = new TenantCache(hanging, config(60, { REDIS_URL: 'redis://127.0.0.1:6390' }));
 
     const first = cache.getOrCompute(ANALYTICS, ORG, 'k', compute);
     await jest.advanceTimersByTimeAsync(CACHE_OPERATION_TIMEOUT_MS);

@@ -69,12 +69,18 @@ export class TenantCache {
   /** Generation lookups in progress in this process, by organization. */
   private readonly generationLookups = new Map<string, Promise<string>>();
   private readonly enabled: boolean;
+  /**
+   * The store is Redis: its operations are bounded by CACHE_OPERATION_TIMEOUT_MS. The in-process
+   * store answers at once and cannot hang: a timer and a race per operation would only cost.
+   */
+  private readonly remote: boolean;
 
   constructor(
     @Inject(CACHE_MANAGER) private readonly cache: CacheStore,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.enabled = [ANALYTICS, LIST_TOTALS].some((kind) => kind.ttlSeconds(config) > 0);
+    this.remote = Boolean(config.redisUrl);
   }
 
   async getOrCompute<T>(
@@ -165,7 +171,9 @@ export class TenantCache {
     ttlMs: number,
     compute: () => Promise<T>,
   ): Promise<T> {
-    const value = await compute();
+    // The in-process store keeps the object itself (no serialization): frozen, so that no
+    // request can change what later ones read.
+    const value = this.remote ? await compute() : deepFreeze(await compute());
     try {
       await this.bounded(this.cache.set(entry, value, ttlMs));
     } catch (error) {
@@ -206,6 +214,7 @@ export class TenantCache {
 
   /** `operation`, or a CacheTimeoutError when the store has not answered in time. */
   private bounded<R>(operation: Promise<R>): Promise<R> {
+    if (!this.remote) return operation;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
@@ -220,6 +229,14 @@ export class TenantCache {
   private warn(what: string, error: unknown): void {
     this.logger.warn(`cache ${what} failed, answering uncached: ${describe(error)}`);
   }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const inner of Object.values(value)) deepFreeze(inner);
+  }
+  return value;
 }
 
 function describe(error: unknown): string {

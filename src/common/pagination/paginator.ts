@@ -3,6 +3,7 @@ import { Injectable } from '@nestjs/common';
 import type { ObjectLiteral, QueryRunner, SelectQueryBuilder } from 'typeorm';
 import { LIST_TOTALS, TenantCache } from '../cache/tenant-cache';
 import { CursorCodec } from './cursor.codec';
+import { queryAndParameters } from './sql-shapes';
 import type { ListQueryDto } from './list-query.dto';
 import type { ListResult } from './list-result.dto';
 
@@ -118,9 +119,10 @@ export class Paginator {
       const page = params.page ?? 1;
       const pageSize = params.pageSize ?? 20;
       const offset = (page - 1) * pageSize;
-      // The list's SQL is generated once and serves the page and its count (TypeORM's SQL
-      // generation was the largest cost of a list page of the app's own: docs/decisions/0034).
-      const [sql, parameters] = query.getQueryAndParameters();
+      // The list's SQL serves the page and its count, and its text is generated once per shape
+      // (TypeORM's SQL generation was the largest cost of a list page of the app's own:
+      // docs/decisions/0034 and 0050).
+      const [sql, parameters] = queryAndParameters(query);
       const total = this.total(query, sql, parameters, view.organizationId, listScope);
       total.catch(() => undefined); // awaited below; an error of the window's queries comes first
       let pageOrder = order;
@@ -130,13 +132,14 @@ export class Paginator {
         const [windowed, windowParameters] =
           bound === null
             ? [sql, parameters] // the organization has fewer rows: the window is the whole list
-            : query
-                .clone()
-                .andWhere(
-                  `${order.column} ${direction === 'DESC' ? '>=' : '<='} CAST(:windowBound AS ${order.type})`,
-                  { windowBound: bound },
-                )
-                .getQueryAndParameters();
+            : queryAndParameters(
+                query
+                  .clone()
+                  .andWhere(
+                    `${order.column} ${direction === 'DESC' ? '>=' : '<='} CAST(:windowBound AS ${order.type})`,
+                    { windowBound: bound },
+                  ),
+              );
         const rows = await this.offsetPage<Row>(
           query,
           windowed,
@@ -170,9 +173,11 @@ export class Paginator {
         { cursorKey: after.key, cursorId: after.id },
       );
     }
-    const rows = await seek
-      .limit(limit + 1)
-      .getRawMany<Row & Record<typeof KEY | typeof ID, string>>();
+    type Seeked = Row & Record<typeof KEY | typeof ID, string>;
+    const rows: Seeked[] = await query.connection.query(
+      ...queryAndParameters(seek.limit(limit + 1)),
+      runnerOf(query),
+    );
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
     const nextCursor =

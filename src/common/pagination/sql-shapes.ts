@@ -29,3 +29,101 @@ export function withShapeSql<T extends ObjectLiteral>(
     driver.escapeQueryWithParameters(named, query.getParameters());
   return query;
 }
+
+/** At most this many derived shapes are kept (a list's shapes: its filters present, its order). */
+const MAX_DERIVED_SHAPES = 2_000;
+/**
+ * Under Jest (NODE_ENV=test) every reuse of a derived shape's SQL is checked against the SQL
+ * TypeORM generates for the builder, so the e2e suites prove that `shapeOf` names everything that
+ * changes the text; a difference throws.
+ */
+const CHECK_DERIVED_SHAPES = process.env.NODE_ENV === 'test';
+
+type Builder = SelectQueryBuilder<ObjectLiteral>;
+type JoinAttribute = Builder['expressionMap']['joinAttributes'][number];
+
+const targetName = (target: unknown): string =>
+  typeof target === 'string'
+    ? target
+    : typeof target === 'function'
+      ? (target as { name: string }).name
+      : JSON.stringify(target);
+
+const joinShape = (join: JoinAttribute): string =>
+  [
+    join.direction,
+    targetName(join.entityOrProperty),
+    join.alias.name,
+    join.condition ?? '',
+    join.isSelected,
+    join.mapToProperty ?? '',
+    join.isMappingMany,
+  ].join('\u0001');
+
+/**
+ * The shape of a select builder, derived from what TypeORM writes its SQL from (the expression
+ * map: table, selects, joins, where and having conditions as written with their named
+ * parameters, order, grouping, limits, locks), never from parameter values. Undefined for a
+ * builder using what this does not model (common table expressions, relation ids, a subquery
+ * as its source): its SQL is then generated every time.
+ */
+export function shapeOf(query: Builder): string | undefined {
+  const map = query.expressionMap;
+  const main = map.mainAlias;
+  if (
+    !main?.hasMetadata ||
+    map.commonTableExpressions.length ||
+    map.relationIdAttributes.length ||
+    map.queryType !== 'select'
+  )
+    return undefined;
+  return JSON.stringify([
+    main.metadata.tablePath,
+    main.name,
+    map.selects,
+    map.selectDistinct,
+    map.selectDistinctOn,
+    map.joinAttributes.map(joinShape),
+    map.wheres,
+    map.havings,
+    map.orderBys,
+    map.groupBys,
+    map.limit,
+    map.offset,
+    map.skip,
+    map.take,
+    map.lockMode,
+    map.onLocked,
+    map.lockTables,
+    map.lockVersion instanceof Date ? 'date' : map.lockVersion,
+    map.useIndex,
+    map.withDeleted,
+    map.disableEscaping,
+    map.extraAppendedAndWhereCondition,
+    map.subQuery,
+    map.aliasNamePrefixingEnabled,
+    map.timeTravel,
+    map.comment,
+    map.maxExecutionTime,
+  ]);
+}
+
+/**
+ * `query.getQueryAndParameters()`, with the SQL text generated once per shape (shapeOf) and
+ * only the parameters bound on every call: what the shared list helpers (Paginator) run, so
+ * that every list endpoint pays TypeORM's SQL generation once (docs/decisions/0050).
+ */
+export function queryAndParameters(query: Builder): [string, unknown[]] {
+  const shape = shapeOf(query);
+  let sql = shape === undefined ? undefined : SHAPES.get(shape);
+  if (sql === undefined) {
+    sql = query.getQuery();
+    if (shape !== undefined && SHAPES.size < MAX_DERIVED_SHAPES) SHAPES.set(shape, sql);
+  } else if (CHECK_DERIVED_SHAPES) {
+    const fresh = query.getQuery();
+    if (fresh !== sql) {
+      throw new Error(`sql-shapes: one shape, two texts:\n${sql}\n${fresh}\nshape: ${shape}`);
+    }
+  }
+  return query.connection.driver.escapeQueryWithParameters(sql, query.getParameters());
+}
