@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import type { ObjectLiteral, QueryRunner, SelectQueryBuilder } from 'typeorm';
 import { LIST_TOTALS, TenantCache } from '../cache/tenant-cache';
@@ -277,10 +277,7 @@ export class Paginator {
       return row?.total ?? 0;
     };
     if (fresh) return count();
-    const key = createHash('sha256')
-      .update(sql)
-      .update(JSON.stringify(parameters))
-      .digest('base64url');
+    const key = hash('sha256', `${sql}\n${JSON.stringify(parameters)}`, 'base64url');
     return this.cache.getOrCompute(LIST_TOTALS, organizationId, key, count, { replica });
   }
 }

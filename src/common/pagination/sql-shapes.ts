@@ -12,12 +12,17 @@ const SHAPES = new Map<string, string>();
 
 /**
  * Makes `query` use the SQL stored for `shape` (generated from `query` the first time). `shape`
- * must name everything that changes the text: the entity, joins, filters present, locks.
+ * must name everything that changes the text: the entity, joins, filters present, locks; when
+ * omitted it is derived from the builder (shapeOf), which costs a little more.
  */
 export function withShapeSql<T extends ObjectLiteral>(
   query: SelectQueryBuilder<T>,
-  shape: string,
+  shape?: string,
 ): SelectQueryBuilder<T> {
+  if (shape === undefined) {
+    query.getQueryAndParameters = () => queryAndParameters(query);
+    return query;
+  }
   let sql = SHAPES.get(shape);
   if (sql === undefined) {
     sql = query.getQuery();
@@ -67,7 +72,7 @@ const joinShape = (join: JoinAttribute): string =>
  * builder using what this does not model (common table expressions, relation ids, a subquery
  * as its source): its SQL is then generated every time.
  */
-export function shapeOf(query: Builder): string | undefined {
+export function shapeOf<T extends ObjectLiteral>(query: SelectQueryBuilder<T>): string | undefined {
   const map = query.expressionMap;
   const main = map.mainAlias;
   if (
@@ -113,7 +118,9 @@ export function shapeOf(query: Builder): string | undefined {
  * only the parameters bound on every call: what the shared list helpers (Paginator) run, so
  * that every list endpoint pays TypeORM's SQL generation once (docs/decisions/0050).
  */
-export function queryAndParameters(query: Builder): [string, unknown[]] {
+export function queryAndParameters<T extends ObjectLiteral>(
+  query: SelectQueryBuilder<T>,
+): [string, unknown[]] {
   const shape = shapeOf(query);
   let sql = shape === undefined ? undefined : SHAPES.get(shape);
   if (sql === undefined) {

@@ -149,7 +149,11 @@ export class CompaniesService {
   }
 
   async get(actor: Actor, id: string): Promise<CompanyDto> {
-    return CompanyDto.from(await findVisibleCompany(this.uow.read(actor), id));
+    return CompanyDto.from(
+      await this.uow
+        .read(actor)
+        .readVisible(Company, id, (alias) => selectAs(alias, COMPANY_COLUMNS)),
+    );
   }
 
   /** GET /companies/{id}/contacts: 404 unless the company is visible; then its visible contacts. */

@@ -242,7 +242,9 @@ export class ContactsService {
     include?: readonly ContactInclude[],
   ): Promise<ContactWithRelationsDto> {
     const reader = this.uow.read(actor);
-    const contact = ContactDto.from(await reader.findVisible(Contact, id));
+    const contact = ContactDto.from(
+      await reader.readVisible(Contact, id, (alias) => selectAs(alias, CONTACT_COLUMNS)),
+    );
     if (!include) return contact;
     const [withRelations] = await withContactRelations(reader, [contact], include);
     return withRelations;

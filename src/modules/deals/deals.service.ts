@@ -108,7 +108,9 @@ export class DealsService {
     include?: readonly DealInclude[],
   ): Promise<DealWithRelationsDto> {
     const reader = this.uow.read(actor);
-    const deal = DealDto.from(await reader.findVisible(Deal, id));
+    const deal = DealDto.from(
+      await reader.readVisible(Deal, id, (alias) => selectAs(alias, DEAL_COLUMNS)),
+    );
     if (!include) return deal;
     const [withRelations] = await withDealRelations(reader, [deal], include);
     return withRelations;

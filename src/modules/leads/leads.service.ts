@@ -143,7 +143,9 @@ export class LeadsService {
     include?: readonly LeadInclude[],
   ): Promise<LeadWithRelationsDto> {
     const reader = this.uow.read(actor);
-    const lead = LeadDto.from(await reader.findVisible(Lead, id));
+    const lead = LeadDto.from(
+      await reader.readVisible(Lead, id, (alias) => selectAs(alias, LEAD_COLUMNS)),
+    );
     if (!include) return lead;
     const [withRelations] = await withLeadRelations(reader, [lead], include);
     return withRelations;

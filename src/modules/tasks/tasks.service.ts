@@ -118,7 +118,7 @@ export class TasksService {
   }
 
   async get(actor: Actor, id: string): Promise<TaskDto> {
-    return TaskDto.from(await this.uow.read(actor).findVisible(Task, id));
+    return TaskDto.from(await this.uow.read(actor).readVisible(Task, id, taskSelection));
   }
 
   /**
