@@ -169,11 +169,14 @@ export class TenantReader {
     id: string,
     selection: (alias: string) => readonly string[],
   ): Promise<T> {
-    const query = this.visible(entity, 'r')
-      .andWhere('r.id = :id', { id })
-      .select([...selection('r'), 'r.version AS "version"']);
-    const found = await withShapeSql(query).getRawOne<T>();
-    if (!found) throw AppException.notFound(tenantPolicyOf(entity)!.name);
+    const policy = tenantPolicyOf(entity)!;
+    const scope = this.readScope(entity);
+    const select = [...selection('r'), 'r.version AS "version"'];
+    const query = this.visible(entity, 'r', scope).andWhere('r.id = :id', { id }).select(select);
+    // The text depends on the entity, the visibility (the owner join) and the columns.
+    const shape = `readVisible:${policy.name}:${scope ?? 'none'}:${select.join(',')}`;
+    const found = await withShapeSql(query, shape).getRawOne<T>();
+    if (!found) throw AppException.notFound(policy.name);
     return found;
   }
 
