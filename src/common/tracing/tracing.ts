@@ -65,8 +65,10 @@ export function startTracing(options: TracingOptions = {}): Tracing {
         instrumentHooks: false,
         ignorePaths: (route) => UNTRACED.test(route.url),
       }),
-      // Background polling (the relay, deliveries, retention) makes no traces of its own.
-      new PgInstrumentation({ requireParentSpan: true }),
+      // Background polling (the relay, deliveries, retention) makes no traces of its own. No
+      // span for taking a pooled connection: a request's queries are its SQL (a third fewer
+      // spans per request, decision 0039).
+      new PgInstrumentation({ requireParentSpan: true, ignoreConnectSpans: true }),
       new AmqplibInstrumentation(),
     ],
   });
