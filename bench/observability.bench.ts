@@ -91,7 +91,12 @@ async function otlpSink(): Promise<{
     req.on('data', (chunk: Buffer) => (bytes += chunk.length));
     req.on('end', () => {
       requests += 1;
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      // An empty ExportTraceServiceResponse in the encoding the exporter sent (OTLP/HTTP:
+      // protobuf by default, JSON with OTEL_EXPORTER_OTLP_PROTOCOL=http/json).
+      const json = String(req.headers['content-type']).includes('json');
+      res
+        .writeHead(200, { 'content-type': json ? 'application/json' : 'application/x-protobuf' })
+        .end(json ? '{}' : '');
     });
   });
   await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
@@ -202,6 +207,10 @@ async function main(): Promise<void> {
     const traced = await start('traced', {
       OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
       OTEL_SERVICE_NAME: 'crm-api-bench',
+      // http/protobuf (the SDK's default) unless the run asks for another, e.g. http/json.
+      ...(process.env.OTEL_EXPORTER_OTLP_PROTOCOL
+        ? { OTEL_EXPORTER_OTLP_PROTOCOL: process.env.OTEL_EXPORTER_OTLP_PROTOCOL }
+        : {}),
     });
     const { accessToken, organizationId } = await login(plain.url);
     const headers = { authorization: `Bearer ${accessToken}`, 'x-organization-id': organizationId };

@@ -1,5 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Client } from 'pg';
+import { startAppProcess } from './support/app-process';
 import { freshDatabase } from './support/database';
 import { startProbe, type ProbeProcess, type ProbeSpan } from './support/tracing-process';
 import { CaptureSmtp } from './support/smtp';
@@ -321,5 +324,72 @@ describe('Tracing off (the default: no OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
     expect(envelope).not.toHaveProperty('traceparent');
     const delivered = app.receiver.of('untraced').find((r) => r.body.includes(contactId))!;
     expect(delivered.headers).not.toHaveProperty('traceparent');
+  });
+});
+
+/*
+ * The exporter the deployed app uses (not the probe's in-memory one): the SDK builds it from the
+ * standard variables, OTLP over HTTP with protobuf by default. A collector on 127.0.0.1 started
+ * here receives the spans of a request.
+ */
+describe('Tracing on with the standard OTLP exporter (the app as a process, a collector here)', () => {
+  interface Export {
+    path: string;
+    contentType: string;
+    body: Buffer;
+  }
+  const received: Export[] = [];
+  let collector: Server;
+  let collectorUrl: string;
+  let databaseUrl: string;
+
+  beforeAll(async () => {
+    collector = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        received.push({
+          path: req.url ?? '',
+          contentType: String(req.headers['content-type']),
+          body: Buffer.concat(chunks),
+        });
+        res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+      });
+    });
+    await new Promise<void>((done) => collector.listen(0, '127.0.0.1', done));
+    collectorUrl = `http://127.0.0.1:${(collector.address() as AddressInfo).port}`;
+    databaseUrl = (await freshDatabase()).url;
+  });
+  afterAll(() => new Promise<void>((done) => collector.close(() => done())));
+
+  it.each([
+    ['http/protobuf (the default)', undefined, 'application/x-protobuf'],
+    ['http/json', 'http/json', 'application/json'],
+  ])('%s: a request reaches the collector as spans of the service', async (_, protocol, type) => {
+    received.length = 0;
+    const app = await startAppProcess({
+      DATABASE_URL: databaseUrl,
+      OTEL_EXPORTER_OTLP_ENDPOINT: collectorUrl,
+      OTEL_SERVICE_NAME: 'crm-api-otlp-test',
+      OTEL_BSP_SCHEDULE_DELAY: '100',
+      ...(protocol ? { OTEL_EXPORTER_OTLP_PROTOCOL: protocol } : {}),
+    });
+    try {
+      const res = await fetch(`${app.url}${API}/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email: 'nobody@example.com', password: 'wrong-password-1' }),
+      });
+      expect(res.status).toBe(401);
+      await until('an OTLP export', () =>
+        received.some((e) => e.body.includes('/api/v1/auth/login')) ? true : undefined,
+      );
+    } finally {
+      await app.close();
+    }
+    const exported = received.find((e) => e.body.includes('/api/v1/auth/login'))!;
+    expect(exported.path).toBe('/v1/traces');
+    expect(exported.contentType).toBe(type);
+    expect(exported.body.includes('crm-api-otlp-test')).toBe(true);
   });
 });

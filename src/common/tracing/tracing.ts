@@ -7,7 +7,6 @@ import {
   SpanStatusCode,
   trace,
 } from '@opentelemetry/api';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { AmqplibInstrumentation } from '@opentelemetry/instrumentation-amqplib';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
@@ -35,9 +34,10 @@ const KINDS = {
 
 export interface TracingOptions {
   /**
-   * Where spans go: by default one batch processor with the OTLP/HTTP exporter, which reads
-   * OTEL_EXPORTER_OTLP_ENDPOINT (and the other standard OTEL_* variables) itself. Tests pass an
-   * in-memory exporter's processor.
+   * Where spans go: by default what the standard variables say, read by the SDK itself
+   * (OTEL_TRACES_EXPORTER, default `otlp`, through a batch processor; OTEL_EXPORTER_OTLP_ENDPOINT;
+   * OTEL_EXPORTER_OTLP_PROTOCOL, default `http/protobuf`: half the bytes of `http/json` for the
+   * same CPU, docs/operations.md). Tests pass an in-memory exporter's processor.
    */
   spanProcessors?: SpanProcessor[];
 }
@@ -46,9 +46,7 @@ export interface TracingOptions {
 export function startTracing(options: TracingOptions = {}): Tracing {
   const sdk = new NodeSDK({
     serviceName: process.env.OTEL_SERVICE_NAME || 'crm-api',
-    ...(options.spanProcessors
-      ? { spanProcessors: options.spanProcessors }
-      : { traceExporter: new OTLPTraceExporter() }),
+    ...(options.spanProcessors ? { spanProcessors: options.spanProcessors } : {}),
     // Traces only: metrics are Prometheus' (/metrics), logs are pino's on stdout.
     metricReaders: [],
     logRecordProcessors: [],
