@@ -138,10 +138,7 @@ export class TenantReader {
     id: string,
     options: { lock?: RowLock } = {},
   ): Promise<T> {
-    // (A tenant row's entity is @TenantScoped: `visible` goes through its policy.)
-    const policy = tenantPolicyOf(entity)!;
-    const scope = this.readScope(entity);
-    const query = this.visible(entity, 'r', scope).andWhere('r.id = :id', { id });
+    const { policy, scope, query } = this.visibleById(entity, id);
     if (options.lock) query.setLock(options.lock, undefined, ['r']);
     // The text depends on the entity, the visibility (the owner join) and the lock.
     const shape = `findVisible:${policy.name}:${scope ?? 'none'}:${options.lock ?? ''}`;
@@ -169,15 +166,23 @@ export class TenantReader {
     id: string,
     selection: (alias: string) => readonly string[],
   ): Promise<T> {
-    const policy = tenantPolicyOf(entity)!;
-    const scope = this.readScope(entity);
+    const { policy, scope, query } = this.visibleById(entity, id);
     const select = [...selection('r'), 'r.version AS "version"'];
-    const query = this.visible(entity, 'r', scope).andWhere('r.id = :id', { id }).select(select);
+    query.select(select);
     // The text depends on the entity, the visibility (the owner join) and the columns.
     const shape = `readVisible:${policy.name}:${scope ?? 'none'}:${select.join(',')}`;
     const found = await withShapeSql(query, shape).getRawOne<T>();
     if (!found) throw AppException.notFound(policy.name);
     return found;
+  }
+
+  /** The record `id` of `entity` if the actor may see it, as `r` (findVisible, readVisible). */
+  private visibleById<T extends TenantRow>(entity: EntityTarget<T>, id: string) {
+    // (A tenant row's entity is @TenantScoped: `visible` goes through its policy.)
+    const policy = tenantPolicyOf(entity)!;
+    const scope = this.readScope(entity);
+    const query = this.visible(entity, 'r', scope).andWhere('r.id = :id', { id });
+    return { policy, scope, query };
   }
 
   /**

@@ -12,37 +12,24 @@ const SHAPES = new Map<string, string>();
 
 /**
  * Makes `query` use the SQL stored for `shape` (generated from `query` the first time). `shape`
- * must name everything that changes the text: the entity, joins, filters present, locks; when
- * omitted it is derived from the builder (shapeOf), which costs a little more.
+ * must name everything that changes the text: the entity, joins, filters present, locks.
  */
 export function withShapeSql<T extends ObjectLiteral>(
   query: SelectQueryBuilder<T>,
-  shape?: string,
+  shape: string,
 ): SelectQueryBuilder<T> {
-  if (shape === undefined) {
-    query.getQueryAndParameters = () => queryAndParameters(query);
-    return query;
-  }
-  let sql = SHAPES.get(shape);
-  if (sql === undefined) {
-    sql = query.getQuery();
-    SHAPES.set(shape, sql);
-  }
-  const named = sql;
-  const { driver } = query.connection;
-  query.getQueryAndParameters = () =>
-    driver.escapeQueryWithParameters(named, query.getParameters());
+  query.getQueryAndParameters = () => queryAndParameters(query, shape);
   return query;
 }
 
-/** At most this many derived shapes are kept (a list's shapes: its filters present, its order). */
-const MAX_DERIVED_SHAPES = 2_000;
+/** At most this many shapes are kept (a list's shapes: its filters present, its order). */
+const MAX_SHAPES = 2_000;
 /**
- * Under Jest (NODE_ENV=test) every reuse of a derived shape's SQL is checked against the SQL
- * TypeORM generates for the builder, so the e2e suites prove that `shapeOf` names everything that
- * changes the text; a difference throws.
+ * Under Jest (NODE_ENV=test) every reuse of a shape's SQL is checked against the SQL TypeORM
+ * generates for the builder, so the e2e suites prove that a shape (derived by `shapeOf`, or named
+ * by the caller) covers everything that changes the text; a difference throws.
  */
-const CHECK_DERIVED_SHAPES = process.env.NODE_ENV === 'test';
+const CHECK_SHAPES = process.env.NODE_ENV === 'test';
 
 type Builder = SelectQueryBuilder<ObjectLiteral>;
 type JoinAttribute = Builder['expressionMap']['joinAttributes'][number];
@@ -114,19 +101,20 @@ export function shapeOf<T extends ObjectLiteral>(query: SelectQueryBuilder<T>): 
 }
 
 /**
- * `query.getQueryAndParameters()`, with the SQL text generated once per shape (shapeOf) and
- * only the parameters bound on every call: what the shared list helpers (Paginator) run, so
- * that every list endpoint pays TypeORM's SQL generation once (docs/decisions/0050).
+ * `query.getQueryAndParameters()`, with the SQL text generated once per shape (by default
+ * derived: shapeOf) and only the parameters bound on every call: what the shared list helpers
+ * (Paginator) run, so that every list endpoint pays TypeORM's SQL generation once
+ * (docs/decisions/0050).
  */
 export function queryAndParameters<T extends ObjectLiteral>(
   query: SelectQueryBuilder<T>,
+  shape: string | undefined = shapeOf(query),
 ): [string, unknown[]] {
-  const shape = shapeOf(query);
   let sql = shape === undefined ? undefined : SHAPES.get(shape);
   if (sql === undefined) {
     sql = query.getQuery();
-    if (shape !== undefined && SHAPES.size < MAX_DERIVED_SHAPES) SHAPES.set(shape, sql);
-  } else if (CHECK_DERIVED_SHAPES) {
+    if (shape !== undefined && SHAPES.size < MAX_SHAPES) SHAPES.set(shape, sql);
+  } else if (CHECK_SHAPES) {
     const fresh = query.getQuery();
     if (fresh !== sql) {
       throw new Error(`sql-shapes: one shape, two texts:\n${sql}\n${fresh}\nshape: ${shape}`);
