@@ -18,7 +18,7 @@
  * - `metrics-scraped`: copy 1 while this process GETs /metrics every --scrape-ms (1 s, 15x
  *   Prometheus' default 15 s: a pessimistic reading);
  * - `traced`: copy 2, tracing on, every request traced (the default parent-based always-on
- *   sampler): HTTP server span, Fastify request and handler spans, the pg spans.
+ *   sampler): the server span (Fastify's request span), the handler span, the pg spans.
  *
  * Per scenario: req/s, p99 and CPU ms per request of the app process (/proc, warm-up excluded),
  * medians over the rounds, and each one's cost against `plain`. The histogram's own cost (one
