@@ -18,7 +18,9 @@
  * - `metrics-scraped`: copy 1 while this process GETs /metrics every --scrape-ms (1 s, 15x
  *   Prometheus' default 15 s: a pessimistic reading);
  * - `traced`: copy 2, tracing on, every request traced (the default parent-based always-on
- *   sampler): the server span (Fastify's request span), the handler span, the pg spans.
+ *   sampler): the server span (Fastify's request span), the handler span, the pg spans;
+ * - `traced-sampled`: copy 3, tracing on with the sampling the README suggests for production
+ *   (`parentbased_traceidratio`, 0.1): what tracing costs when a tenth of the traces is kept.
  *
  * Per scenario: req/s, p99 and CPU ms per request of the app process (/proc, warm-up excluded),
  * medians over the rounds, and each one's cost against `plain`. The histogram's own cost (one
@@ -60,8 +62,10 @@ const CONNECTIONS = args.count('connections', 16);
 const SCRAPE_MS = args.count('scrape-ms', 1000);
 const IDS = args.count('ids', 200);
 
-type Scenario = 'plain' | 'metrics-scraped' | 'traced';
-const SCENARIOS: Scenario[] = ['plain', 'metrics-scraped', 'traced'];
+type Scenario = 'plain' | 'metrics-scraped' | 'traced' | 'traced-sampled';
+const SCENARIOS: Scenario[] = ['plain', 'metrics-scraped', 'traced', 'traced-sampled'];
+/** The ratio the README suggests for production (OTEL_TRACES_SAMPLER_ARG). */
+const SAMPLED_RATIO = '0.1';
 
 interface Window {
   scenario: Scenario;
@@ -124,6 +128,19 @@ function histogramObserveMicros(): number {
   for (let i = 0; i < n; i++) histogram.observe({ ...labels }, (i % 50) / 1000);
   const used = process.cpuUsage(before);
   return (used.user + used.system) / n;
+}
+
+const SCRAPES = 100;
+
+/** CPU ms and bytes of one GET /metrics, on a copy under no other load. */
+async function scrapeCost(server: Server): Promise<{ cpuMs: number; bytes: number }> {
+  let bytes = 0;
+  for (let i = 0; i < 10; i++) await (await fetch(`${server.url}/metrics`)).text();
+  const before = server.cpu() ?? 0;
+  for (let i = 0; i < SCRAPES; i++)
+    bytes = (await (await fetch(`${server.url}/metrics`)).text()).length;
+  const after = server.cpu() ?? 0;
+  return { cpuMs: ((after - before) * 1000) / SCRAPES, bytes };
 }
 
 async function measure(
@@ -204,14 +221,26 @@ async function main(): Promise<void> {
       return server;
     };
     const plain = await start('plain', {});
-    const traced = await start('traced', {
+    const tracingEnv = {
       OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
       OTEL_SERVICE_NAME: 'crm-api-bench',
       // http/protobuf (the SDK's default) unless the run asks for another, e.g. http/json.
       ...(process.env.OTEL_EXPORTER_OTLP_PROTOCOL
         ? { OTEL_EXPORTER_OTLP_PROTOCOL: process.env.OTEL_EXPORTER_OTLP_PROTOCOL }
         : {}),
+    };
+    const traced = await start('traced', tracingEnv);
+    const sampled = await start('traced-sampled', {
+      ...tracingEnv,
+      OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+      OTEL_TRACES_SAMPLER_ARG: SAMPLED_RATIO,
     });
+    const copies: Record<Scenario, Server> = {
+      plain,
+      'metrics-scraped': plain,
+      traced,
+      'traced-sampled': sampled,
+    };
     const { accessToken, organizationId } = await login(plain.url);
     const headers = { authorization: `Bearer ${accessToken}`, 'x-organization-id': organizationId };
     const ids = await withClient(database.url, async (client) =>
@@ -231,13 +260,7 @@ async function main(): Promise<void> {
     for (let round = 1; round <= ROUNDS; round++) {
       const order = SCENARIOS.map((_, i) => SCENARIOS[(i + round - 1) % SCENARIOS.length]);
       for (const scenario of order) {
-        const window = await measure(
-          scenario === 'traced' ? traced : plain,
-          scenario,
-          round,
-          headers,
-          ids,
-        );
+        const window = await measure(copies[scenario], scenario, round, headers, ids);
         windows.push(window);
         console.log(
           `round ${round} ${scenario.padEnd(16)} ${window.rps.toFixed(0)} req/s, p99 ${window.p99} ms, ` +
@@ -246,6 +269,7 @@ async function main(): Promise<void> {
       }
     }
     const observeMicros = histogramObserveMicros();
+    const scrape = await scrapeCost(plain);
     // Spans are exported in batches every 5 s (OTEL_BSP_SCHEDULE_DELAY): let the last one go.
     await new Promise((done) => setTimeout(done, 6000));
 
@@ -283,8 +307,15 @@ async function main(): Promise<void> {
         `${((observeMicros / 1000 / plainCpuMs) * 100).toFixed(2)}% of a request's ${plainCpuMs.toFixed(3)} CPU ms.`,
       `- Scraping /metrics every ${SCRAPE_MS} ms: ${pct(summary[1].rps, base.rps)} throughput ` +
         `(target: metrics cost under 5%).`,
+      `- One scrape, measured apart on the idle copy (${SCRAPES} in a row): ${scrape.cpuMs.toFixed(2)} ms of CPU, ` +
+        `${(scrape.bytes / 1024).toFixed(0)} KiB; one per ${SCRAPE_MS} ms is ` +
+        `${((scrape.cpuMs / ((base.rps * base.cpu * SCRAPE_MS) / 1000)) * 100).toFixed(2)}% of the CPU the copy ` +
+        `spends serving its plain throughput for that long.`,
       `- Tracing on: ${pct(summary[2].rps, base.rps)} throughput, ${pct(summary[2].cpu, base.cpu)} CPU per request ` +
-        `(target: under 15%); the sink received ${sink.requests()} OTLP requests, ${(sink.bytes() / 1e6).toFixed(1)} MB.`,
+        `(target: under 15%); the sink received ${sink.requests()} OTLP requests, ${(sink.bytes() / 1e6).toFixed(1)} MB ` +
+        `(both traced copies).`,
+      `- Tracing on, ${Number(SAMPLED_RATIO) * 100}% of traces kept: ${pct(summary[3].rps, base.rps)} throughput, ` +
+        `${pct(summary[3].cpu, base.cpu)} CPU per request.`,
     ];
     const markdown = lines.join('\n');
     console.log(`\n${markdown}`);
