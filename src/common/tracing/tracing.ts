@@ -53,8 +53,8 @@ export function startTracing(options: TracingOptions = {}): Tracing {
     instrumentations: [
       // Outgoing calls only (webhooks, SMS gateway), traced as part of something traced. The
       // server span of an incoming request is Fastify's (below): the HTTP instrumentation's
-      // own server span above it was a span more per request, and most of tracing's CPU
-      // (decision 0039).
+      // own server span above it was a span more per request, and the costliest
+      // instrumentation per request (decision 0039).
       new HttpInstrumentation({
         disableIncomingRequestInstrumentation: true,
         requireParentforOutgoingSpans: true,
