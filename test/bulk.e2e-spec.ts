@@ -425,6 +425,7 @@ describe('Bulk writes (API.md section 17)', () => {
       ['no id on update', [{ op: 'update', data: { name: 'x' } }], 'operations.0.id'],
       ['a malformed id', [{ op: 'delete', id: 'nope' }], 'operations.0.id'],
       ['no data on create', [{ op: 'create' }], 'operations.0.data'],
+      ['an operation that is an array', [[]], 'operations'],
       ['data not an object', [{ op: 'update', id: randomUUID(), data: [1] }], 'operations.0.data'],
       ['data on delete', [{ op: 'delete', id: randomUUID(), data: {} }], 'operations.0.data'],
       [

@@ -417,6 +417,8 @@ describe('Pipelines (API.md section 11)', () => {
       ['a numeric name', { name: 5, stages: two }],
       ['no stages', { name: 'P' }],
       ['stages not an array', { name: 'P', stages: stage('a') }],
+      ['stages that are arrays', { name: 'P', stages: [[], []] }],
+      ['a stage that is a string', { name: 'P', stages: ['a', stage('b')] }],
       ['one stage', { name: 'P', stages: [stage('a')] }],
       ['no stage', { name: 'P', stages: [] }],
       ['21 stages', { name: 'P', stages: Array.from({ length: 21 }, (_, i) => stage(`s${i}`)) }],

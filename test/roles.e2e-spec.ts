@@ -155,6 +155,9 @@ describe('Custom roles and permissions (API.md section 16)', () => {
         { key: 'member', name: 'x', permissions: perms },
         { key: 'support', name: 'x', permissions: perms },
         { key: 'ok_role', name: '', permissions: perms },
+        // Items that are not objects (an array inside was once let through: 500).
+        { key: 'ok_role', name: 'x', permissions: [[]] },
+        { key: 'ok_role', name: 'x', permissions: [1] },
         {
           key: 'ok_role',
           name: 'x',
@@ -194,6 +197,21 @@ describe('Custom roles and permissions (API.md section 16)', () => {
         expect({ body, status: res.status }).toEqual({ body, status: 400 });
         expectError(res, 400, 'VALIDATION_FAILED');
       }
+      // The same on a change, which leaves the role as it was.
+      for (const permissions of [[[]], [null], ['contacts:read']]) {
+        const res = await t
+          .http()
+          .patch('/api/v1/roles/support')
+          .set(as(team.owner, org))
+          .send({ name: 'Changed', permissions });
+        expectError(res, 400, 'VALIDATION_FAILED');
+        expect(res.body.details).toContainEqual({
+          field: 'permissions',
+          message: 'each item of permissions must be an object',
+        });
+      }
+      const kept = await t.http().get('/api/v1/roles/support').set(as(team.owner, org));
+      expect(kept.body).toMatchObject({ name: SUPPORT.name });
     });
 
     it('lets only owners and admins write roles; built-in roles cannot change (403)', async () => {

@@ -1,21 +1,18 @@
 import { applyDecorators, type Type as ClassType } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
 import type { SchemaObject } from '@nestjs/swagger';
-import { Transform, Type } from 'class-transformer';
+import { Transform } from 'class-transformer';
 import {
-  ArrayMaxSize,
-  ArrayMinSize,
-  IsArray,
   IsBoolean,
   IsIn,
   IsOptional,
   isUUID,
   ValidateBy,
   ValidateIf,
-  ValidateNested,
   type ValidationArguments,
 } from 'class-validator';
 import { ErrorResponseDto } from '../../../common/dto/error-response.dto';
+import { ArrayOfObjects } from '../../../common/validation/nested';
 import { ErrorCode } from '../../../common/errors/error-code.enum';
 import { CreateCompanyDto, UpdateCompanyDto } from '../../companies/dto/company-input.dto';
 import { ContactInputDto } from '../../contacts/dto/contact-input.dto';
@@ -138,13 +135,7 @@ const operationsDoc = (example: object[]) => ({
 });
 
 const Operations = (type: () => ClassType<unknown>): PropertyDecorator =>
-  applyDecorators(
-    IsArray(),
-    ArrayMinSize(1),
-    ArrayMaxSize(BULK_MAX_OPERATIONS),
-    ValidateNested({ each: true }),
-    Type(type),
-  );
+  ArrayOfObjects(type, { min: 1, max: BULK_MAX_OPERATIONS });
 
 const SOME_ID = '4c2e8f0a-6b1d-4e3a-9f5c-2d7b8a1e0c93';
 

@@ -1,16 +1,7 @@
 import { ApiProperty, ApiPropertyOptional, type ApiPropertyOptions } from '@nestjs/swagger';
 import { withETagOf } from '../../../common/http/etag';
-import { Type } from 'class-transformer';
-import {
-  ArrayMaxSize,
-  ArrayMinSize,
-  IsArray,
-  IsInt,
-  Matches,
-  Max,
-  Min,
-  ValidateNested,
-} from 'class-validator';
+import { IsInt, Matches, Max, Min } from 'class-validator';
+import { ArrayOfObjects } from '../../../common/validation/nested';
 import { IsText } from '../../../common/validation/text';
 import { OptionalNotNull, Trim } from '../../../common/validation/transforms';
 import type { Pipeline } from '../pipeline.entity';
@@ -110,11 +101,7 @@ export class CreatePipelineDto {
   name: string;
 
   @ApiProperty(STAGES_DOC)
-  @IsArray()
-  @ArrayMinSize(2)
-  @ArrayMaxSize(20)
-  @ValidateNested({ each: true })
-  @Type(() => PipelineStageInputDto)
+  @ArrayOfObjects(() => PipelineStageInputDto, { min: 2, max: 20 })
   stages: PipelineStageInputDto[];
 }
 
@@ -130,10 +117,6 @@ export class UpdatePipelineDto {
     description: `${String(STAGES_DOC.description)}. Replaces the list: rename, add, remove or reorder stages; a stage deals use cannot be removed (409 STAGE_IN_USE)`,
   })
   @OptionalNotNull()
-  @IsArray()
-  @ArrayMinSize(2)
-  @ArrayMaxSize(20)
-  @ValidateNested({ each: true })
-  @Type(() => PipelineStageInputDto)
+  @ArrayOfObjects(() => PipelineStageInputDto, { min: 2, max: 20 })
   stages?: PipelineStageInputDto[];
 }

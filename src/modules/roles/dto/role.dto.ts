@@ -1,14 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import {
-  ArrayMaxSize,
-  ArrayMinSize,
-  ArrayUnique,
-  IsArray,
-  IsIn,
-  Matches,
-  ValidateNested,
-} from 'class-validator';
+import { ArrayMinSize, ArrayUnique, IsArray, IsIn, Matches } from 'class-validator';
+import { ArrayOfObjects } from '../../../common/validation/nested';
 import { IsText } from '../../../common/validation/text';
 import { OptionalNotNull, Trim } from '../../../common/validation/transforms';
 import {
@@ -66,10 +58,7 @@ export class CreateRoleDto {
   name: string;
 
   @ApiProperty({ type: [PermissionDto], description: PERMISSIONS_DESCRIPTION })
-  @IsArray()
-  @ArrayMaxSize(RESOURCES.length * 2)
-  @ValidateNested({ each: true })
-  @Type(() => PermissionDto)
+  @ArrayOfObjects(() => PermissionDto, { max: RESOURCES.length * 2 })
   permissions: PermissionDto[];
 }
 
@@ -82,10 +71,7 @@ export class UpdateRoleDto {
 
   @ApiPropertyOptional({ type: [PermissionDto], description: PERMISSIONS_DESCRIPTION })
   @OptionalNotNull()
-  @IsArray()
-  @ArrayMaxSize(RESOURCES.length * 2)
-  @ValidateNested({ each: true })
-  @Type(() => PermissionDto)
+  @ArrayOfObjects(() => PermissionDto, { max: RESOURCES.length * 2 })
   permissions?: PermissionDto[];
 }
 
