@@ -264,6 +264,7 @@ describe('Activities (API.md section 8)', () => {
 
     it.each([
       ['page=0', 'page'],
+      ['page=99999999999999999999', 'page'],
       ['pageSize=0', 'pageSize'],
       ['pageSize=101', 'pageSize'],
       ['limit=0', 'limit'],

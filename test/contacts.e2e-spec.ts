@@ -1255,6 +1255,8 @@ describe('Contacts (API.md sections 4 and 5)', () => {
 
     it('accepts the bounds page=1, pageSize=1 and pageSize=100', async () => {
       expect((await page(team.owner, org, '?page=1&pageSize=1')).items).toHaveLength(1);
+      // The last page there is: empty, far past the end.
+      expect((await page(team.owner, org, '?page=1000000000&pageSize=100')).items).toEqual([]);
       const hundred = await page(team.owner, org, '?pageSize=100');
       expect(hundred.pageSize).toBe(100);
       expect(hundred.items).toHaveLength(12);
@@ -1265,6 +1267,9 @@ describe('Contacts (API.md sections 4 and 5)', () => {
       ['page=-1', 'page'],
       ['page=abc', 'page'],
       ['page=1.5', 'page'],
+      // Past the highest page (its offset would overflow PostgreSQL's bigint: once a 500).
+      ['page=1000000001', 'page'],
+      ['page=99999999999999999999', 'page'],
       ['pageSize=0', 'pageSize'],
       ['pageSize=101', 'pageSize'],
       ['pageSize=abc', 'pageSize'],
