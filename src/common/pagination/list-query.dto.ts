@@ -37,15 +37,15 @@ function NotWithPageParameters(): PropertyDecorator {
 }
 
 /**
- * The list parameters of API.md section 1, extended by each list's filters and `orderBy`:
- * offset pages (`page`, `pageSize`) or keyset pages (`limit`, `cursor`), never both.
- */
-/**
  * The highest `page`: its offset (at most 10^11 rows in) stays an exact integer in JavaScript and
  * in PostgreSQL's bigint, far past any list's end. A larger page is a 400, not a query that fails.
  */
 export const MAX_PAGE = 1_000_000_000;
 
+/**
+ * The list parameters of API.md section 1, extended by each list's filters and `orderBy`:
+ * offset pages (`page`, `pageSize`) or keyset pages (`limit`, `cursor`), never both.
+ */
 export class ListQueryDto {
   @ApiPropertyOptional({
     minimum: 1,

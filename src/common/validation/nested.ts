@@ -9,13 +9,16 @@ import { ArrayMaxSize, ArrayMinSize, IsArray, IsObject, ValidateNested } from 'c
  */
 export const ArrayOfObjects = (
   type: () => ClassType<unknown>,
-  size: { min?: number; max: number },
+  options: { min?: number; max: number; message?: string },
 ): PropertyDecorator =>
   applyDecorators(
     IsArray(),
-    ...(size.min === undefined ? [] : [ArrayMinSize(size.min)]),
-    ArrayMaxSize(size.max),
-    IsObject({ each: true, message: 'each item of $property must be an object' }),
+    ...(options.min === undefined ? [] : [ArrayMinSize(options.min)]),
+    ArrayMaxSize(options.max),
+    IsObject({
+      each: true,
+      message: options.message ?? 'each item of $property must be an object',
+    }),
     ValidateNested({ each: true }),
     Type(type),
   );

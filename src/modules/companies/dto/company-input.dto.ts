@@ -1,8 +1,6 @@
 import { ApiProperty, ApiPropertyOptional, type ApiPropertyOptions } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
-  ArrayMaxSize,
-  IsArray,
   IsFQDN,
   IsIn,
   IsISO31661Alpha2,
@@ -14,6 +12,7 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { ListQueryDto } from '../../../common/pagination/list-query.dto';
+import { ArrayOfObjects } from '../../../common/validation/nested';
 import { IsText, IsUuid } from '../../../common/validation/text';
 import { OptionalNotNull, Trim, TrimLower, Upper } from '../../../common/validation/transforms';
 import { IsPhone } from '../../../common/validation/phone';
@@ -128,13 +127,11 @@ const IsAddress = (): PropertyDecorator => (target: object, property: string | s
   Type(() => AddressInputDto)(target, property);
 };
 
-const IsSocialProfiles = (): PropertyDecorator => (target: object, property: string | symbol) => {
-  IsArray()(target, property);
-  ArrayMaxSize(MAX_SOCIAL_PROFILES)(target, property);
-  IsObject({ each: true, message: 'each social profile must be an object' })(target, property);
-  ValidateNested({ each: true })(target, property);
-  Type(() => SocialProfileInputDto)(target, property);
-};
+const IsSocialProfiles = (): PropertyDecorator =>
+  ArrayOfObjects(() => SocialProfileInputDto, {
+    max: MAX_SOCIAL_PROFILES,
+    message: 'each social profile must be an object',
+  });
 
 const SOCIAL_PROFILES_DOC: ApiPropertyOptions = {
   type: SocialProfileInputDto,
