@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Response } from 'supertest';
+import { DataSource } from 'typeorm';
+import { jest } from '@jest/globals';
 import { Contact } from '../src/modules/contacts/contact.entity';
 import { systemActor } from '../src/tenancy/actor';
 import { UnitOfWork } from '../src/tenancy/unit-of-work';
@@ -727,15 +729,17 @@ describe('Bulk writes (API.md section 17)', () => {
     });
   });
 
+  /** Contacts of the organization with this name. */
+  const countNamed = async (name: string) => {
+    const rows: { n: number }[] = await t.db.query(
+      'SELECT count(*)::int AS n FROM contacts WHERE organization_id = $1 AND name = $2',
+      [org, name],
+    );
+    return rows[0].n;
+  };
+
   describe('UnitOfWork.atomic (the transaction the services join)', () => {
     const probe = (name: string) => ({ ownerId: team.owner.userId, name });
-    const countNamed = async (name: string) => {
-      const rows: { n: number }[] = await t.db.query(
-        'SELECT count(*)::int AS n FROM contacts WHERE organization_id = $1 AND name = $2',
-        [org, name],
-      );
-      return rows[0].n;
-    };
 
     it('joined runs commit once, together: reads see earlier writes, after-commit work runs after', async () => {
       const uow = t.app.get(UnitOfWork);
@@ -789,6 +793,85 @@ describe('Bulk writes (API.md section 17)', () => {
         }),
       ).rejects.toThrow('alone');
       expect(await countNamed(name)).toBe(0);
+    });
+  });
+
+  describe('UnitOfWork.run: what a transaction sends', () => {
+    /** The statements of each query runner the data source makes while `work` runs. */
+    const statementsOf = async (work: () => Promise<unknown>): Promise<string[][]> => {
+      const dataSource = t.app.get(DataSource);
+      const make = dataSource.createQueryRunner.bind(dataSource);
+      const runners: string[][] = [];
+      const spy = jest.spyOn(dataSource, 'createQueryRunner').mockImplementation((mode) => {
+        const runner = make(mode);
+        const sent: string[] = [];
+        runners.push(sent);
+        const query = runner.query.bind(runner);
+        runner.query = ((sql: string, ...rest: never[]) => {
+          sent.push(sql.trim());
+          return query(sql, ...rest);
+        }) as typeof runner.query;
+        return runner;
+      });
+      try {
+        await work();
+      } finally {
+        spy.mockRestore();
+      }
+      return runners;
+    };
+    const actor = () => ({ ...systemActor(org), userId: team.owner.userId });
+
+    it('a write commits in the statement that records its events: no COMMIT of its own after it', async () => {
+      const name = `Round trips ${tag()}`;
+      const runners = await statementsOf(() =>
+        t.app.get(UnitOfWork).run(actor(), async (tx) => {
+          await tx.repo(Contact).save({ ownerId: team.owner.userId, name });
+          tx.emit('crm.contact.created.v1', 'contacts/round-trips', {});
+        }),
+      );
+      const mine = runners.find((sent) =>
+        sent.some((sql) => sql.startsWith('INSERT INTO "contacts"')),
+      );
+      expect(mine).toBeDefined();
+      const sent = mine as string[];
+      expect(sent[0]).toBe('START TRANSACTION');
+      expect(sent.at(-1)).toMatch(/^WITH ordering AS MATERIALIZED[\s\S]*;\s*COMMIT$/);
+      expect(sent.filter((sql) => /^(COMMIT|ROLLBACK)$/.test(sql))).toEqual([]);
+      expect(await countNamed(name)).toBe(1);
+    });
+
+    it('a transaction without events commits with its own COMMIT', async () => {
+      const runners = await statementsOf(() =>
+        t.app.get(UnitOfWork).run(actor(), (tx) => tx.repo(Contact).countBy({ name: 'none' })),
+      );
+      const mine = runners.find((sent) => sent[0] === 'START TRANSACTION') as string[];
+      expect(mine.at(-1)).toBe('COMMIT');
+      expect(mine.filter((sql) => sql === 'COMMIT')).toHaveLength(1);
+    });
+
+    it('events that cannot be recorded roll the write back, and the connection serves the next one', async () => {
+      const uow = t.app.get(UnitOfWork);
+      const name = `Unrecorded ${tag()}`;
+      const runners = await statementsOf(() =>
+        expect(
+          uow.run(actor(), async (tx) => {
+            await tx.repo(Contact).save({ ownerId: team.owner.userId, name });
+            // A BigInt has no JSON form: the envelope cannot be written.
+            tx.emit('crm.contact.created.v1', 'contacts/unrecorded', { n: BigInt(1) });
+          }),
+        ).rejects.toThrow(/BigInt/),
+      );
+      const mine = runners.find((sent) =>
+        sent.some((sql) => sql.startsWith('INSERT INTO "contacts"')),
+      );
+      expect(mine?.at(-1)).toBe('ROLLBACK');
+      expect(await countNamed(name)).toBe(0);
+      await uow.run(actor(), async (tx) => {
+        await tx.repo(Contact).save({ ownerId: team.owner.userId, name });
+        tx.emit('crm.contact.created.v1', 'contacts/unrecorded', {});
+      });
+      expect(await countNamed(name)).toBe(1);
     });
   });
 

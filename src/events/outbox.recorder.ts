@@ -17,8 +17,7 @@ export const RELAY_CHANNEL = 'crm_events';
 /**
  * The transactional outbox (docs/decisions/0029): the unit of work hands it a transaction's
  * events as the transaction's last step, and it inserts them into `events` and commits, in one
- * round trip (a multi-statement query; the unit of work's own COMMIT that follows finds the
- * transaction closed, which PostgreSQL answers with a warning only).
+ * round trip (a multi-statement query; the unit of work sends no COMMIT of its own after it).
  *
  * Events of one organization are numbered in commit order: a transaction-scoped advisory lock
  * per organization, taken by the insert statement itself before it draws any `seq` and held

@@ -9,6 +9,7 @@ import type {
   UpdateQueryBuilder,
 } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
+import { queryAndParameters } from '../common/pagination/sql-shapes';
 import { tenantPolicyOf } from './tenant-entity';
 
 /** A row of a tenant table. */
@@ -62,14 +63,20 @@ export class ScopedRepository<T extends TenantRow> {
     return { ...where, organizationId: this.organizationId };
   }
 
-  /** A query builder over the organization's rows (`alias.organization_id = :tenant`). */
+  /**
+   * A query builder over the organization's rows (`alias.organization_id = :tenant`). Its SQL is
+   * kept per derived shape (sql-shapes, docs/decisions/0050): a record read to be changed (the
+   * deal a PATCH locks, its pipeline) costs TypeORM's SQL generation once, as lists do.
+   */
   query(alias: string): SelectQueryBuilder<T> {
-    return this.manager
+    const query = this.manager
       .getRepository(this.entity)
       .createQueryBuilder(alias)
       .where(`${alias}.organization_id = :tenantOrganizationId`, {
         tenantOrganizationId: this.organizationId,
       });
+    query.getQueryAndParameters = () => queryAndParameters(query);
+    return query;
   }
 
   findOneBy(where: ScopedWhere<T>): Promise<T | null> {

@@ -46,8 +46,8 @@ export interface DomainEvent {
  */
 export interface EventRecorder {
   /**
-   * Records the events in the transaction of `manager` and commits it, in one round trip; the
-   * transaction's own COMMIT that follows is then a no-op (PostgreSQL warns, nothing else).
+   * Records the events in the transaction of `manager` and commits it, in one round trip (the
+   * unit of work sends no COMMIT of its own after it).
    */
   recordAndCommit(manager: EntityManager, events: DomainEvent[]): Promise<void>;
 }
@@ -392,7 +392,10 @@ interface AmbientTransaction {
   failed?: { error: unknown };
 }
 
-const NO_EVENTS: EventRecorder = { recordAndCommit: () => Promise.resolve() };
+/** Without the events module: the events are dropped, the transaction committed. */
+const NO_EVENTS: EventRecorder = {
+  recordAndCommit: async (manager) => void (await manager.query('COMMIT')),
+};
 
 /**
  * THE way feature modules reach tenant data (docs/decisions/0026): `run` opens a transaction in
@@ -500,21 +503,30 @@ export class UnitOfWork {
       events: [],
       afterCommit: [],
     };
-    const body = async (manager: EntityManager): Promise<T> => {
-      if (readOnly) await manager.query('SET TRANSACTION READ ONLY');
-      const result = await work(manager, effects);
+    const runner = this.dataSource.createQueryRunner();
+    let result: T;
+    try {
+      await runner.startTransaction();
+      if (readOnly)
+        await runner.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+      result = await work(runner.manager, effects);
       // Every change records its event (API.md section 12): a write path that forgot one fails
       // here, in every test that runs it, instead of losing events silently.
       if (effects.wrote && !effects.events.length) {
         throw new Error('unit of work: a transaction wrote tenant rows without recording an event');
       }
-      // The last step: the recorder commits with the events (the COMMIT that follows is a no-op).
-      if (effects.events.length) await this.events.recordAndCommit(manager, effects.events);
-      return result;
-    };
-    const result = readOnly
-      ? await this.dataSource.transaction('REPEATABLE READ', body)
-      : await this.dataSource.transaction(body);
+      // The last step. With events, the recorder commits in the round trip that records them;
+      // the runner, released below, is not told (its own COMMIT would be one more round trip, a
+      // no-op that PostgreSQL answers with a warning). Without events, the runner commits.
+      if (effects.events.length) await this.events.recordAndCommit(runner.manager, effects.events);
+      else await runner.commitTransaction();
+    } catch (error) {
+      // As TypeORM's own transaction(): roll back (a failed COMMIT included), keep the error.
+      await runner.rollbackTransaction().catch(() => undefined);
+      throw error;
+    } finally {
+      await runner.release();
+    }
     if (!readOnly) {
       await Promise.all([...effects.organizations].map((id) => this.cache.invalidate(id)));
       if (effects.writers.size) await this.readYourWrites(effects.writers);

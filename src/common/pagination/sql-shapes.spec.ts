@@ -1,6 +1,7 @@
-import { DataSource, type SelectQueryBuilder } from 'typeorm';
+import { DataSource, SelectQueryBuilder } from 'typeorm';
 import { ENTITIES } from '../../entities';
 import { Contact } from '../../modules/contacts/contact.entity';
+import { ScopedRepository } from '../../tenancy/scoped-repository';
 import { queryAndParameters, shapeOf } from './sql-shapes';
 
 /*
@@ -67,6 +68,24 @@ describe('sql-shapes', () => {
     const original = same.getQuery.bind(same);
     same.getQuery = () => `${original()} AND TRUE`;
     expect(() => queryAndParameters(same)).toThrow(/one shape, two texts/);
+  });
+
+  it("a tenant repository's builders bind into their shape's stored text (reads made to write)", () => {
+    const scoped = (organizationId: string) =>
+      new ScopedRepository(dataSource.manager, Contact, organizationId)
+        .query('c')
+        .andWhere('c.id = :id', { id: organizationId })
+        .setLock('pessimistic_write');
+    const [sql, parameters] = scoped('b').getQueryAndParameters();
+    expect([sql, parameters]).toEqual(
+      SelectQueryBuilder.prototype.getQueryAndParameters.call(scoped('b')),
+    );
+    expect(parameters).toEqual(['b', 'b']);
+    // It reads the store: a builder of the same shape whose text differs is caught (under Jest).
+    const same = scoped('c');
+    const original = same.getQuery.bind(same);
+    same.getQuery = () => `${original()} AND TRUE`;
+    expect(() => same.getQueryAndParameters()).toThrow(/one shape, two texts/);
   });
 
   it('no shape for what it does not model (common table expressions)', () => {
