@@ -326,9 +326,13 @@ describe('In-app event consumers without RabbitMQ (from PostgreSQL)', () => {
       });
       expect(dead.attempts).toBe(3);
       expect(dead.last_error).toContain('poisoned entry refused');
-      const attempts = logs.filter(
-        (l) => typeof l.msg === 'string' && l.msg.includes(`event ${event.id}`),
-      );
+      // The row is written before the line is logged: wait for the line too.
+      const attempts = await until('the dead-letter log line', () => {
+        const found = logs.filter(
+          (l) => typeof l.msg === 'string' && l.msg.includes(`event ${event.id}`),
+        );
+        return Promise.resolve(found.length >= 3 && found);
+      });
       expect(attempts.map((l) => [l.level, /attempt (\d)\/3/.exec(l.msg as string)?.[1]])).toEqual([
         [40, '1'],
         [40, '2'],

@@ -70,6 +70,13 @@ class SmsGateway {
 
 const lines = (logs: LogLine[], match: (l: LogLine) => boolean): LogLine[] => logs.filter(match);
 
+/**
+ * Waits for a log line: the sender writes its row first and logs (and counts) after, so a
+ * row seen in its final state does not mean the line is written yet.
+ */
+const logged = (logs: LogLine[], what: string, match: (l: LogLine) => boolean) =>
+  until(what, () => Promise.resolve(lines(logs, match).length > 0));
+
 describe('Notification delivery over SMTP and an SMS gateway', () => {
   let smtp: CaptureSmtp;
   let sms: SmsGateway;
@@ -185,6 +192,11 @@ describe('Notification delivery over SMTP and an SMS gateway', () => {
       }),
     );
     const about = { channel: 'sms', eventId, requestId: 'win-sms-1', kind: 'deal.won' };
+    await logged(
+      logs,
+      'the SMS logged as sent',
+      (l) => l.outcome === 'sent' && l.eventId === eventId,
+    );
     expect(lines(logs, (l) => l.outcome === 'retry' && l.eventId === eventId)).toEqual([
       expect.objectContaining({
         ...about,
@@ -218,6 +230,11 @@ describe('Notification delivery over SMTP and an SMS gateway', () => {
       expect.objectContaining({ attempts: 5, lastError: 'SMS gateway answered 422' }),
     );
     expect(sms.received.length - before).toBe(5);
+    await logged(
+      logs,
+      'the SMS logged as failed',
+      (l) => l.outcome === 'failed' && l.eventId === eventId,
+    );
     expect(t.app.get(NotificationSender).breakerState('sms')).toBe('closed');
     expect(lines(logs, (l) => l.outcome === 'failed' && l.eventId === eventId)).toEqual([
       expect.objectContaining({ level: 50, attempt: 5, channel: 'sms' }),
