@@ -6,10 +6,10 @@
  *   npm run bench:seed -- --contacts 5000 --deals 5000 --tasks 1000   (once; any size works)
  *   npm run bench:observability      (= nest build, then this file)
  *
- * Two copies of the built app (a private copy of dist/) on the bench database, idle but for the
+ * Copies of the built app (a private copy of dist/) on the bench database, idle but for the
  * one being measured: `plain` (tracing off) and `traced` (OTEL_EXPORTER_OTLP_ENDPOINT set to a
  * sink of this process on 127.0.0.1 that accepts and discards OTLP/HTTP requests, so the spans
- * are really batched, serialized and sent). Three scenarios, alternated (bench/README.md: the
+ * are really batched, serialized and sent). The scenarios, alternated (bench/README.md: the
  * order rotates every round, so a neighbour's load favours none), each measured by autocannon
  * over --connections for --duration s (ids rotating over a sample of the organization's deals):
  *
@@ -17,6 +17,9 @@
  *   the app always registers its metrics);
  * - `metrics-scraped`: copy 1 while this process GETs /metrics every --scrape-ms (1 s, 15x
  *   Prometheus' default 15 s: a pessimistic reading);
+ * - `async-hooks`: copy 4, tracing off, with Node 20's async hooks on (an AsyncLocalStorage
+ *   entered at start-up, bench/lib/async-hooks-on.cjs): the part of tracing's cost that is the
+ *   context manager's hooks alone, apart from the instrumentations and the spans;
  * - `traced`: copy 2, tracing on, every request traced (the default parent-based always-on
  *   sampler): the server span (Fastify's request span), the handler span, the pg spans;
  * - `traced-sampled`: copy 3, tracing on with the sampling the README suggests for production
@@ -62,8 +65,14 @@ const CONNECTIONS = args.count('connections', 16);
 const SCRAPE_MS = args.count('scrape-ms', 1000);
 const IDS = args.count('ids', 200);
 
-type Scenario = 'plain' | 'metrics-scraped' | 'traced' | 'traced-sampled';
-const SCENARIOS: Scenario[] = ['plain', 'metrics-scraped', 'traced', 'traced-sampled'];
+type Scenario = 'plain' | 'metrics-scraped' | 'async-hooks' | 'traced' | 'traced-sampled';
+const SCENARIOS: Scenario[] = [
+  'plain',
+  'metrics-scraped',
+  'async-hooks',
+  'traced',
+  'traced-sampled',
+];
 /** The ratio the README suggests for production (OTEL_TRACES_SAMPLER_ARG). */
 const SAMPLED_RATIO = '0.1';
 
@@ -235,9 +244,13 @@ async function main(): Promise<void> {
       OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
       OTEL_TRACES_SAMPLER_ARG: SAMPLED_RATIO,
     });
+    const hooks = await start('async-hooks', {
+      NODE_OPTIONS: `--require ${join(ROOT, 'bench', 'lib', 'async-hooks-on.cjs')}`,
+    });
     const copies: Record<Scenario, Server> = {
       plain,
       'metrics-scraped': plain,
+      'async-hooks': hooks,
       traced,
       'traced-sampled': sampled,
     };
@@ -311,11 +324,13 @@ async function main(): Promise<void> {
         `${(scrape.bytes / 1024).toFixed(0)} KiB; one per ${SCRAPE_MS} ms is ` +
         `${((scrape.cpuMs / ((base.rps * base.cpu * SCRAPE_MS) / 1000)) * 100).toFixed(2)}% of the CPU the copy ` +
         `spends serving its plain throughput for that long.`,
-      `- Tracing on: ${pct(summary[2].rps, base.rps)} throughput, ${pct(summary[2].cpu, base.cpu)} CPU per request ` +
+      `- Node's async hooks on, tracing off (what OpenTelemetry's context manager runs on): ` +
+        `${pct(summary[2].rps, base.rps)} throughput, ${pct(summary[2].cpu, base.cpu)} CPU per request.`,
+      `- Tracing on: ${pct(summary[3].rps, base.rps)} throughput, ${pct(summary[3].cpu, base.cpu)} CPU per request ` +
         `(target: under 15%); the sink received ${sink.requests()} OTLP requests, ${(sink.bytes() / 1e6).toFixed(1)} MB ` +
         `(both traced copies).`,
-      `- Tracing on, ${Number(SAMPLED_RATIO) * 100}% of traces kept: ${pct(summary[3].rps, base.rps)} throughput, ` +
-        `${pct(summary[3].cpu, base.cpu)} CPU per request.`,
+      `- Tracing on, ${Number(SAMPLED_RATIO) * 100}% of traces kept: ${pct(summary[4].rps, base.rps)} throughput, ` +
+        `${pct(summary[4].cpu, base.cpu)} CPU per request.`,
     ];
     const markdown = lines.join('\n');
     console.log(`\n${markdown}`);
