@@ -2,7 +2,10 @@ import { randomUUID } from 'node:crypto';
 import type { Response } from 'supertest';
 import { DataSource } from 'typeorm';
 import { jest } from '@jest/globals';
+import { Activity } from '../src/modules/activities/activity.entity';
+import { ActivityType } from '../src/modules/activities/activity.enums';
 import { Contact } from '../src/modules/contacts/contact.entity';
+import { ScopedRepository } from '../src/tenancy/scoped-repository';
 import { systemActor } from '../src/tenancy/actor';
 import { UnitOfWork } from '../src/tenancy/unit-of-work';
 import { as, createTeam, expectError, type Session, type Team } from './support/api';
@@ -848,6 +851,81 @@ describe('Bulk writes (API.md section 17)', () => {
       const mine = runners.find((sent) => sent[0] === 'START TRANSACTION') as string[];
       expect(mine.at(-1)).toBe('COMMIT');
       expect(mine.filter((sql) => sql === 'COMMIT')).toHaveLength(1);
+    });
+
+    it('rows inserted at commit travel in the commit statement, before the events, values exact', async () => {
+      const contact = await newContact();
+      const deal = await created(post(team.owner, 'deals', { contactId: contact.id, title: 'At' }));
+      const name = `At commit ${tag()}`;
+      const payload = { quote: 'it\'s \\ "x"', text: "'); DROP TABLE activities; --", ü: ['ß', 1] };
+      const at = '2026-01-02 03:04:05.123456+00';
+      const runners = await statementsOf(() =>
+        t.app.get(UnitOfWork).run(actor(), async (tx) => {
+          await tx.repo(Contact).save({ ownerId: team.owner.userId, name });
+          tx.insertAtCommit(Activity, [
+            { dealId: deal.id as string, authorId: null, type: ActivityType.SYSTEM, payload },
+          ]);
+          tx.insertAtCommit(Activity, [
+            {
+              dealId: deal.id as string,
+              authorId: team.owner.userId,
+              type: ActivityType.SYSTEM,
+              payload: { n: 2 },
+              createdAt: at,
+            },
+          ]);
+          // Not sent yet: the transaction's own reads do not see them.
+          expect(await tx.repo(Activity).countBy({ dealId: deal.id as string })).toBe(1);
+          tx.emit('crm.contact.created.v1', 'contacts/at-commit', {});
+        }),
+      );
+      const mine = runners.find((sent) =>
+        sent.some((sql) => sql.startsWith('INSERT INTO "contacts"')),
+      ) as string[];
+      // One round trip: the activities, then the events, then COMMIT.
+      expect(mine.filter((sql) => sql.includes('INSERT INTO "activities"'))).toHaveLength(1);
+      const last = mine.at(-1)!;
+      const insert = 'INSERT INTO "activities"';
+      expect(last.startsWith(insert)).toBe(true);
+      expect(last.split(insert)).toHaveLength(3);
+      expect(last.indexOf('WITH ordering AS MATERIALIZED')).toBeGreaterThan(
+        last.lastIndexOf(insert),
+      );
+      expect(last).toMatch(/;\s*COMMIT$/);
+      const rows = await t.db.query<{ payload: unknown; at: string; author_id: string | null }[]>(
+        `SELECT payload, created_at::text AS at, author_id FROM activities
+          WHERE deal_id = $1 AND payload <> '{"event": "deal_created"}'::jsonb ORDER BY created_at, id`,
+        [deal.id],
+      );
+      expect(rows).toEqual([
+        { payload: { n: 2 }, at: '2026-01-02 03:04:05.123456+00', author_id: team.owner.userId },
+        { payload, at: expect.any(String), author_id: null },
+      ]);
+      expect(await countNamed(name)).toBe(1);
+    });
+
+    it('a row that cannot be inserted at commit rolls the whole transaction back', async () => {
+      const uow = t.app.get(UnitOfWork);
+      const name = `Doomed at commit ${tag()}`;
+      await expect(
+        uow.run(actor(), async (tx) => {
+          await tx.repo(Contact).save({ ownerId: team.owner.userId, name });
+          // No such deal: the foreign key fails the commit statement.
+          tx.insertAtCommit(Activity, [
+            { dealId: randomUUID(), authorId: null, type: ActivityType.SYSTEM, payload: {} },
+          ]);
+          tx.emit('crm.contact.created.v1', 'contacts/doomed-at-commit', {});
+        }),
+      ).rejects.toThrow(/foreign key/);
+      expect(await countNamed(name)).toBe(0);
+      // Plain values only, the same properties in every row.
+      const repo = new ScopedRepository(t.app.get(DataSource).manager, Activity, org, () => {});
+      expect(() =>
+        repo.literalInsert([{ dealId: randomUUID(), payload: (() => '{}') as never }]),
+      ).toThrow(/no function values/);
+      expect(() => repo.literalInsert([{ dealId: randomUUID() }, { payload: {} }])).toThrow(
+        /same properties/,
+      );
     });
 
     it('events that cannot be recorded roll the write back, and the connection serves the next one', async () => {

@@ -17,7 +17,8 @@ export const RELAY_CHANNEL = 'crm_events';
 /**
  * The transactional outbox (docs/decisions/0029): the unit of work hands it a transaction's
  * events as the transaction's last step, and it inserts them into `events` and commits, in one
- * round trip (a multi-statement query; the unit of work sends no COMMIT of its own after it).
+ * round trip (a multi-statement query; the unit of work sends no COMMIT of its own after it),
+ * after the rows the transaction inserts at commit (TenantTx.insertAtCommit).
  *
  * Events of one organization are numbered in commit order: a transaction-scoped advisory lock
  * per organization, taken by the insert statement itself before it draws any `seq` and held
@@ -38,7 +39,11 @@ export class OutboxRecorder implements EventRecorder {
     private readonly table: TableConsumers,
   ) {}
 
-  async recordAndCommit(manager: EntityManager, events: DomainEvent[]): Promise<void> {
+  async recordAndCommit(
+    manager: EntityManager,
+    events: DomainEvent[],
+    first: string[] = [],
+  ): Promise<void> {
     const organizations = [...new Set(events.map((e) => e.organizationId))].sort();
     const time = new Date();
     const ids = events.map(() => randomUUID());
@@ -79,7 +84,9 @@ export class OutboxRecorder implements EventRecorder {
     // Wakes the relay up right after the commit (only with RabbitMQ: a NOTIFY serializes
     // commits; the relay also polls, so a lost notification only delays, docs/decisions/0030).
     const notify = inApp ? '' : `SELECT pg_notify('${RELAY_CHANNEL}', '');`;
-    await manager.query(`${statement};\n${notify}COMMIT`);
+    await manager.query(
+      `${first.map((sql) => `${sql};\n`).join('')}${statement};\n${notify}COMMIT`,
+    );
     // Without RabbitMQ an event is published (to the in-app consumers) as it is recorded.
     if (inApp) eventsPublished.inc(events.length);
     if (deliveries.length) this.table.wakeUp();

@@ -9,6 +9,8 @@ import type {
   UpdateQueryBuilder,
 } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
+import { escapeLiteral } from 'pg';
+import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata';
 import { queryAndParameters } from '../common/pagination/sql-shapes';
 import { tenantPolicyOf } from './tenant-entity';
 
@@ -16,6 +18,12 @@ import { tenantPolicyOf } from './tenant-entity';
 export interface TenantRow extends ObjectLiteral {
   organizationId: string;
 }
+
+/**
+ * A row for `literalInsert`: each property its column's value, or the text PostgreSQL reads as
+ * one (a timestamptz as PostgreSQL wrote it, to the microsecond).
+ */
+export type LiteralRow<T> = { [K in Exclude<keyof T, 'organizationId'>]?: T[K] | string };
 
 /** Where-conditions of a tenant entity, without the tenant (the repository adds it). */
 export type ScopedWhere<T> = Omit<FindOptionsWhere<T>, 'organizationId'>;
@@ -153,16 +161,64 @@ export class ScopedRepository<T extends TenantRow> {
       );
     });
     if (!uniform || !keys.length) return undefined;
+    const driver = this.manager.connection.driver;
+    const { table, names, columns, types } = this.insertColumns(keys);
+    const arrays = columns.map((column) =>
+      rows.map((row) => driver.preparePersistentValue(row[column.propertyPath], column) as unknown),
+    );
+    const sql =
+      `INSERT INTO ${table} (${names}) ` +
+      `SELECT $1, v.* FROM unnest(${types.map((t, i) => `CAST($${i + 2} AS ${t}[])`).join(', ')}) AS v` +
+      (options.orIgnore ? ' ON CONFLICT DO NOTHING' : '') +
+      (returning.length ? ` RETURNING ${returning.map((c) => driver.escape(c)).join(', ')}` : '');
+    return { sql, parameters: [this.organizationId, ...arrays] };
+  }
+
+  /**
+   * The INSERT of `rows` of this organization as one statement with their values written in, each
+   * an escaped literal cast to its column's type, for the unit of work to send in its commit's
+   * round trip (TenantTx.insertAtCommit). Every row gives the same properties, as plain values:
+   * strings (sent as PostgreSQL reads them: a timestamptz keeps its microseconds), numbers,
+   * booleans, null, Dates, objects for json columns. No SQL expressions, no array or transformed
+   * columns.
+   */
+  literalInsert(rows: LiteralRow<T>[]): string {
+    const keys = Object.keys(rows[0] ?? {});
+    if (!keys.length) throw new Error('literalInsert: no rows or no values');
+    const { table, names, columns, types } = this.insertColumns(keys);
+    for (const column of columns) {
+      if (column.isArray || column.transformer) {
+        throw new Error(`literalInsert: ${column.propertyPath} is an array or transformed column`);
+      }
+    }
+    const tuples = rows.map((row) => {
+      const values = row as ObjectLiteral;
+      const own = Object.keys(values);
+      if (own.length !== keys.length || !keys.every((key) => values[key] !== undefined)) {
+        throw new Error('literalInsert: every row must give the same properties');
+      }
+      const literals = columns.map((column, i) => literalOf(values[column.propertyPath], types[i]));
+      return `(${escapeLiteral(this.organizationId)}::uuid, ${literals.join(', ')})`;
+    });
+    this.onWrite();
+    return `INSERT INTO ${table} (${names}) VALUES ${tuples.join(', ')}`;
+  }
+
+  /** The table, the column list (organization_id first) and the columns of `keys`, typed. */
+  private insertColumns(keys: string[]): {
+    table: string;
+    names: string;
+    columns: ColumnMetadata[];
+    types: string[];
+  } {
     const metadata = this.manager.connection.getMetadata(this.entity);
     const driver = this.manager.connection.driver;
     const columns = keys.map((key) => {
+      if (key === 'organizationId') throw new Error('the repository stamps organizationId');
       const column = metadata.findColumnWithPropertyPath(key);
       if (!column) throw new Error(`${metadata.name} has no column ${key}`);
       return column;
     });
-    const arrays = columns.map((column) =>
-      rows.map((row) => driver.preparePersistentValue(row[column.propertyPath], column) as unknown),
-    );
     const types = columns.map((column) => {
       if (column.type === 'enum') return driver.escape(column.enumName!);
       const type = driver.normalizeType(column);
@@ -170,13 +226,12 @@ export class ScopedRepository<T extends TenantRow> {
       return type === 'character' && column.length ? `character(${column.length})` : type;
     });
     const tenant = metadata.findColumnWithPropertyPath('organizationId')!;
-    const sql =
-      `INSERT INTO ${driver.escape(metadata.tablePath)} ` +
-      `(${[tenant, ...columns].map((c) => driver.escape(c.databaseName)).join(', ')}) ` +
-      `SELECT $1, v.* FROM unnest(${types.map((t, i) => `CAST($${i + 2} AS ${t}[])`).join(', ')}) AS v` +
-      (options.orIgnore ? ' ON CONFLICT DO NOTHING' : '') +
-      (returning.length ? ` RETURNING ${returning.map((c) => driver.escape(c)).join(', ')}` : '');
-    return { sql, parameters: [this.organizationId, ...arrays] };
+    return {
+      table: driver.escape(metadata.tablePath),
+      names: [tenant, ...columns].map((c) => driver.escape(c.databaseName)).join(', '),
+      columns,
+      types,
+    };
   }
 
   /**
@@ -230,4 +285,17 @@ export class ScopedRepository<T extends TenantRow> {
     }
     return { ...values, organizationId: this.organizationId };
   }
+}
+
+/** `value` as a literal of SQL type `type` (literalInsert). */
+function literalOf(value: unknown, type: string): string {
+  if (value === null) return 'NULL';
+  let text: string;
+  if (value instanceof Date) text = value.toISOString();
+  else if (typeof value === 'string') text = value;
+  else if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') {
+    text = String(value);
+  } else if (typeof value === 'object') text = JSON.stringify(value);
+  else throw new Error(`literalInsert: no ${typeof value} values (no SQL expressions)`);
+  return `${escapeLiteral(text)}::${type}`;
 }

@@ -22,7 +22,12 @@ import { type Actor, viewOf } from './actor';
 import type { Scope } from './permissions';
 import { Organization } from './organization.entity';
 import { ReplicaReads } from './replica-reads';
-import { type ScopedReads, ScopedRepository, type TenantRow } from './scoped-repository';
+import {
+  type LiteralRow,
+  type ScopedReads,
+  ScopedRepository,
+  type TenantRow,
+} from './scoped-repository';
 import { type TenantPolicy, tenantPolicyOf } from './tenant-entity';
 
 /** Row locks a transaction may take on the record it reads (PostgreSQL's `FOR ...`). */
@@ -47,9 +52,10 @@ export interface DomainEvent {
 export interface EventRecorder {
   /**
    * Records the events in the transaction of `manager` and commits it, in one round trip (the
-   * unit of work sends no COMMIT of its own after it).
+   * unit of work sends no COMMIT of its own after it). `first`: statements (no parameters) that
+   * the same round trip runs before the events (TenantTx.insertAtCommit).
    */
-  recordAndCommit(manager: EntityManager, events: DomainEvent[]): Promise<void>;
+  recordAndCommit(manager: EntityManager, events: DomainEvent[], first?: string[]): Promise<void>;
 }
 export const EVENT_RECORDER = Symbol('EVENT_RECORDER');
 
@@ -317,6 +323,17 @@ export class TenantTx extends TenantReader {
     return this.manager.save(organization);
   }
 
+  /**
+   * Inserts `rows` of this organization in the commit's round trip instead of a round trip of
+   * their own (ScopedRepository.literalInsert: plain values only), before the events: for rows
+   * the transaction writes but never reads back, nor needs generated values of (a deal's
+   * activities). Until the commit, this transaction's reads do not see them; a failure to insert
+   * them fails the commit, and everything rolls back.
+   */
+  insertAtCommit<R extends TenantRow>(entity: EntityTarget<R>, rows: LiteralRow<R>[]): void {
+    if (rows.length) this.effects.atCommit.push(this.repo(entity).literalInsert(rows));
+  }
+
   /** Runs `work` once the transaction has committed (never when it rolls back). */
   afterCommit(work: () => Promise<void> | void): void {
     this.effects.afterCommit.push(work);
@@ -379,6 +396,8 @@ interface TransactionEffects {
   /** A tenant row was written: the transaction must record at least one event. */
   wrote: boolean;
   events: DomainEvent[];
+  /** Statements (values written in) that the commit's round trip runs first (insertAtCommit). */
+  atCommit: string[];
   afterCommit: (() => Promise<void> | void)[];
 }
 
@@ -394,7 +413,8 @@ interface AmbientTransaction {
 
 /** Without the events module: the events are dropped, the transaction committed. */
 const NO_EVENTS: EventRecorder = {
-  recordAndCommit: async (manager) => void (await manager.query('COMMIT')),
+  recordAndCommit: async (manager, _events, first = []) =>
+    void (await manager.query([...first, 'COMMIT'].join(';\n'))),
 };
 
 /**
@@ -501,6 +521,7 @@ export class UnitOfWork {
       writers: new Set(),
       wrote: false,
       events: [],
+      atCommit: [],
       afterCommit: [],
     };
     const runner = this.dataSource.createQueryRunner();
@@ -515,11 +536,13 @@ export class UnitOfWork {
       if (effects.wrote && !effects.events.length) {
         throw new Error('unit of work: a transaction wrote tenant rows without recording an event');
       }
-      // The last step. With events, the recorder commits in the round trip that records them;
-      // the runner, released below, is not told (its own COMMIT would be one more round trip, a
-      // no-op that PostgreSQL answers with a warning). Without events, the runner commits.
-      if (effects.events.length) await this.events.recordAndCommit(runner.manager, effects.events);
-      else await runner.commitTransaction();
+      // The last step. With events, the recorder commits in the round trip that records them,
+      // after the rows inserted at commit; the runner, released below, is not told (its own
+      // COMMIT would be one more round trip, a no-op that PostgreSQL answers with a warning).
+      // Without events (no tenant row written, so nothing inserted at commit), the runner commits.
+      if (effects.events.length) {
+        await this.events.recordAndCommit(runner.manager, effects.events, effects.atCommit);
+      } else await runner.commitTransaction();
     } catch (error) {
       // As TypeORM's own transaction(): roll back (a failed COMMIT included), keep the error.
       await runner.rollbackTransaction().catch(() => undefined);

@@ -1,5 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import type { QueryDeepPartialEntity } from 'typeorm';
 import type { ListQueryDto } from '../../common/pagination/list-query.dto';
 import type { ListResult } from '../../common/pagination/list-result.dto';
 import { selectAs } from '../../common/pagination/select-as';
@@ -42,23 +41,14 @@ export class ActivitiesService {
    * PostgreSQL timestamptz as text) is their created_at, default the transaction's start; all
    * activities of one call share it.
    */
-  async record(tx: TenantTx, activities: NewActivity[], at?: string): Promise<void> {
-    if (!activities.length) return;
-    // `at` stays a parameter cast by PostgreSQL: to the microsecond (a JS Date keeps milliseconds
+  record(tx: TenantTx, activities: NewActivity[], at?: string): void {
+    // In the commit's round trip (nothing reads them back in the transaction). `at` is sent as
+    // PostgreSQL wrote it, cast by PostgreSQL: to the microsecond (a JS Date keeps milliseconds
     // only, and the timeline's order needs more).
-    const createdAt = at === undefined ? {} : { createdAt: () => 'CAST(:at AS timestamptz)' };
-    const values: QueryDeepPartialEntity<Omit<Activity, 'organizationId'>>[] = activities.map(
-      (a) => ({
-        ...a,
-        // needed by tsc (a Record<string, unknown> is no deep-partial entity), not seen by the rule
-        // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
-        payload: a.payload as object,
-        ...createdAt,
-      }),
+    tx.insertAtCommit(
+      Activity,
+      activities.map((a) => ({ ...a, ...(at === undefined ? {} : { createdAt: at }) })),
     );
-    const insert = tx.repo(Activity).insertQuery(values);
-    if (at !== undefined) insert.setParameter('at', at);
-    await insert.execute();
   }
 
   /** A deal's timeline, newest first (ties by id). The deal must be visible (404 otherwise). */

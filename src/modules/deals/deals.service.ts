@@ -155,7 +155,7 @@ export class DealsService {
         ...state,
       }),
     );
-    await this.activities.record(tx, [
+    this.activities.record(tx, [
       {
         dealId: created.id,
         authorId: null,
@@ -231,7 +231,7 @@ export class DealsService {
         at: string;
         version: number;
       }[];
-      await this.activities.record(tx, this.changeActivities(actor, deal.id, events), at);
+      this.activities.record(tx, this.changeActivities(actor, deal.id, events), at);
       const before = DealDto.from(deal);
       const updated = Object.assign(deal, values, { updatedAt, version });
       emitDealChanged(tx, before, DealDto.from(updated));

@@ -298,7 +298,7 @@ export class LeadsService {
     // One time for the lead's conversion and its timeline entry, taken under the lead lock and
     // after deal_created (stamped at the transaction start), so the timeline shows it last.
     const at = await tx.clockTimestamp();
-    await this.activities.record(
+    this.activities.record(
       tx,
       [
         {

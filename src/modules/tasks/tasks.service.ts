@@ -138,7 +138,7 @@ export class TasksService {
           dueDate: input.dueDate,
         }),
       );
-      await this.activities.record(tx, [
+      this.activities.record(tx, [
         {
           dealId: deal.id,
           authorId: actor.userId,
