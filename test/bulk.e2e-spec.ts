@@ -5,6 +5,7 @@ import { jest } from '@jest/globals';
 import { Activity } from '../src/modules/activities/activity.entity';
 import { ActivityType } from '../src/modules/activities/activity.enums';
 import { Contact } from '../src/modules/contacts/contact.entity';
+import { Notification } from '../src/modules/notifications/notification.entity';
 import { ScopedRepository } from '../src/tenancy/scoped-repository';
 import { systemActor } from '../src/tenancy/actor';
 import { UnitOfWork } from '../src/tenancy/unit-of-work';
@@ -902,6 +903,25 @@ describe('Bulk writes (API.md section 17)', () => {
         { payload, at: expect.any(String), author_id: null },
       ]);
       expect(await countNamed(name)).toBe(1);
+    });
+
+    it('rows of a table without events inserted at commit go with a COMMIT of their own', async () => {
+      const dedupeKey = `at-commit:${tag()}`;
+      const runners = await statementsOf(() =>
+        t.app.get(UnitOfWork).run(actor(), (tx) => {
+          tx.insertAtCommit(Notification, [
+            { userId: team.owner.userId, kind: 'test', title: 'T', body: 'B', dedupeKey },
+          ]);
+          return Promise.resolve();
+        }),
+      );
+      const mine = runners.find((sent) => sent[0] === 'START TRANSACTION') as string[];
+      expect(mine.at(-1)).toMatch(/^INSERT INTO "notifications" [\s\S]*;\s*COMMIT$/);
+      const rows = await t.db.query<{ n: number }[]>(
+        'SELECT count(*)::int AS n FROM notifications WHERE dedupe_key = $1',
+        [dedupeKey],
+      );
+      expect(rows[0].n).toBe(1);
     });
 
     it('a row that cannot be inserted at commit rolls the whole transaction back', async () => {

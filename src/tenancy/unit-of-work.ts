@@ -539,10 +539,12 @@ export class UnitOfWork {
       // The last step. With events, the recorder commits in the round trip that records them,
       // after the rows inserted at commit; the runner, released below, is not told (its own
       // COMMIT would be one more round trip, a no-op that PostgreSQL answers with a warning).
-      // Without events (no tenant row written, so nothing inserted at commit), the runner commits.
-      if (effects.events.length) {
-        await this.events.recordAndCommit(runner.manager, effects.events, effects.atCommit);
-      } else await runner.commitTransaction();
+      // Without events, the rows inserted at commit (of tables without events) go with a COMMIT;
+      // else the runner commits.
+      const { events, atCommit } = effects;
+      if (events.length) await this.events.recordAndCommit(runner.manager, events, atCommit);
+      else if (atCommit.length) await NO_EVENTS.recordAndCommit(runner.manager, [], atCommit);
+      else await runner.commitTransaction();
     } catch (error) {
       // As TypeORM's own transaction(): roll back (a failed COMMIT included), keep the error.
       await runner.rollbackTransaction().catch(() => undefined);
