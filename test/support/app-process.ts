@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './database';
+import { freePortBelowEphemeral } from './database';
 
 export { freePort, freshDatabase } from './database';
 import { TEST_ACCESS_SECRET, TEST_REFRESH_SECRET } from './test-app';
@@ -77,7 +77,7 @@ async function startOnce(env: Record<string, string>, timeoutMs: number): Promis
   const main = join(ROOT, 'src', 'main.ts');
   if (!existsSync(main)) throw new Error(`run the tests from the repository root (${main})`);
   const resolveFromRoot = createRequire(join(ROOT, 'package.json')).resolve;
-  const port = await freePort();
+  const port = await freePortBelowEphemeral();
   const cwd = mkdtempSync(join(tmpdir(), 'crm-app-process-'));
   const child = spawn(
     process.execPath,

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { Client } from 'pg';
 
@@ -62,4 +63,31 @@ export function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * A free port for a process started by a test, which binds it seconds later (an app under
+ * ts-node). A port from `freePort` comes from the kernel's ephemeral range, from which it can be
+ * handed to another test's server in the meantime (every in-process app listens on port 0, and
+ * answers /api/v1/health too), and the child's readiness check would be answered by that server.
+ * Ports below the ephemeral range are never handed out by `listen(0)`.
+ */
+export async function freePortBelowEphemeral(): Promise<number> {
+  let low = 32768;
+  try {
+    low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').split(/\s+/)[0]);
+  } catch {
+    // not Linux: the common default
+  }
+  if (!(low > 11_000)) return freePort();
+  for (;;) {
+    const port = 10_000 + Math.floor(Math.random() * (low - 10_000));
+    const free = await new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.unref();
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
 }

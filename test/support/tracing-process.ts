@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './database';
+import { freePortBelowEphemeral } from './database';
 import { appProcessEnvironment } from './app-process';
 import type { ProbeModules, ProbeSpan } from './tracing-probe';
 
@@ -29,7 +29,7 @@ export async function startProbe(
   env: Record<string, string>,
   timeoutMs = 60_000,
 ): Promise<ProbeProcess> {
-  const port = await freePort();
+  const port = await freePortBelowEphemeral();
   const cwd = mkdtempSync(join(tmpdir(), 'crm-tracing-probe-'));
   const resolveFromRoot = createRequire(join(ROOT, 'package.json')).resolve;
   const child: ChildProcess = spawn(
