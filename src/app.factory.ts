@@ -4,6 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { LogController } from 'fastify';
 import helmet from 'helmet';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { AppModule } from './app.module';
 import { httpRequestDuration } from './common/metrics/metrics';
@@ -63,7 +64,10 @@ export async function createApp(
   );
   const fastify = app.getHttpAdapter().getInstance();
   useDeferredJsonParser(app, config.bodyLimitBytes);
+  // The request id, and the security headers helmet writes (computed once: securityHeaders).
+  const security = securityHeaders();
   fastify.addHook('onRequest', (request, reply, done) => {
+    void reply.headers(security);
     void reply.header('x-request-id', request.id);
     done();
   });
@@ -85,26 +89,6 @@ export async function createApp(
     done();
   });
 
-  // Security headers (helmet), built once: @fastify/helmet rebuilds helmet's middleware, CSP
-  // directives included, on every request (3-4% of a simple GET's CPU).
-  const securityHeaders = helmet({
-    contentSecurityPolicy: {
-      useDefaults: true,
-      directives: {
-        upgradeInsecureRequests: null, // Swagger UI is also served over plain http (localhost, behind TLS proxies)
-        defaultSrc: ["'self'"],
-        // Swagger UI: its bundle and init script are served from /docs; it uses inline styles.
-        scriptSrc: ["'self'"],
-        styleSrc: ["'self'", "'unsafe-inline'"],
-        imgSrc: ["'self'", 'data:'],
-      },
-    },
-  });
-  fastify.addHook('onRequest', (request, reply, done) => {
-    securityHeaders(request.raw, reply.raw, (error?: unknown) =>
-      done(error instanceof Error ? error : undefined),
-    );
-  });
   // multipart/form-data (CSV imports). Nothing is read until a handler asks for the file, after
   // the guards; each import route sets its own file size limit (IMPORT_MAX_FILE_BYTES).
   await app.register(multipart, {
@@ -142,4 +126,47 @@ export async function createApp(
   if (config.swaggerEnabled) setupSwagger(app);
   await app.init();
   return app;
+}
+
+/**
+ * The headers helmet sets on every answer (CSP, HSTS, X-Frame-Options...), as helmet itself
+ * writes them for this configuration, read once at start-up: they depend on nothing in the
+ * request (no CSP nonces), and running helmet's dozen middlewares on every request through a
+ * raw `setHeader` each cost 3-4% of a read by id's CPU (docs/decisions/0052; @fastify/helmet
+ * would also rebuild the middleware per request). Fails at start-up if helmet ever answers
+ * asynchronously, with an error, or removes a header (they could then not be computed once).
+ */
+export function securityHeaders(): Record<string, string> {
+  const middleware = helmet({
+    contentSecurityPolicy: {
+      useDefaults: true,
+      directives: {
+        upgradeInsecureRequests: null, // Swagger UI is also served over plain http (localhost, behind TLS proxies)
+        defaultSrc: ["'self'"],
+        // Swagger UI: its bundle and init script are served from /docs; it uses inline styles.
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        imgSrc: ["'self'", 'data:'],
+      },
+    },
+  });
+  const headers: Record<string, string> = {};
+  let outcome: unknown = 'pending';
+  const response = {
+    setHeader(name: string, value: string | number | readonly string[]) {
+      headers[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : String(value);
+    },
+    // X-Powered-By, which Fastify never sets.
+    removeHeader(name: string) {
+      if (name.toLowerCase() !== 'x-powered-by') outcome = new Error(`removes ${name}`);
+      delete headers[name.toLowerCase()];
+    },
+  };
+  middleware({} as IncomingMessage, response as unknown as ServerResponse, (error?: unknown) => {
+    if (outcome === 'pending') outcome = error ?? 'done';
+  });
+  if (outcome !== 'done') {
+    throw new Error(`helmet's headers cannot be computed once: ${String(outcome)}`);
+  }
+  return headers;
 }

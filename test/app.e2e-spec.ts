@@ -7,6 +7,7 @@ import type {
   ParameterObject,
   PathItemObject,
 } from '@nestjs/swagger';
+import { securityHeaders } from '../src/app.factory';
 import { ACCESS_KEY, type AccessRule } from '../src/tenancy/access/access.decorator';
 import type request from 'supertest';
 import { as, expectError, register } from './support/api';
@@ -150,11 +151,34 @@ describe('Application-wide behaviour', () => {
     });
 
     it('sets security headers (helmet) and the request id on every response', async () => {
-      const res = await t.http().get('/api/v1/health');
-      expect(res.headers['x-content-type-options']).toBe('nosniff');
-      expect(res.headers['x-frame-options']).toBe('SAMEORIGIN');
-      expect(res.headers['content-security-policy']).toContain("default-src 'self'");
-      expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+      // What helmet writes for the app's configuration, computed once at start-up.
+      const security = securityHeaders();
+      expect(Object.keys(security).sort()).toEqual([
+        'content-security-policy',
+        'cross-origin-opener-policy',
+        'cross-origin-resource-policy',
+        'origin-agent-cluster',
+        'referrer-policy',
+        'strict-transport-security',
+        'x-content-type-options',
+        'x-dns-prefetch-control',
+        'x-download-options',
+        'x-frame-options',
+        'x-permitted-cross-domain-policies',
+        'x-xss-protection',
+      ]);
+      // On an answer, an unmatched route and an error raised by a guard.
+      const ok = await t.http().get('/api/v1/health');
+      const unmatched = await t.http().get('/api/v1/nope');
+      const unauthorized = await t.http().get('/api/v1/contacts');
+      for (const res of [ok, unmatched, unauthorized]) {
+        expect(res.headers).toMatchObject(security);
+        expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+      }
+      expect(ok.headers['x-content-type-options']).toBe('nosniff');
+      expect(ok.headers['x-frame-options']).toBe('SAMEORIGIN');
+      expect(ok.headers['content-security-policy']).toContain("default-src 'self'");
+      expect(unauthorized.status).toBe(401);
     });
 
     it('echoes a well-formed client X-Request-Id and replaces a malformed one', async () => {

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { jest } from '@jest/globals';
 import type { Test } from 'supertest';
 import {
   as,
@@ -10,7 +9,7 @@ import {
   type Session,
   type Team,
 } from './support/api';
-import { consumersIdle, isBackgroundStatement } from './support/background';
+import { consumersIdle, recordStatements } from './support/background';
 import { expectValidation, ISO_TIMESTAMP, keysOf, resource, UUID } from './support/resource';
 import { createTestApp, type TestApp } from './support/test-app';
 
@@ -2403,23 +2402,15 @@ describe('Contacts (API.md sections 4 and 5)', () => {
       );
     });
 
-    /** The SQL statements the query runners execute while `run` runs (background polls aside). */
+    /** The SQL statements sent while `run` runs (background polls aside). */
     async function countQueries(run: () => Promise<unknown>): Promise<string[]> {
       await consumersIdle(t.db);
-      const runner = t.db.createQueryRunner();
-      const proto = Object.getPrototypeOf(runner) as {
-        query: (sql: string, ...rest: unknown[]) => Promise<unknown>;
-      };
-      await runner.release();
-      const spy = jest.spyOn(proto, 'query');
+      const recorded = recordStatements();
       try {
         await run();
-        // The request's statements (not the background workers' polls).
-        return spy.mock.calls
-          .map((call) => String(call[0]))
-          .filter((sql) => !isBackgroundStatement(sql));
+        return recorded.statements();
       } finally {
-        spy.mockRestore();
+        recorded.restore();
       }
     }
 

@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { jest } from '@jest/globals';
 import type { Response, Test } from 'supertest';
 import { as, createTeam, expectError, register, type Session, type Team } from './support/api';
-import { consumersIdle, isBackgroundStatement } from './support/background';
+import { consumersIdle, recordStatements } from './support/background';
 import { expectValidation, ISO_TIMESTAMP, keysOf, UUID } from './support/resource';
 import { createTestApp, type TestApp } from './support/test-app';
 
@@ -1884,19 +1883,16 @@ describe('Deals (API.md sections 4 and 6)', () => {
       // warm up (membership cache, prepared paths)
       await listDeals(owner, 'pageSize=5').expect(200);
 
-      const runner = t.db.createQueryRunner();
-      const proto = Object.getPrototypeOf(runner) as { query: (...args: unknown[]) => unknown };
-      await runner.release();
-      const spy = jest.spyOn(proto, 'query');
+      const recorded = recordStatements();
       try {
         const cost = async (query: string, n: number): Promise<number> => {
           await consumersIdle(t.db);
-          spy.mockClear();
+          recorded.clear();
           const res = await listDeals(owner, query);
           expect(res.status).toBe(200);
           expect((res.body as { items: unknown[] }).items).toHaveLength(n);
           // The request's statements (not the background workers' polls).
-          return spy.mock.calls.filter((call) => !isBackgroundStatement(String(call[0]))).length;
+          return recorded.statements().length;
         };
         const small = await cost('pageSize=5', 5);
         const large = await cost('pageSize=50', 50);
@@ -1906,7 +1902,7 @@ describe('Deals (API.md sections 4 and 6)', () => {
         const keysetLarge = await cost('limit=50&orderBy=amount', 50);
         expect(keysetLarge).toBe(keysetSmall);
       } finally {
-        spy.mockRestore();
+        recorded.restore();
       }
     });
   });

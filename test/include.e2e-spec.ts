@@ -1,7 +1,6 @@
-import { jest } from '@jest/globals';
 import type { Response, Test } from 'supertest';
 import { as, createTeam, expectError, register, type Session, type Team } from './support/api';
-import { consumersIdle, isBackgroundStatement } from './support/background';
+import { consumersIdle, recordStatements } from './support/background';
 import { expectValidation } from './support/resource';
 import { createTestApp, type TestApp } from './support/test-app';
 
@@ -543,14 +542,11 @@ describe('Related records in one call: include (API.md section 18)', () => {
         expect((await list(`${path}?pageSize=5`)).status).toBe(200);
       }
 
-      const runner = t.db.createQueryRunner();
-      const proto = Object.getPrototypeOf(runner) as { query: (...args: unknown[]) => unknown };
-      await runner.release();
-      const spy = jest.spyOn(proto, 'query');
+      const recorded = recordStatements();
       try {
         const cost = async (path: string, n: number): Promise<number> => {
           await consumersIdle(t.db);
-          spy.mockClear();
+          recorded.clear();
           const res = await list(path);
           expect(res.status).toBe(200);
           const { items } = res.body as Page<Body>;
@@ -569,7 +565,7 @@ describe('Related records in one call: include (API.md section 18)', () => {
             }
           }
           // The request's statements (not the background workers' polls).
-          return spy.mock.calls.filter((call) => !isBackgroundStatement(String(call[0]))).length;
+          return recorded.statements().length;
         };
         const dealsSmall = await cost(`/deals?pageSize=5&include=${ALL}`, 5);
         const dealsLarge = await cost(`/deals?pageSize=50&include=${ALL}`, 50);
@@ -586,7 +582,7 @@ describe('Related records in one call: include (API.md section 18)', () => {
           await cost(`/leads?pageSize=5&include=${LEAD_NAMES}`, 5),
         );
       } finally {
-        spy.mockRestore();
+        recorded.restore();
       }
     });
   });

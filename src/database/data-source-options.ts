@@ -1,6 +1,7 @@
 import type { DataSourceOptions } from 'typeorm';
 import { MIGRATIONS } from '../../migrations';
 import { SnakeNamingStrategy } from './snake-naming.strategy';
+import { appTypeParsers } from './timestamptz';
 
 export interface DatabaseOptions {
   url: string;
@@ -45,6 +46,8 @@ export function dataSourceOptions(db: DatabaseOptions): DataSourceOptions {
       max: db.poolMax,
       idleTimeoutMillis: 30_000,
       connectionTimeoutMillis: 5_000,
+      // pg's type parsers with a faster timestamptz parser (the same Dates: timestamptz.ts).
+      types: appTypeParsers,
       // A session default of each connection (RESET returns to it): exempt work sets 0.
       ...(db.statementTimeoutMs ? { statement_timeout: db.statementTimeoutMs } : {}),
     },

@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { TenantCache } from '../common/cache/tenant-cache';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import { REPLICA_VIEW } from '../common/pagination/raw-reads';
 
 /**
  * Requests' reads from streaming replicas (DATABASE_READ_URLS; docs/decisions/0040), with
@@ -53,5 +54,7 @@ function replicaView(primary: DataSource): DataSource {
   return Object.create(primary, {
     createQueryRunner: { value: () => primary.createQueryRunner('slave') },
     defaultReplicationModeForReads: { value: () => 'slave' },
+    // Raw reads (readRows) run through its query runners too.
+    [REPLICA_VIEW]: { value: true },
   }) as DataSource;
 }

@@ -17,7 +17,8 @@ import { AppException } from '../common/errors/app.exception';
 import type { ListQueryDto } from '../common/pagination/list-query.dto';
 import type { ListResult } from '../common/pagination/list-result.dto';
 import { Paginator, type ListOrder, type ListWindow } from '../common/pagination/paginator';
-import { withShapeSql } from '../common/pagination/sql-shapes';
+import { queryAndParameters, withShapeSql } from '../common/pagination/sql-shapes';
+import { readRows } from '../common/pagination/raw-reads';
 import { type Actor, viewOf } from './actor';
 import type { Scope } from './permissions';
 import { Organization } from './organization.entity';
@@ -177,7 +178,7 @@ export class TenantReader {
     query.select(select);
     // The text depends on the entity, the visibility (the owner join) and the columns.
     const shape = `readVisible:${policy.name}:${scope ?? 'none'}:${select.join(',')}`;
-    const found = await withShapeSql(query, shape).getRawOne<T>();
+    const [found] = await readRows<T>(query, ...queryAndParameters(query, shape));
     if (!found) throw AppException.notFound(policy.name);
     return found;
   }

@@ -1,3 +1,6 @@
+import { jest } from '@jest/globals';
+import { Client } from 'pg';
+
 /**
  * Whether a SQL statement is one of the app's background workers' (the in-app event consumers,
  * the webhook dispatcher, the notification senders), not a request's: tests that count a
@@ -23,4 +26,23 @@ export async function consumersIdle(
     if (Date.now() > deadline) throw new Error(`${n} consumer messages still pending`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/**
+ * Records the SQL statements sent to PostgreSQL from now on, at pg's `Client.query`: TypeORM's
+ * query runners and the raw reads that bypass them alike (background workers' polls left out,
+ * isBackgroundStatement). `restore` stops recording.
+ */
+export function recordStatements(): { statements(): string[]; clear(): void; restore(): void } {
+  const spy = jest.spyOn(Client.prototype as { query: (...args: unknown[]) => unknown }, 'query');
+  return {
+    statements: () =>
+      spy.mock.calls
+        .map(([query]) =>
+          typeof query === 'string' ? query : String((query as { text?: unknown }).text),
+        )
+        .filter((sql) => !isBackgroundStatement(sql)),
+    clear: () => spy.mockClear(),
+    restore: () => spy.mockRestore(),
+  };
 }

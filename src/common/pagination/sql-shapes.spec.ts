@@ -60,6 +60,27 @@ describe('sql-shapes', () => {
     );
   });
 
+  it('binds positional parameters as TypeORM does: repeated names, casts, late names', () => {
+    const repeated = (v: string) =>
+      contacts('a').andWhere('(c.name = :v OR c.email = :v) AND c.phone::text <> :w', {
+        v,
+        w: 'w',
+      });
+    queryAndParameters(repeated('x'));
+    const [sql, values] = queryAndParameters(repeated('y'));
+    expect([sql, values]).toEqual(repeated('y').getQueryAndParameters());
+    expect(sql).toContain('c.phone::text <> $3');
+    expect(values).toEqual(['a', 'y', 'w']);
+    // A `:word` no parameter was named after is left as written; named later, it is bound.
+    const cast = (extra: Record<string, unknown>) =>
+      contacts('a').andWhere('c.name::text = :n', { n: 'n', ...extra });
+    queryAndParameters(cast({}));
+    expect(queryAndParameters(cast({ text: 't' }))).toEqual(
+      cast({ text: 't' }).getQueryAndParameters(),
+    );
+    expect(queryAndParameters(cast({ text: 't' }))[0]).toContain('c.name:$2 = $3');
+  });
+
   it('under Jest, a stored text that no longer matches the builder throws', () => {
     const query = contacts('a').andWhere('c.email IS NOT NULL');
     queryAndParameters(query);

@@ -102,6 +102,86 @@ export function shapeOf<T extends ObjectLiteral>(query: SelectQueryBuilder<T>): 
 }
 
 /**
+ * A stored text with its named parameters replaced by PostgreSQL's positional ones, as TypeORM's
+ * `escapeQueryWithParameters` writes them: `names[i]` is `$i+1`; `absent` are the `:words` left
+ * as they are because no parameter had that name (casts such as `::text`).
+ */
+interface Positional {
+  sql: string;
+  names: string[];
+  absent: string[];
+}
+/** Per stored text: its positional form (undefined: TypeORM binds it every time). */
+const POSITIONAL = new Map<string, Positional | undefined>();
+/** TypeORM's pattern of a named parameter (PostgresDriver.escapeQueryWithParameters). */
+const NAMED_PARAMETER = /:(\.\.\.)?([A-Za-z0-9_.]+)/g;
+
+/**
+ * The positional form of `sql` for parameters named as in `parameters`, or undefined when
+ * TypeORM would write the text from the values (a spread `:...list` or a function value).
+ */
+function positionalOf(sql: string, parameters: ObjectLiteral): Positional | undefined {
+  const names: string[] = [];
+  const absent: string[] = [];
+  let bindsValues = true;
+  const text = sql.replaceAll(NAMED_PARAMETER, (full, spread: string | undefined, key: string) => {
+    if (!Object.hasOwn(parameters, key)) {
+      absent.push(key);
+      return full;
+    }
+    if (spread || typeof parameters[key] === 'function') bindsValues = false;
+    const index = names.indexOf(key);
+    if (index >= 0) return `$${index + 1}`;
+    names.push(key);
+    return `$${names.length}`;
+  });
+  return bindsValues ? { sql: text, names, absent } : undefined;
+}
+
+/**
+ * `driver.escapeQueryWithParameters(sql, parameters)` for a stored text: its positional form is
+ * written once (TypeORM's regular expression over the whole text was 2% of a read by id's CPU),
+ * then each call only picks the values, while they are named as the first time and none is a
+ * function. Checked against TypeORM's own under Jest.
+ */
+function bind(
+  query: SelectQueryBuilder<ObjectLiteral>,
+  sql: string,
+  parameters: ObjectLiteral,
+): [string, unknown[]] {
+  if (!POSITIONAL.has(sql) && POSITIONAL.size < MAX_SHAPES) {
+    POSITIONAL.set(sql, positionalOf(sql, parameters));
+  }
+  const positional = POSITIONAL.get(sql);
+  const escape = (): [string, unknown[]] =>
+    query.connection.driver.escapeQueryWithParameters(sql, parameters);
+  if (
+    !positional ||
+    positional.absent.some((name) => Object.hasOwn(parameters, name)) ||
+    positional.names.some(
+      (name) => !Object.hasOwn(parameters, name) || typeof parameters[name] === 'function',
+    )
+  ) {
+    return escape();
+  }
+  const bound: [string, unknown[]] = [
+    positional.sql,
+    positional.names.map((name) => parameters[name] as unknown),
+  ];
+  if (CHECK_SHAPES) {
+    const [text, values] = escape();
+    if (
+      text !== bound[0] ||
+      values.length !== bound[1].length ||
+      values.some((v, i) => v !== bound[1][i])
+    ) {
+      throw new Error(`sql-shapes: binding differs from TypeORM's:\n${bound[0]}\n${text}`);
+    }
+  }
+  return bound;
+}
+
+/**
  * `query.getQueryAndParameters()`, with the SQL text generated once per shape (by default
  * derived: shapeOf) and only the parameters bound on every call: what the shared list helpers
  * (Paginator) run, so that every list endpoint pays TypeORM's SQL generation once
@@ -122,5 +202,7 @@ export function queryAndParameters<T extends ObjectLiteral>(
       throw new Error(`sql-shapes: one shape, two texts:\n${sql}\n${fresh}\nshape: ${shape}`);
     }
   }
-  return query.connection.driver.escapeQueryWithParameters(sql, query.getParameters());
+  return shape === undefined
+    ? query.connection.driver.escapeQueryWithParameters(sql, query.getParameters())
+    : bind(query, sql, query.getParameters());
 }
