@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Response } from 'supertest';
-import { DataSource } from 'typeorm';
+import { DataSource, QueryFailedError } from 'typeorm';
+import { readRows } from '../src/common/pagination/raw-reads';
 import { jest } from '@jest/globals';
 import { Activity } from '../src/modules/activities/activity.entity';
 import { ActivityType } from '../src/modules/activities/activity.enums';
@@ -970,6 +971,40 @@ describe('Bulk writes (API.md section 17)', () => {
         tx.emit('crm.contact.created.v1', 'contacts/unrecorded', {});
       });
       expect(await countNamed(name)).toBe(1);
+    });
+  });
+
+  describe('readRows (reads outside a transaction, on the pool)', () => {
+    const contacts = () => t.app.get(DataSource).createQueryBuilder(Contact, 'c');
+
+    it('answers the rows, and wraps PostgreSQL errors in a QueryFailedError as TypeORM does', async () => {
+      const [row] = await readRows<{ n: number }>(contacts(), 'SELECT $1::int + 1 AS n', [41]);
+      expect(row).toEqual({ n: 42 });
+      const failed = await readRows(contacts(), 'SELECT 1 / $1::int', [0]).catch((e: unknown) => e);
+      expect(failed).toBeInstanceOf(QueryFailedError);
+      expect(
+        (failed as QueryFailedError & { driverError: { code: string } }).driverError.code,
+      ).toBe('22012');
+      // The connection went back to the pool and works (a pool of DB_POOL_MAX, used again and again).
+      for (let i = 0; i < 30; i++) {
+        await readRows(contacts(), 'SELECT 1 / $1::int', [0]).catch(() => undefined);
+      }
+      expect(await readRows(contacts(), 'SELECT 2 AS n', [])).toEqual([{ n: 2 }]);
+    });
+
+    it("runs in the builder's transaction when it has one: sees its uncommitted writes", async () => {
+      const name = `Raw read ${tag()}`;
+      await t.app
+        .get(UnitOfWork)
+        .run({ ...systemActor(org), userId: team.owner.userId }, async (tx) => {
+          await tx.repo(Contact).save({ ownerId: team.owner.userId, name });
+          const query = tx.query(Contact, 'c').where('c.name = :name', { name });
+          const [sql, parameters] = query.getQueryAndParameters();
+          expect(await readRows(query, sql, parameters)).toHaveLength(1);
+          // Outside it, not yet.
+          const outside = contacts().where('c.name = :name', { name });
+          expect(await readRows(outside, ...outside.getQueryAndParameters())).toHaveLength(0);
+        });
     });
   });
 

@@ -20,6 +20,10 @@ export const DEAL_COLUMNS = [
   'updatedAt',
 ] as const;
 
+/** A timestamp as ISO 8601 text: a Date as it is (no copy), a string through a Date. */
+const isoTimestamp = (value: Date | string): string =>
+  (value instanceof Date ? value : new Date(value)).toISOString();
+
 export class DealDto {
   @ApiProperty({ format: 'uuid', example: '3c9d2e1f-7a6b-4c5d-8e9f-0a1b2c3d4e5f' })
   id: string;
@@ -87,8 +91,8 @@ export class DealDto {
         status: d.status,
         stage: d.stage,
         lostReason: d.lostReason,
-        createdAt: new Date(d.createdAt).toISOString(),
-        updatedAt: new Date(d.updatedAt).toISOString(),
+        createdAt: isoTimestamp(d.createdAt),
+        updatedAt: isoTimestamp(d.updatedAt),
       },
       'Deal',
       d,
