@@ -1004,6 +1004,7 @@ describe('Bulk writes (API.md section 17)', () => {
           // Outside it, not yet.
           const outside = contacts().where('c.name = :name', { name });
           expect(await readRows(outside, ...outside.getQueryAndParameters())).toHaveLength(0);
+          tx.emit('crm.contact.created.v1', 'contacts/raw-read', {});
         });
     });
   });
