@@ -2434,10 +2434,7 @@ describe('Contacts (API.md sections 4 and 5)', () => {
         // The rows; the total was counted by the warm-up and comes from the cache.
         expect(small.length).toBeLessThanOrEqual(3);
         expect(small.filter((sql) => /\bcontacts\b/.test(sql))).toHaveLength(1);
-        expect({ count: large.length, sql: large }).toEqual({
-          count: small.length,
-          sql: expect.any(Array),
-        });
+        expect(large).toHaveLength(small.length); // (prints the statements when it fails)
         // A search's first page also sizes its matches once (decision 0032); then it is known.
         await list('?limit=5&search=bulk', 5);
         const smallKeyset = await countQueries(() => list('?limit=5&search=bulk', 5));

@@ -29,15 +29,19 @@ export async function consumersIdle(
 }
 
 /**
- * Records the SQL statements sent to PostgreSQL from now on, at pg's `Client.query`: TypeORM's
- * query runners and the raw reads that bypass them alike (background workers' polls left out,
- * isBackgroundStatement). `restore` stops recording.
+ * Records the SQL statements sent to PostgreSQL from now on, at pg's `Client.query`, by clients
+ * checked out of a pool (the app's: TypeORM's query runners and the raw reads that bypass them
+ * alike; not the event relay's own connection), background workers' polls left out
+ * (isBackgroundStatement). `restore` stops recording.
  */
 export function recordStatements(): { statements(): string[]; clear(): void; restore(): void } {
   const spy = jest.spyOn(Client.prototype as { query: (...args: unknown[]) => unknown }, 'query');
   return {
     statements: () =>
       spy.mock.calls
+        .filter(
+          (_, i) => typeof (spy.mock.contexts[i] as { release?: unknown }).release === 'function',
+        )
         .map(([query]) =>
           typeof query === 'string' ? query : String((query as { text?: unknown }).text),
         )
