@@ -52,17 +52,25 @@ export async function freshDatabase(): Promise<{ url: string; drop: () => Promis
   };
 }
 
-/** A free TCP port on 127.0.0.1 (free when asked; the caller binds it right after). */
-export function freePort(): Promise<number> {
+/**
+ * Binds `port` on 127.0.0.1 (0: any) and lets it go at once: the port bound, or null when a given
+ * port could not be bound (taken).
+ */
+function bindOnce(port: number): Promise<number | null> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
+    server.once('error', (error) => (port ? resolve(null) : reject(error)));
+    server.listen(port, '127.0.0.1', () => {
+      const bound = (server.address() as { port: number }).port;
+      server.close(() => resolve(bound));
     });
   });
+}
+
+/** A free TCP port on 127.0.0.1 (free when asked; the caller binds it right after). */
+export async function freePort(): Promise<number> {
+  return (await bindOnce(0))!;
 }
 
 /**
@@ -81,13 +89,7 @@ export async function freePortBelowEphemeral(): Promise<number> {
   }
   if (!(low > 11_000)) return freePort();
   for (;;) {
-    const port = 10_000 + Math.floor(Math.random() * (low - 10_000));
-    const free = await new Promise<boolean>((resolve) => {
-      const server = createServer();
-      server.unref();
-      server.once('error', () => resolve(false));
-      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-    });
-    if (free) return port;
+    const port = await bindOnce(10_000 + Math.floor(Math.random() * (low - 10_000)));
+    if (port !== null) return port;
   }
 }
