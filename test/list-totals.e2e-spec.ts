@@ -10,6 +10,7 @@ import {
   type Session,
   type Team,
 } from './support/api';
+import { consumersIdle } from './support/background';
 import { REDIS_ENV } from './support/database';
 import { keysOf } from './support/resource';
 import { redis, redisKeysOf, REDIS_URL } from './support/redis';
@@ -1298,6 +1299,9 @@ describe('List totals: exact, never stale, correctly scoped (API.md section 1)',
       closeB = second.close;
       ({ org, owner, member } = await ownerAndMember(a, 'redis'));
       organizations.push(org);
+      // The member's notification (an in-app consumer's write) invalidates the organization's
+      // cached totals when it commits: done before the tests compare what the copies cached.
+      await consumersIdle(a.db);
     });
 
     afterAll(async () => {
